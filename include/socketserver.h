@@ -1,0 +1,355 @@
+/* socketserver.h - the one public header of libsocketserver.
+ *
+ * A C counterpart of Python's SocketServer: a request handler written once, in
+ * plain blocking style, runs unchanged in every server mode (sync, thread, fork,
+ * pool, prefork, event) over every transport (tcp, udp, unix, unixgram).
+ *
+ * Conventions (libuv's): calls that can fail return an int or ssize_t that is
+ * >= 0 on success and a negative errno value (or one of the SS_E* codes below)
+ * on failure; ss_strerror() names the code and ss_errmsg() returns a message
+ * naming the operation, the address and the cause, such as
+ * "bind tcp://0.0.0.0:7: Address already in use".  Deadlines are absolute
+ * milliseconds on the monotonic clock of ss_now_ms(); 0 means "no deadline".
+ */
+#ifndef SOCKETSERVER_H
+#define SOCKETSERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SS_VERSION_MAJOR 0
+#define SS_VERSION_MINOR 1
+#define SS_VERSION_PATCH 0
+#define SS_VERSION_STRING "0.1.0"
+
+#if defined(__GNUC__)
+#define SS_API __attribute__((visibility("default")))
+#define SS_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define SS_API
+#define SS_PRINTF(f, a)
+#endif
+
+/* ---------------------------------------------------------------- errors */
+
+/* Library error codes, in a range no errno value reaches. Returned negated,
+ * like errno values: a call fails with SS_EADDR, never with +SS_EADDR. */
+#define SS_EADDR (-20001)    /* malformed address text */
+#define SS_ERESOLVE (-20002) /* host name could not be resolved */
+#define SS_ELINE (-20003)    /* line longer than the limit (max_line) */
+#define SS_ETRUNC (-20004)   /* datagram larger than the buffer */
+#define SS_EEOF (-20005)     /* stream ended inside a record (ss_read_full) */
+#define SS_EMODE (-20006)    /* mode not available in this build or call */
+#define SS_EUSAGE (-20007)   /* invalid argument or call order */
+
+/* The name of an error code: ss_strerror(-ECONNRESET) is "Connection reset by
+ * peer". Always a static string, never NULL. */
+SS_API const char *ss_strerror(int err);
+
+/* The message of the most recent failure in the calling thread (in event
+ * mode: in the calling coroutine), such as
+ * "connect tcp://127.0.0.1:9: Connection refused". Valid until the next
+ * failing call of the library in the same thread or coroutine. */
+SS_API const char *ss_errmsg(void);
+
+/* ------------------------------------------------------------------ time */
+
+/* Milliseconds on CLOCK_MONOTONIC, the clock of every deadline. */
+SS_API int64_t ss_now_ms(void);
+
+/* Sleeps until now + ms. In event mode only the calling coroutine waits.
+ * Returns 0, or -ECANCELED when the server cancels its handlers. */
+SS_API int ss_sleep(int64_t ms);
+
+/* ------------------------------------------------------------- addresses */
+
+typedef enum ss_transport {
+    SS_TCP = 0,  /* tcp://HOST:PORT        SOCK_STREAM over IPv4 or IPv6 */
+    SS_UDP,      /* udp://HOST:PORT        SOCK_DGRAM over IPv4 or IPv6  */
+    SS_UNIX,     /* unix:PATH              SOCK_STREAM, AF_UNIX           */
+    SS_UNIXGRAM  /* unixgram:PATH          SOCK_DGRAM, AF_UNIX            */
+} ss_transport_t;
+
+/* A parsed socket address with its transport. Plain data: copy it freely. */
+typedef struct ss_addr {
+    ss_transport_t transport;
+    socklen_t len;                /* bytes of sa in use */
+    struct sockaddr_storage sa;   /* sockaddr_in, _in6 or _un */
+} ss_addr_t;
+
+/* Large enough for any text ss_addr_format() produces, with its NUL. */
+#define SS_ADDRSTRLEN 160
+
+/* Parses "tcp://HOST:PORT", "udp://HOST:PORT", "unix:PATH" or "unixgram:PATH".
+ * HOST is a dotted IPv4 address, a bracketed IPv6 address ("[::1]",
+ * "[fe80::1%lo]"), a host name (resolved with getaddrinfo(3), first result)
+ * or empty for the IPv4 wildcard ("tcp://:80"); PORT is 0-65535, 0 asking the
+ * system for an ephemeral port when binding. A unix PATH starting with '@'
+ * names the Linux abstract namespace (unix(7)).
+ * Returns 0, SS_EADDR for malformed text, SS_ERESOLVE for a name that does not
+ * resolve; ss_errmsg() then says what is wrong. Blocks while resolving. */
+SS_API int ss_addr_parse(ss_addr_t *out, const char *text);
+
+/* Like ss_addr_parse() but returns up to max addresses of every family a host
+ * name resolves to, in getaddrinfo's order. Returns the count (>= 1) or an
+ * error. */
+SS_API int ss_addr_resolve(const char *text, ss_addr_t *out, int max);
+
+/* Formats an address as ss_addr_parse() reads it ("tcp://[::1]:2345").
+ * Returns the length, or -ENOSPC if cap is too small (buf then holds a
+ * truncated, NUL-terminated text), or SS_EADDR for an unknown family. */
+SS_API int ss_addr_format(const ss_addr_t *a, char *buf, size_t cap);
+
+/* The port of an IP address (host byte order), or -1 for a unix address. */
+SS_API int ss_addr_port(const ss_addr_t *a);
+
+/* ----------------------------------------------------------------- modes */
+
+/* What runs a connection (or a datagram). One field of ss_config_t chooses;
+ * the handler never knows which. */
+typedef enum ss_mode {
+    SS_MODE_SYNC = 0, /* the serving thread, one request at a time (TCPServer) */
+    SS_MODE_THREAD,   /* a new thread per request (ThreadingMixIn)            */
+    SS_MODE_FORK,     /* a new process per request (ForkingMixIn)             */
+    SS_MODE_POOL,     /* one of N long-lived threads                          */
+    SS_MODE_PREFORK,  /* one of N long-lived, supervised processes            */
+    SS_MODE_EVENT     /* a stackful coroutine on an epoll loop per worker     */
+} ss_mode_t;
+
+/* "sync", "thread", ... ; NULL for a value out of range. */
+SS_API const char *ss_mode_name(ss_mode_t mode);
+
+/* Parses a mode name. Returns 0, or SS_EUSAGE for an unknown name. */
+SS_API int ss_mode_parse(const char *name, ss_mode_t *out);
+
+/* 1 if this build of the library can run the mode, else 0. */
+SS_API int ss_mode_available(ss_mode_t mode);
+
+/* ----------------------------------------------------- handler and server */
+
+typedef struct ss_server ss_server_t; /* opaque; one per server */
+typedef struct ss_conn ss_conn_t;     /* opaque; a connection, or one datagram and its reply */
+
+/* The request handler (BaseRequestHandler). setup and finish are optional.
+ * setup: returns 0 to go on to handle, or non-zero to skip it.
+ * handle: does the request with blocking-style calls on c; returns 0, or a
+ *         negative error that the server reports through handle_error.
+ * finish: always runs once setup has run, even when handle failed.
+ * ctx is the handler's own pointer; the server passes it back untouched. The
+ * same handler may run concurrently in several threads (thread, pool and event
+ * modes), so anything ctx points to must then be safe to share. */
+typedef int ss_setup_fn(ss_conn_t *c, void *ctx);
+typedef int ss_handle_fn(ss_conn_t *c, void *ctx);
+typedef void ss_finish_fn(ss_conn_t *c, void *ctx);
+
+typedef struct ss_handler {
+    ss_setup_fn *setup;
+    ss_handle_fn *handle;
+    ss_finish_fn *finish;
+    void *ctx;
+} ss_handler_t;
+
+/* Server hooks (BaseServer's overridable methods). Each is optional; all get
+ * ss_config_t.hook_ctx. They run in the serving thread, except handle_error,
+ * which runs where the handler ran (thread, child process or coroutine). */
+
+/* verify_request: return non-zero to serve the client, 0 to refuse it (the
+ * connection is closed, the datagram dropped). */
+typedef int ss_verify_fn(ss_server_t *s, const ss_addr_t *peer, void *ctx);
+/* handle_error: a handler failed with err; the default logs the peer and
+ * ss_conn_errmsg(c). The server keeps serving either way. */
+typedef void ss_error_fn(ss_server_t *s, ss_conn_t *c, int err, void *ctx);
+/* handle_timeout: ss_server_handle_request() waited its whole timeout. */
+typedef void ss_timeout_fn(ss_server_t *s, void *ctx);
+/* service_actions: called once per turn of the serving loop. */
+typedef void ss_actions_fn(ss_server_t *s, void *ctx);
+
+/* Log levels and the log sink. The default writes
+ * "socketserver: LEVEL: message" to stderr for levels up to SS_LOG_INFO. */
+enum { SS_LOG_ERROR = 0, SS_LOG_WARN = 1, SS_LOG_INFO = 2, SS_LOG_DEBUG = 3 };
+typedef void ss_log_fn(int level, const char *msg, void *ctx);
+
+typedef struct ss_config {
+    ss_mode_t mode;             /* SS_MODE_SYNC by default */
+    int workers;                /* pool/prefork/event: 0 = a default from the cores */
+    int max_connections;        /* live requests at once; beyond it a client is
+                                   closed at once. Default 1024; 0 = no limit */
+    int64_t idle_timeout_ms;    /* a read or write that waits longer fails with
+                                   -ETIMEDOUT. Default 0 = none */
+    int64_t request_timeout_ms; /* a whole request's deadline. Default 0 = none */
+    int64_t drain_timeout_ms;   /* ss_server_close waits this long for running
+                                   handlers, then cancels them. Default 10000 */
+    size_t max_line;            /* ss_readline's longest line. Default 8192 */
+    size_t max_datagram;        /* largest datagram received or sent. Default 65536 */
+    size_t buffer_size;         /* a stream's read and write buffers. Default 4096 */
+    size_t stack_size;          /* thread and coroutine stacks; 0 = the mode's default */
+    int backlog;                /* listen(2) backlog. Default SOMAXCONN */
+    int reuse_port;             /* SO_REUSEPORT on listeners. Default 0 */
+    int tcp_nodelay;            /* TCP_NODELAY on accepted connections. Default 1 */
+    int unix_mode;              /* chmod of unix socket files; 0 = leave the umask's */
+    int64_t service_interval_ms; /* also call service_actions at least this often;
+                                   0 = only on activity */
+
+    ss_verify_fn *verify_request;
+    ss_error_fn *handle_error;
+    ss_timeout_fn *handle_timeout;
+    ss_actions_fn *service_actions;
+    ss_log_fn *log;             /* NULL: the default stderr logger */
+    void *hook_ctx;             /* passed to every hook and to log */
+    int log_level;              /* highest level logged. Default SS_LOG_INFO */
+} ss_config_t;
+
+/* Fills cfg with the defaults above. Call it first, then set what differs. */
+SS_API void ss_config_init(ss_config_t *cfg);
+
+/* Creates a server (nothing is bound yet). cfg and h are copied. On success
+ * *out owns the server until ss_server_close(). Returns 0, SS_EMODE for a mode
+ * this build lacks, or -EINVAL (see ss_errmsg()) for a bad configuration. */
+SS_API int ss_server_create(ss_server_t **out, const ss_config_t *cfg, const ss_handler_t *h);
+
+/* Binds one listener (ss_addr_parse syntax) and listens on it. May be called
+ * for several addresses before ss_server_serve(). A unix socket path left by a
+ * dead server is replaced; one that a live server answers on is not
+ * (-EADDRINUSE). Returns the listener's index, or an error. */
+SS_API int ss_server_listen(ss_server_t *s, const char *address);
+SS_API int ss_server_listen_addr(ss_server_t *s, const ss_addr_t *addr);
+
+/* Adopts a socket that is already bound (and, for streams, listening), as
+ * inherited from a supervisor. The server owns fd from then on. */
+SS_API int ss_server_listen_fd(ss_server_t *s, int fd, ss_transport_t transport);
+
+/* The number of listeners, and the bound address of listener i: the real port
+ * when port 0 was asked. Returns 0 or -EINVAL. */
+SS_API int ss_server_listener_count(const ss_server_t *s);
+SS_API int ss_server_address(const ss_server_t *s, int i, ss_addr_t *out);
+
+/* serve_forever: serves until ss_server_shutdown(). Returns 0 after a
+ * shutdown, or an error that stops the server (such as no listener). Call it
+ * from one thread at a time. */
+SS_API int ss_server_serve(ss_server_t *s);
+
+/* handle_request: waits up to timeout_ms (< 0: forever) for one request and
+ * dispatches it in the server's mode. Returns 0 when a request was
+ * dispatched (or refused), -ETIMEDOUT after calling handle_timeout, or
+ * -ECANCELED after a shutdown. */
+SS_API int ss_server_handle_request(ss_server_t *s, int64_t timeout_ms);
+
+/* shutdown: makes ss_server_serve() return promptly. Safe from any thread and
+ * from a signal handler (it only stores a flag and writes to an eventfd).
+ * Returns 0. Handlers that are running are not interrupted: see close. */
+SS_API int ss_server_shutdown(ss_server_t *s);
+
+/* server_close: closes the listeners at once (new clients are refused),
+ * waits up to drain_timeout_ms for running handlers, then cancels the rest
+ * (their blocked calls return -ECANCELED and they unwind) and waits for them
+ * briefly; reaps every child, joins every thread, removes the unix socket files
+ * this server created and frees everything. Call it from the thread that
+ * serves, after ss_server_serve() has returned. NULL is a no-op. */
+SS_API void ss_server_close(ss_server_t *s);
+
+/* Requests running now, in this process's view (fork: live children). */
+SS_API int ss_server_active(const ss_server_t *s);
+
+/* The configuration the server runs with (defaults filled in). */
+SS_API const ss_config_t *ss_server_config(const ss_server_t *s);
+
+/* Logs through the server's log sink. */
+SS_API void ss_server_log(ss_server_t *s, int level, const char *fmt, ...) SS_PRINTF(3, 4);
+
+/* ------------------------------------------------------------ connection */
+
+/* All of a handler's I/O goes through these calls, never the raw descriptor:
+ * that is what lets one handler run in every mode. Each call waits at most
+ * until the connection's deadline (and the idle timeout), fails with
+ * -ETIMEDOUT after it, and with -ECANCELED when the server cancels handlers.
+ *
+ * Streams: reads are buffered; writes are buffered too, and the write buffer
+ * is flushed when it fills, by ss_flush(), before a read has to wait for the
+ * peer, and when the handler returns.
+ * Datagrams: reading yields the request packet as a stream of bytes (then 0
+ * for end); writing builds the reply, sent as one datagram by ss_flush() or
+ * when the handler returns; nothing is sent if nothing was written. */
+
+/* Reads up to n bytes. Returns the count, 0 at end of stream, or an error. */
+SS_API ssize_t ss_read(ss_conn_t *c, void *buf, size_t n);
+
+/* Reads exactly n bytes. Returns n, 0 if the stream ended before any byte, or
+ * SS_EEOF if it ended inside the n bytes, or an error. */
+SS_API ssize_t ss_read_full(ss_conn_t *c, void *buf, size_t n);
+
+/* Reads one line into buf, with its ending ("\n" or "\r\n"), NUL-terminated.
+ * The last line of a stream may lack an ending. Returns the line's length
+ * without the NUL, 0 at end of stream, or SS_ELINE when the line is longer
+ * than the server's max_line or cap - 1 (the bytes of it read so far are
+ * consumed), or an error. */
+SS_API ssize_t ss_readline(ss_conn_t *c, char *buf, size_t cap);
+
+/* Writes all n bytes (into the buffer, flushing as needed). Returns 0 or an
+ * error; -EMSGSIZE when a datagram reply would exceed max_datagram. */
+SS_API int ss_write(ss_conn_t *c, const void *buf, size_t n);
+
+/* Writes a NUL-terminated string. */
+SS_API int ss_puts(ss_conn_t *c, const char *s);
+
+/* Formatted write (printf(3) syntax). Returns 0 or an error. */
+SS_API int ss_printf(ss_conn_t *c, const char *fmt, ...) SS_PRINTF(2, 3);
+
+/* Sends what is buffered (a datagram: the reply, now). Returns 0 or an error. */
+SS_API int ss_flush(ss_conn_t *c);
+
+/* Flushes, then shuts down the sending side (SHUT_WR): the peer reads end of
+ * stream while this side can still read. Streams only. */
+SS_API int ss_close_write(ss_conn_t *c);
+
+/* Sets the absolute deadline (ss_now_ms() based) of every later call on c;
+ * 0 removes it. The server sets request_timeout_ms' deadline before setup. */
+SS_API void ss_set_deadline(ss_conn_t *c, int64_t deadline_ms);
+SS_API int64_t ss_deadline(const ss_conn_t *c);
+
+SS_API const ss_addr_t *ss_conn_peer(const ss_conn_t *c);  /* the client */
+SS_API const ss_addr_t *ss_conn_local(const ss_conn_t *c); /* our end */
+SS_API ss_transport_t ss_conn_transport(const ss_conn_t *c);
+SS_API int ss_conn_is_datagram(const ss_conn_t *c);
+/* The server running this request, or NULL on a dialed connection. */
+SS_API ss_server_t *ss_conn_server(const ss_conn_t *c);
+/* The message of the connection's last failure ("" if none). */
+SS_API const char *ss_conn_errmsg(const ss_conn_t *c);
+/* The peer address as text, for logs ("tcp://127.0.0.1:40312"). */
+SS_API const char *ss_conn_peername(const ss_conn_t *c);
+
+/* A pointer the handler may attach to its connection (setup to finish). */
+SS_API void ss_conn_set_data(ss_conn_t *c, void *data);
+SS_API void *ss_conn_data(const ss_conn_t *c);
+
+/* ------------------------------------------------------------ client side */
+
+/* Connects to address with a deadline (0: none) and returns a connection with
+ * the same calls as a handler's. tcp/unix: a stream. udp/unixgram: a
+ * connected datagram socket (unixgram binds an autobound abstract address so
+ * the server can reply); each ss_flush() sends one datagram and each wait for
+ * input receives one. Host names are tried in getaddrinfo's order.
+ * On success *out is owned by the caller until ss_conn_close(). */
+SS_API int ss_dial(ss_conn_t **out, const char *address, int64_t deadline_ms);
+
+/* A datagram request: sends req (n bytes) on a dialed datagram connection,
+ * waits up to timeout_ms for a reply, resending up to retries more times.
+ * Returns the reply's length (copied into reply), -ETIMEDOUT when no reply
+ * came, SS_ETRUNC if it was larger than cap, or an error. Never hangs. */
+SS_API ssize_t ss_request(ss_conn_t *c, const void *req, size_t n, void *reply, size_t cap,
+                          int64_t timeout_ms, int retries);
+
+/* Flushes (best effort), closes and frees a dialed connection. NULL is a
+ * no-op. Not for connections handed to a handler: the server owns those. */
+SS_API void ss_conn_close(ss_conn_t *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SOCKETSERVER_H */

@@ -1,0 +1,235 @@
+/* addr.c - address text: "tcp://HOST:PORT", "udp://HOST:PORT", "unix:PATH",
+ * "unixgram:PATH". Parsing is strict: every malformed text gets SS_EADDR and
+ * a message saying what is wrong, never a silently different address. */
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/un.h>
+
+static const struct {
+    const char *prefix;
+    ss_transport_t t;
+} schemes[] = {
+    {"tcp://", SS_TCP},
+    {"udp://", SS_UDP},
+    {"unixgram:", SS_UNIXGRAM}, /* before "unix:", which is its prefix */
+    {"unix:", SS_UNIX},
+};
+
+static int bad(const char *text, const char *why)
+{
+    return ss__fail(SS_EADDR, "address \"%.100s\": %s", text, why);
+}
+
+static int parse_unix(ss_addr_t *out, const char *text, const char *path)
+{
+    struct sockaddr_un *un = (struct sockaddr_un *)&out->sa;
+    size_t n = strlen(path);
+    if (n == 0) return bad(text, "empty socket path");
+    /* sun_path holds 108 bytes with the NUL (unix(7)); an abstract name
+     * ('@' stands for the leading NUL) has the same room without the NUL. */
+    if (n >= sizeof un->sun_path) return bad(text, "socket path longer than 107 bytes");
+    memset(un, 0, sizeof *un);
+    un->sun_family = AF_UNIX;
+    memcpy(un->sun_path, path, n);
+    if (path[0] == '@') {
+        if (n == 1) return bad(text, "empty abstract socket name");
+        un->sun_path[0] = '\0';
+        out->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+    } else {
+        out->len = (socklen_t)sizeof *un;
+    }
+    return 0;
+}
+
+/* A port: 1-5 decimal digits, 0-65535, nothing else. */
+static int parse_port(const char *text, const char *p, int *port)
+{
+    if (*p == '\0') return bad(text, "missing port after ':'");
+    long v = 0;
+    for (const char *q = p; *q; q++) {
+        if (*q < '0' || *q > '9') return bad(text, "port must be a number 0-65535");
+        v = v * 10 + (*q - '0');
+        if (v > 65535 || q - p >= 5) return bad(text, "port out of range 0-65535");
+    }
+    *port = (int)v;
+    return 0;
+}
+
+/* Splits "HOST:PORT" or "[V6]:PORT" into host (unbracketed) and port. */
+static int split_hostport(const char *text, const char *hp, char *host, size_t cap, int *port)
+{
+    const char *colon;
+    const char *h = hp;
+    size_t hl;
+    if (*hp == '[') {
+        const char *close = strchr(hp, ']');
+        if (!close) return bad(text, "missing ']' after IPv6 address");
+        if (close[1] != ':') return bad(text, "missing ':PORT' after ']'");
+        h = hp + 1;
+        hl = (size_t)(close - h);
+        if (hl == 0) return bad(text, "empty IPv6 address in brackets");
+        colon = close + 1;
+    } else {
+        colon = strrchr(hp, ':');
+        if (!colon) return bad(text, "missing ':PORT'");
+        hl = (size_t)(colon - hp);
+        if (memchr(hp, ':', hl)) return bad(text, "IPv6 address must be in brackets");
+    }
+    if (hl >= cap) return bad(text, "host name too long");
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    return parse_port(text, colon + 1, port);
+}
+
+/* Rejects hosts getaddrinfo(3) would read in a surprising way: inet_aton(3)
+ * forms such as "127.1" or "2130706433", and characters no name may hold. */
+static int check_host(const char *text, const char *host, int bracketed)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    if (bracketed) {
+        char tmp[256];
+        size_t n = strcspn(host, "%");
+        if (n >= sizeof tmp) return bad(text, "invalid IPv6 address");
+        memcpy(tmp, host, n);
+        tmp[n] = '\0';
+        if (inet_pton(AF_INET6, tmp, buf) != 1) return bad(text, "invalid IPv6 address");
+        return 0;
+    }
+    if (host[strspn(host, "0123456789.")] == '\0' && host[0]) {
+        if (inet_pton(AF_INET, host, buf) != 1) return bad(text, "invalid IPv4 address");
+        return 0;
+    }
+    for (const char *p = host; *p; p++) {
+        int ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                 (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '_';
+        if (!ok) return bad(text, "invalid character in host name");
+    }
+    return 0;
+}
+
+static int from_ai(ss_addr_t *out, const struct addrinfo *ai, ss_transport_t t)
+{
+    memset(out, 0, sizeof *out);
+    out->transport = t;
+    out->len = ai->ai_addrlen;
+    memcpy(&out->sa, ai->ai_addr, ai->ai_addrlen);
+    return 0;
+}
+
+static int resolve_ip(const char *text, const char *hp, ss_transport_t t, ss_addr_t *out,
+                      int max)
+{
+    char host[256];
+    int port;
+    int rc = split_hostport(text, hp, host, sizeof host, &port);
+    if (rc < 0) return rc;
+    rc = check_host(text, host, *hp == '[');
+    if (rc < 0) return rc;
+    char serv[8];
+    snprintf(serv, sizeof serv, "%d", port);
+    struct addrinfo hints = {.ai_socktype = ss__sock_type(t),
+                             .ai_flags = AI_NUMERICSERV | (host[0] ? 0 : AI_PASSIVE)};
+    hints.ai_family = host[0] ? AF_UNSPEC : AF_INET;
+    struct addrinfo *res = NULL;
+    int g = getaddrinfo(host[0] ? host : NULL, serv, &hints, &res);
+    if (g != 0) {
+        int err = (g == EAI_SYSTEM) ? ss__errno() : SS_ERESOLVE;
+        return ss__fail(err, "resolve \"%.100s\": %s", host, gai_strerror(g));
+    }
+    int n = 0;
+    for (struct addrinfo *ai = res; ai && n < max; ai = ai->ai_next)
+        if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6) from_ai(&out[n++], ai, t);
+    freeaddrinfo(res);
+    if (n == 0) return ss__fail(SS_ERESOLVE, "resolve \"%.100s\": no IPv4 or IPv6 address", host);
+    return n;
+}
+
+int ss_addr_resolve(const char *text, ss_addr_t *out, int max)
+{
+    if (!text || !out || max < 1) return ss__fail(SS_EUSAGE, "ss_addr_resolve");
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+        size_t pl = strlen(schemes[i].prefix);
+        if (strncmp(text, schemes[i].prefix, pl) != 0) continue;
+        const char *rest = text + pl;
+        ss_transport_t t = schemes[i].t;
+        if (t == SS_UNIX || t == SS_UNIXGRAM) {
+            memset(out, 0, sizeof *out);
+            out->transport = t;
+            int rc = parse_unix(out, text, rest);
+            return rc < 0 ? rc : 1;
+        }
+        return resolve_ip(text, rest, t, out, max);
+    }
+    return bad(text, "expected tcp://HOST:PORT, udp://HOST:PORT, unix:PATH or unixgram:PATH");
+}
+
+int ss_addr_parse(ss_addr_t *out, const char *text)
+{
+    int n = ss_addr_resolve(text, out, 1);
+    return n < 0 ? n : 0;
+}
+
+static const char *scheme_of(ss_transport_t t)
+{
+    switch (t) {
+    case SS_TCP: return "tcp://";
+    case SS_UDP: return "udp://";
+    case SS_UNIX: return "unix:";
+    case SS_UNIXGRAM: return "unixgram:";
+    }
+    return NULL;
+}
+
+static int finish_fmt(int n, size_t cap)
+{
+    if (n < 0) return SS_EADDR;
+    return (size_t)n >= cap ? -ENOSPC : n;
+}
+
+static int format_unix(const ss_addr_t *a, const char *scheme, char *buf, size_t cap)
+{
+    const struct sockaddr_un *un = (const struct sockaddr_un *)&a->sa;
+    size_t off = offsetof(struct sockaddr_un, sun_path);
+    size_t n = a->len > off ? a->len - off : 0;
+    if (n > sizeof un->sun_path) n = sizeof un->sun_path;
+    if (n > 0 && un->sun_path[0] == '\0') /* abstract: '@' and exactly n-1 bytes */
+        return finish_fmt(snprintf(buf, cap, "%s@%.*s", scheme, (int)(n - 1), un->sun_path + 1),
+                          cap);
+    return finish_fmt(snprintf(buf, cap, "%s%.*s", scheme, (int)strnlen(un->sun_path, n),
+                               un->sun_path),
+                      cap);
+}
+
+int ss_addr_format(const ss_addr_t *a, char *buf, size_t cap)
+{
+    const char *scheme = a ? scheme_of(a->transport) : NULL;
+    if (!scheme || !buf || cap == 0) return SS_EADDR;
+    int fam = a->sa.ss_family;
+    if (fam == AF_UNIX) return format_unix(a, scheme, buf, cap);
+    char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+    char serv[8];
+    int g = getnameinfo((const struct sockaddr *)&a->sa, a->len, host, sizeof host, serv,
+                        sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV);
+    if (g != 0) {
+        buf[0] = '\0';
+        return SS_EADDR;
+    }
+    if (fam == AF_INET6)
+        return finish_fmt(snprintf(buf, cap, "%s[%s]:%s", scheme, host, serv), cap);
+    return finish_fmt(snprintf(buf, cap, "%s%s:%s", scheme, host, serv), cap);
+}
+
+int ss_addr_port(const ss_addr_t *a)
+{
+    if (a->sa.ss_family == AF_INET) return ntohs(((const struct sockaddr_in *)&a->sa)->sin_port);
+    if (a->sa.ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)&a->sa)->sin6_port);
+    return -1;
+}

@@ -1,0 +1,391 @@
+/* conn.c - the connection object: buffered reads and writes with deadlines
+ * over a stream, and the same calls over one datagram and its reply.
+ * Every wait goes through ss__wait (wait.c), so these calls run unchanged in
+ * every mode. Sockets are non-blocking; send uses MSG_NOSIGNAL so a closed
+ * peer is an EPIPE error, never a SIGPIPE. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define DEFAULT_BUF 4096
+#define DEFAULT_LINE 8192
+#define DEFAULT_DGRAM 65536
+
+void ss__conn_init(ss_conn_t *c, int fd, ss_transport_t t, const ss_config_t *cfg)
+{
+    memset(c, 0, sizeof *c);
+    c->fd = fd;
+    c->transport = t;
+    c->cancel_fd = -1;
+    if (ss__is_dgram(t)) c->flags |= SS__C_DGRAM;
+    c->bufsize = cfg && cfg->buffer_size ? cfg->buffer_size : DEFAULT_BUF;
+    c->max_line = cfg && cfg->max_line ? cfg->max_line : DEFAULT_LINE;
+    c->max_dgram = cfg && cfg->max_datagram ? cfg->max_datagram : DEFAULT_DGRAM;
+    c->idle_ms = cfg ? cfg->idle_timeout_ms : 0;
+}
+
+void ss__conn_release(ss_conn_t *c)
+{
+    if (c->flags & SS__C_OWN_RBUF) free(c->rbuf);
+    free(c->wbuf);
+    c->rbuf = c->wbuf = NULL;
+    c->rcap = c->wcap = c->rpos = c->rlen = c->wlen = 0;
+    c->flags &= ~SS__C_OWN_RBUF;
+}
+
+void ss__conn_set_packet(ss_conn_t *c, char *packet, size_t len)
+{
+    if (c->flags & SS__C_OWN_RBUF) free(c->rbuf);
+    c->flags &= ~SS__C_OWN_RBUF;
+    c->rbuf = packet;
+    c->rcap = c->rlen = len;
+    c->rpos = 0;
+    c->flags |= SS__C_EOF; /* nothing follows the packet */
+}
+
+const char *ss_conn_peername(const ss_conn_t *c)
+{
+    ss_conn_t *m = (ss_conn_t *)(uintptr_t)c; /* a cache, filled on first use */
+    if (m->peername[0] == '\0' && ss_addr_format(&c->peer, m->peername, sizeof m->peername) < 0)
+        snprintf(m->peername, sizeof m->peername, "%s", "(unknown peer)");
+    return m->peername;
+}
+
+int ss__conn_fail(ss_conn_t *c, int err, const char *op)
+{
+    return ss__fail_into(c->errmsg, err, "%s %s", op, ss_conn_peername(c));
+}
+
+/* The deadline of one wait: the connection's, or sooner the idle timeout. */
+static int64_t wait_deadline(const ss_conn_t *c)
+{
+    int64_t idle = c->idle_ms > 0 ? ss_now_ms() + c->idle_ms : 0;
+    return ss__min_deadline(c->deadline, idle);
+}
+
+static int conn_wait(ss_conn_t *c, int events)
+{
+    return ss__wait(c->fd, events, wait_deadline(c), c->cancel_fd);
+}
+
+/* ------------------------------------------------------------- writing */
+
+static int send_stream(ss_conn_t *c, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+        if (w >= 0) {
+            p += w;
+            n -= (size_t)w;
+            continue;
+        }
+        int err = ss__errno();
+        if (err == -EINTR) continue;
+        if (err == -EAGAIN) err = conn_wait(c, POLLOUT);
+        if (err < 0) {
+            c->flags |= SS__C_FAILED;
+            return ss__conn_fail(c, err, "write");
+        }
+    }
+    return 0;
+}
+
+static int send_datagram(ss_conn_t *c)
+{
+    const struct sockaddr *to = NULL;
+    socklen_t tolen = 0;
+    if (!(c->flags & SS__C_DIALED)) {
+        to = (const struct sockaddr *)&c->peer.sa;
+        tolen = c->peer.len;
+    }
+    for (;;) {
+        ssize_t w = sendto(c->fd, c->wbuf, c->wlen, MSG_NOSIGNAL, to, tolen);
+        if (w >= 0) break;
+        int err = ss__errno();
+        if (err == -EINTR) continue;
+        if (err == -EAGAIN) err = conn_wait(c, POLLOUT);
+        if (err < 0) return ss__conn_fail(c, err, "send");
+    }
+    c->wlen = 0;
+    return 0;
+}
+
+int ss_flush(ss_conn_t *c)
+{
+    if (c->wlen == 0) return 0;
+    if (c->flags & SS__C_DGRAM) return send_datagram(c);
+    int rc = send_stream(c, c->wbuf, c->wlen);
+    c->wlen = 0;
+    return rc;
+}
+
+static int grow_wbuf(ss_conn_t *c, size_t need)
+{
+    size_t cap = c->wcap ? c->wcap : (c->flags & SS__C_DGRAM ? 512 : c->bufsize);
+    while (cap < need) cap *= 2;
+    if (c->flags & SS__C_DGRAM && cap > c->max_dgram) cap = c->max_dgram;
+    char *b = realloc(c->wbuf, cap);
+    if (!b) return ss__conn_fail(c, -ENOMEM, "write");
+    c->wbuf = b;
+    c->wcap = cap;
+    return 0;
+}
+
+static int write_datagram(ss_conn_t *c, const void *buf, size_t n)
+{
+    if (n > c->max_dgram - c->wlen) return ss__conn_fail(c, -EMSGSIZE, "reply");
+    if (c->wlen + n > c->wcap) {
+        int rc = grow_wbuf(c, c->wlen + n);
+        if (rc < 0) return rc;
+    }
+    memcpy(c->wbuf + c->wlen, buf, n);
+    c->wlen += n;
+    return 0;
+}
+
+int ss_write(ss_conn_t *c, const void *buf, size_t n)
+{
+    if (c->flags & SS__C_DGRAM) return write_datagram(c, buf, n);
+    if (c->flags & SS__C_FAILED) return ss__conn_fail(c, -EPIPE, "write");
+    if (!c->wbuf) {
+        int rc = grow_wbuf(c, c->bufsize);
+        if (rc < 0) return rc;
+    }
+    if (n <= c->wcap - c->wlen) {
+        memcpy(c->wbuf + c->wlen, buf, n);
+        c->wlen += n;
+        return 0;
+    }
+    int rc = ss_flush(c);
+    if (rc < 0) return rc;
+    if (n >= c->wcap) return send_stream(c, buf, n); /* too big to buffer: no copy */
+    memcpy(c->wbuf, buf, n);
+    c->wlen = n;
+    return 0;
+}
+
+int ss_puts(ss_conn_t *c, const char *s)
+{
+    return ss_write(c, s, strlen(s));
+}
+
+int ss_printf(ss_conn_t *c, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) return ss__conn_fail(c, -EINVAL, "format");
+    if ((size_t)n < sizeof small) return ss_write(c, small, (size_t)n);
+    char *big = malloc((size_t)n + 1);
+    if (!big) return ss__conn_fail(c, -ENOMEM, "format");
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = ss_write(c, big, (size_t)n);
+    free(big);
+    return rc;
+}
+
+int ss_close_write(ss_conn_t *c)
+{
+    if (c->flags & SS__C_DGRAM) return ss__conn_fail(c, SS_EUSAGE, "shutdown");
+    int rc = ss_flush(c);
+    if (rc < 0) return rc;
+    if (shutdown(c->fd, SHUT_WR) < 0) return ss__conn_fail(c, ss__errno(), "shutdown");
+    return 0;
+}
+
+/* ------------------------------------------------------------- reading */
+
+static int ensure_rbuf(ss_conn_t *c, size_t cap)
+{
+    if (c->rbuf) return 0;
+    c->rbuf = malloc(cap);
+    if (!c->rbuf) return ss__conn_fail(c, -ENOMEM, "read");
+    c->rcap = cap;
+    c->flags |= SS__C_OWN_RBUF;
+    return 0;
+}
+
+/* One datagram into the (empty) buffer of a dialed datagram socket.
+ * MSG_TRUNC makes recv return the real size, so a cut is seen and reported. */
+static ssize_t recv_datagram(ss_conn_t *c)
+{
+    int rc = ensure_rbuf(c, c->max_dgram);
+    if (rc < 0) return rc;
+    for (;;) {
+        ssize_t r = recv(c->fd, c->rbuf, c->rcap, MSG_TRUNC);
+        if (r >= 0) {
+            c->rpos = 0;
+            if ((size_t)r > c->rcap) {
+                c->rlen = 0;
+                return ss__conn_fail(c, SS_ETRUNC, "receive");
+            }
+            c->rlen = (size_t)r;
+            return r;
+        }
+        int err = ss__errno();
+        if (err == -EINTR) continue;
+        if (err == -EAGAIN) {
+            int f = ss_flush(c);
+            if (f < 0) return f;
+            err = conn_wait(c, POLLIN);
+        }
+        if (err < 0) return ss__conn_fail(c, err, "receive");
+    }
+}
+
+/* Reads more stream bytes after the buffered ones. Returns the count, 0 at
+ * end of stream, or an error. A short read means the socket was drained, so
+ * the next fill waits first instead of paying a read(2) that says EAGAIN
+ * (DESIGN.md: measured facts). Pending writes are flushed before waiting. */
+static ssize_t fill(ss_conn_t *c)
+{
+    if (c->flags & SS__C_EOF) return 0;
+    /* Called only when every buffered byte was consumed (more()). */
+    c->rpos = c->rlen = 0;
+    size_t room = c->rcap;
+    for (;;) {
+        if (!(c->flags & SS__C_DRAINED)) {
+            ssize_t r = recv(c->fd, c->rbuf + c->rlen, room, 0);
+            if (r > 0) {
+                c->rlen += (size_t)r;
+                if ((size_t)r < room) c->flags |= SS__C_DRAINED;
+                return r;
+            }
+            if (r == 0) {
+                c->flags |= SS__C_EOF;
+                return 0;
+            }
+            int err = ss__errno();
+            if (err == -EINTR) continue;
+            if (err != -EAGAIN) return ss__conn_fail(c, err, "read");
+        }
+        int rc = ss_flush(c);
+        if (rc < 0) return rc;
+        rc = conn_wait(c, POLLIN);
+        if (rc < 0) return ss__conn_fail(c, rc, "read");
+        c->flags &= ~SS__C_DRAINED;
+    }
+}
+
+static ssize_t more(ss_conn_t *c)
+{
+    if (c->rpos < c->rlen) return (ssize_t)(c->rlen - c->rpos);
+    if (c->flags & SS__C_DGRAM) {
+        if (c->flags & SS__C_DIALED) return recv_datagram(c);
+        return 0; /* a request's packet: nothing after it */
+    }
+    int rc = ensure_rbuf(c, c->bufsize);
+    if (rc < 0) return rc;
+    return fill(c);
+}
+
+ssize_t ss_read(ss_conn_t *c, void *buf, size_t n)
+{
+    if (n == 0) return 0;
+    ssize_t avail = more(c);
+    if (avail <= 0) return avail;
+    size_t k = (size_t)avail < n ? (size_t)avail : n;
+    memcpy(buf, c->rbuf + c->rpos, k);
+    c->rpos += k;
+    return (ssize_t)k;
+}
+
+ssize_t ss_read_full(ss_conn_t *c, void *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = ss_read(c, (char *)buf + got, n - got);
+        if (r < 0) return r;
+        if (r == 0) return got == 0 ? 0 : ss__conn_fail(c, SS_EEOF, "read");
+        got += (size_t)r;
+    }
+    return (ssize_t)n;
+}
+
+ssize_t ss_readline(ss_conn_t *c, char *buf, size_t cap)
+{
+    if (!buf || cap == 0) return ss__conn_fail(c, SS_EUSAGE, "readline");
+    size_t limit = cap - 1 < c->max_line ? cap - 1 : c->max_line;
+    size_t got = 0;
+    for (;;) {
+        ssize_t avail = more(c);
+        if (avail < 0) return avail;
+        if (avail == 0) break; /* end of stream: the last line may lack '\n' */
+        size_t k = (size_t)avail;
+        const char *src = c->rbuf + c->rpos;
+        const char *nl = memchr(src, '\n', k);
+        if (nl) k = (size_t)(nl - src) + 1;
+        if (k > limit - got) {
+            memcpy(buf + got, src, limit - got);
+            c->rpos += limit - got;
+            buf[limit] = '\0';
+            return ss__conn_fail(c, SS_ELINE, "readline");
+        }
+        memcpy(buf + got, src, k);
+        c->rpos += k;
+        got += k;
+        if (nl) break;
+    }
+    buf[got] = '\0';
+    return (ssize_t)got;
+}
+
+/* ------------------------------------------------------------ accessors */
+
+void ss_set_deadline(ss_conn_t *c, int64_t deadline_ms)
+{
+    c->deadline = deadline_ms > 0 ? deadline_ms : 0;
+}
+
+int64_t ss_deadline(const ss_conn_t *c)
+{
+    return c->deadline;
+}
+
+const ss_addr_t *ss_conn_peer(const ss_conn_t *c)
+{
+    return &c->peer;
+}
+
+const ss_addr_t *ss_conn_local(const ss_conn_t *c)
+{
+    return &c->local;
+}
+
+ss_transport_t ss_conn_transport(const ss_conn_t *c)
+{
+    return c->transport;
+}
+
+int ss_conn_is_datagram(const ss_conn_t *c)
+{
+    return (c->flags & SS__C_DGRAM) != 0;
+}
+
+ss_server_t *ss_conn_server(const ss_conn_t *c)
+{
+    return c->server;
+}
+
+const char *ss_conn_errmsg(const ss_conn_t *c)
+{
+    return c->errmsg;
+}
+
+void ss_conn_set_data(ss_conn_t *c, void *data)
+{
+    c->data = data;
+}
+
+void *ss_conn_data(const ss_conn_t *c)
+{
+    return c->data;
+}

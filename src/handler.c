@@ -1,0 +1,60 @@
+/* handler.c - running one request's handler: BaseRequestHandler's
+ * setup / handle / finish, the final flush (for a datagram: the reply), and
+ * handle_error when the handler fails. Shared by every mode. */
+#include "internal.h"
+
+#include <string.h>
+
+void ss__conn_for_request(ss_server_t *s, ss_conn_t *c, ss__request *req)
+{
+    /* Keep buffers a reused connection already has (sync mode). */
+    char *rb = (c->flags & SS__C_OWN_RBUF) ? c->rbuf : NULL;
+    size_t rcap = c->rcap;
+    char *wb = c->wbuf;
+    size_t wcap = c->wcap;
+    ss__conn_init(c, req->fd, req->transport, &s->cfg);
+    if (rb) {
+        c->rbuf = rb;
+        c->rcap = rcap;
+        c->flags |= SS__C_OWN_RBUF;
+    }
+    c->wbuf = wb;
+    c->wcap = wcap;
+    c->server = s;
+    c->cancel_fd = s->cancel_fd;
+    c->peer = req->peer;
+    c->local = req->local;
+    if (req->packet) ss__conn_set_packet(c, req->packet, req->len);
+}
+
+void ss__report_error(ss_server_t *s, ss_conn_t *c, int err)
+{
+    const char *msg = c->errmsg[0] ? c->errmsg : ss_strerror(err);
+    ss__log(s, SS_LOG_WARN, "request from %s failed: %s", ss_conn_peername(c), msg);
+}
+
+int ss__run_handler(ss_server_t *s, ss_conn_t *c)
+{
+    ss__ctx *ctx = ss__ctx_get();
+    int saved_cancel = ctx->cancel_fd;
+    ctx->cancel_fd = s->cancel_fd;
+    if (s->cfg.request_timeout_ms > 0) c->deadline = ss_now_ms() + s->cfg.request_timeout_ms;
+    void *hc = s->h.ctx;
+    int rc = 0;
+    int go = s->h.setup ? s->h.setup(c, hc) : 0;
+    if (go < 0) rc = go;
+    if (go == 0) rc = s->h.handle(c, hc);
+    if (s->h.finish) s->h.finish(c, hc);
+    if (rc >= 0 && !(c->flags & SS__C_FAILED)) {
+        int f = ss_flush(c);
+        if (f < 0) rc = f;
+    }
+    if (rc < 0) {
+        if (s->cfg.handle_error)
+            s->cfg.handle_error(s, c, rc, s->cfg.hook_ctx);
+        else
+            ss__report_error(s, c, rc);
+    }
+    ctx->cancel_fd = saved_cancel;
+    return rc;
+}

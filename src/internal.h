@@ -1,0 +1,222 @@
+/* internal.h - what the library's files share and nothing outside sees.
+ * Names: ss__ for internal non-static symbols (libuv's rule). */
+#ifndef SS_INTERNAL_H
+#define SS_INTERNAL_H
+
+#include "socketserver.h"
+
+#include <poll.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#define SS__ERRMSG_MAX 256
+
+/* ------------------------------------------------------------ context */
+
+/* Per thread (event mode: per coroutine) state: the last error message and
+ * the seam through which every wait goes. The event runtime swaps ss__cur on
+ * each context switch, so a coroutine keeps its own message and waiter. */
+typedef struct ss__waiter {
+    /* Waits until fd is ready for events (POLLIN and/or POLLOUT), the
+     * deadline passes (-ETIMEDOUT) or cancel_fd becomes readable
+     * (-ECANCELED). fd < 0 means just sleep until the deadline. */
+    int (*wait)(void *self, int fd, int events, int64_t deadline, int cancel_fd);
+    void *self;
+} ss__waiter;
+
+typedef struct ss__ctx {
+    char errmsg[SS__ERRMSG_MAX];
+    int cancel_fd;               /* readable once handlers are cancelled; -1 none */
+    const ss__waiter *waiter;    /* NULL: poll(2) in this thread */
+} ss__ctx;
+
+ss__ctx *ss__ctx_get(void);
+/* Makes ctx current for this thread; returns the previous one. */
+ss__ctx *ss__ctx_swap(ss__ctx *ctx);
+
+/* THE seam between handler I/O and the mode (see DESIGN.md): every wait for
+ * readiness or time in the library goes through here. */
+int ss__wait(int fd, int events, int64_t deadline, int cancel_fd);
+
+/* The blocking implementation: poll(2) on fd and cancel_fd. */
+int ss__poll_wait(int fd, int events, int64_t deadline, int cancel_fd);
+
+/* ------------------------------------------------------------- errors */
+
+/* Stores "op: strerror(err)" style messages in the current context (and
+ * returns err, so callers can write `return ss__fail(err, ...)`). */
+int ss__fail(int err, const char *fmt, ...) SS_PRINTF(2, 3);
+/* As ss__fail, also copying the message into dst (an object's own). */
+int ss__fail_into(char *dst, int err, const char *fmt, ...) SS_PRINTF(3, 4);
+/* Negative errno of the last failed libc call; never 0. */
+int ss__errno(void);
+
+/* ------------------------------------------------------------- time */
+
+int64_t ss__min_deadline(int64_t a, int64_t b); /* 0 means none */
+int ss__poll_timeout(int64_t deadline);         /* ms for poll(2), -1 for none */
+
+/* ------------------------------------------------------------- sockets */
+
+int ss__sock_type(ss_transport_t t);     /* SOCK_STREAM or SOCK_DGRAM */
+int ss__is_dgram(ss_transport_t t);
+int ss__set_nonblock(int fd);
+/* Creates, configures, binds and (streams) listens. On success fills *bound
+ * with the real address and returns the fd. */
+int ss__listen_socket(const ss_addr_t *a, const ss_config_t *cfg, ss_addr_t *bound);
+/* Removes a unix socket file if it is still the one with dev/ino. */
+void ss__unlink_unix(const ss_addr_t *a, dev_t dev, ino_t ino);
+/* Non-blocking connect with the wait seam. Returns fd or error. */
+int ss__connect(const ss_addr_t *a, int64_t deadline);
+/* Reads the local address of fd into out (transport set by caller). */
+int ss__local_addr(int fd, ss_transport_t t, ss_addr_t *out);
+
+/* ---------------------------------------------------------- connection */
+
+enum {
+    SS__C_DGRAM = 1u << 0,    /* datagram request or dialed datagram socket */
+    SS__C_DIALED = 1u << 1,   /* made by ss_dial: owns fd, freed by ss_conn_close */
+    SS__C_EOF = 1u << 2,      /* the peer closed its sending side */
+    SS__C_DRAINED = 1u << 3,  /* last read was short: the socket is empty */
+    SS__C_OWN_RBUF = 1u << 4, /* rbuf is malloc'd by the connection */
+    SS__C_FAILED = 1u << 5    /* a write failed: later writes fail fast */
+};
+
+struct ss_conn {
+    int fd;
+    unsigned flags;
+    ss_transport_t transport;
+    ss_server_t *server;      /* NULL when dialed */
+    int64_t deadline;         /* absolute, 0 = none */
+    int64_t idle_ms;          /* per wait, 0 = none */
+    size_t max_line;
+    size_t bufsize;           /* stream buffer size */
+    size_t max_dgram;
+    char *rbuf;
+    size_t rpos, rlen, rcap;
+    char *wbuf;
+    size_t wlen, wcap;
+    int cancel_fd;
+    void *data;
+    ss_addr_t peer, local;
+    char peername[SS_ADDRSTRLEN];
+    char errmsg[SS__ERRMSG_MAX];
+};
+
+/* Initializes c over fd. Limits come from cfg (NULL: library defaults). */
+void ss__conn_init(ss_conn_t *c, int fd, ss_transport_t t, const ss_config_t *cfg);
+/* Frees the connection's buffers (not the fd, not c). */
+void ss__conn_release(ss_conn_t *c);
+/* Gives a datagram request its packet (borrowed: not freed by the conn). */
+void ss__conn_set_packet(ss_conn_t *c, char *packet, size_t len);
+/* Records a failure on c (message "op PEER: cause") and returns err. */
+int ss__conn_fail(ss_conn_t *c, int err, const char *op);
+
+/* ---------------------------------------------------------- server */
+
+typedef struct ss__listener {
+    int fd;
+    ss_transport_t transport;
+    ss_addr_t addr;           /* as bound (real port) */
+    dev_t dev;                /* unix files we created: identity for removal */
+    ino_t ino;
+    int owns_path;
+} ss__listener;
+
+/* One request as the serving loop hands it to a mode. */
+typedef struct ss__request {
+    int fd;                   /* stream: accepted socket (owned); dgram: listener's */
+    ss_transport_t transport;
+    ss_addr_t peer, local;
+    char *packet;             /* dgram: the packet */
+    size_t len;
+} ss__request;
+
+typedef struct ss__mode_ops {
+    ss_mode_t mode;
+    /* Prepares mode state. May be NULL. */
+    int (*init)(ss_server_t *s);
+    /* Runs or dispatches one request. Takes ownership of req->fd (streams)
+     * and, when packet_owned, of req->packet. Returns 0 or an error that the
+     * loop logs. */
+    int (*process)(ss_server_t *s, ss__request *req, int packet_owned);
+    /* Optional: extra descriptors the serving loop watches for the mode
+     * (fork: one pidfd per child) and what to do when they fire. */
+    int (*poll_fds)(ss_server_t *s, struct pollfd *pfd, int max);
+    void (*poll_ready)(ss_server_t *s, const struct pollfd *pfd, int n);
+    /* Waits until no handler runs or the deadline passes; returns how many
+     * are still running. */
+    int (*drain)(ss_server_t *s, int64_t deadline);
+    /* Optional: ends handlers that outlived the cancel grace by force
+     * (fork: SIGKILL and reap). Returns how many still run. */
+    int (*force)(ss_server_t *s);
+    /* Frees mode state; handlers are all gone (or abandoned) by then. */
+    void (*destroy)(ss_server_t *s);
+    /* Optional: a whole serving loop of the mode's own (pool, prefork,
+     * event); NULL uses the common loop in server.c. */
+    int (*serve)(ss_server_t *s);
+    /* Whether process() needs a packet it can keep (the common loop then
+     * copies each datagram out of its receive buffer). */
+    int wants_packet_copy;
+} ss__mode_ops;
+
+extern const ss__mode_ops ss__mode_sync;
+extern const ss__mode_ops ss__mode_thread;
+extern const ss__mode_ops ss__mode_fork;
+
+struct ss_server {
+    ss_config_t cfg;
+    ss_handler_t h;
+    const ss__mode_ops *mode;
+    void *mode_state;
+    ss__listener *ls;
+    int nls, capls;
+    int wake_fd;              /* eventfd: shutdown wakes the serving loop */
+    int cancel_fd;            /* eventfd: readable once handlers are cancelled */
+    int reserve_fd;           /* spare descriptor for EMFILE (libuv's trick) */
+    atomic_int shutdown;      /* set by ss_server_shutdown */
+    atomic_int active;        /* running requests */
+    atomic_int closed;        /* listeners closed */
+    pid_t pid;                /* the process that created the server */
+    int64_t backoff_until;    /* accept paused until then (EMFILE, ENOMEM) */
+    int64_t last_actions;
+    char *rxbuf;              /* datagram receive buffer, max_datagram + 1 */
+    ss_conn_t *sync_conn;     /* reused by sync mode */
+    struct pollfd *pfd;
+    int cappfd;
+    char errmsg[SS__ERRMSG_MAX];
+};
+
+/* Runs one request's handler on c: deadline, setup, handle, finish,
+ * handle_error, final flush (datagram: the reply). Returns handle's result. */
+int ss__run_handler(ss_server_t *s, ss_conn_t *c);
+/* Builds the connection for req in c (for modes that run it). */
+void ss__conn_for_request(ss_server_t *s, ss_conn_t *c, ss__request *req);
+/* Closes every listener (idempotent; unlinks unix files we created). */
+void ss__close_listeners(ss_server_t *s);
+/* Writes 1 to an eventfd (async-signal-safe). */
+void ss__eventfd_signal(int fd);
+/* Reports a failed request with the peer address (default handle_error). */
+void ss__report_error(ss_server_t *s, ss_conn_t *c, int err);
+void ss__log(ss_server_t *s, int level, const char *fmt, ...) SS_PRINTF(3, 4);
+/* The mode's descriptor count limit reached? (max_connections) */
+int ss__at_capacity(const ss_server_t *s);
+
+/* mode.c: the ops of a mode, NULL when this build lacks it. */
+const ss__mode_ops *ss__mode_ops_for(ss_mode_t mode);
+
+/* ---------------------------------------------------------------------
+ * EVENT RUNTIME ADDITION (src/event/loop.c) - added by the event runtime,
+ * for the library's owner to review and move.
+ * A descriptor that ss__wait may have seen is about to be closed: the event
+ * loop of the calling thread, if any, forgets it, because its number may come
+ * back as another descriptor that must be registered anew (each descriptor is
+ * registered with epoll once, edge-triggered). No system call; a no-op
+ * outside event mode. Call it just before close(2) of a descriptor a handler
+ * may have waited on that the event mode does not close itself: dial.c's
+ * ss_conn_close and dial_one, sock.c's ss__connect failure paths. */
+void ss__event_fd_closing(int fd);
+/* --------------------------------------------------------------------- */
+
+#endif /* SS_INTERNAL_H */

@@ -1,0 +1,193 @@
+/* sock.c - socket creation and options: listeners (with unix socket file
+ * care), non-blocking connect, local addresses. Every descriptor is created
+ * close-on-exec and non-blocking: waits go through the seam (wait.c). */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+int ss__sock_type(ss_transport_t t)
+{
+    return ss__is_dgram(t) ? SOCK_DGRAM : SOCK_STREAM;
+}
+
+int ss__is_dgram(ss_transport_t t)
+{
+    return t == SS_UDP || t == SS_UNIXGRAM;
+}
+
+int ss__set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return ss__errno();
+    return 0;
+}
+
+static int new_socket(const ss_addr_t *a)
+{
+    int fd = socket(a->sa.ss_family, ss__sock_type(a->transport) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    return fd < 0 ? ss__errno() : fd;
+}
+
+static int setopt(int fd, int level, int name, int value)
+{
+    return setsockopt(fd, level, name, &value, sizeof value) < 0 ? ss__errno() : 0;
+}
+
+int ss__local_addr(int fd, ss_transport_t t, ss_addr_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->transport = t;
+    out->len = sizeof out->sa;
+    if (getsockname(fd, (struct sockaddr *)&out->sa, &out->len) < 0) return ss__errno();
+    return 0;
+}
+
+static const char *unix_path(const ss_addr_t *a)
+{
+    const struct sockaddr_un *un = (const struct sockaddr_un *)&a->sa;
+    if (a->sa.ss_family != AF_UNIX || un->sun_path[0] == '\0') return NULL;
+    return un->sun_path;
+}
+
+/* A unix socket file is in the way of bind. If it is a socket no server
+ * answers on (connect gets ECONNREFUSED), it is stale: remove it. Anything
+ * else (a live server, a regular file, a symlink) is left alone. lstat(2)
+ * so a symlink is never followed. */
+static int clear_stale_unix(const ss_addr_t *a)
+{
+    const char *path = unix_path(a);
+    struct stat st;
+    if (!path || lstat(path, &st) < 0) return 0;
+    if (!S_ISSOCK(st.st_mode)) return -EADDRINUSE;
+    int fd = socket(AF_UNIX, ss__sock_type(a->transport) | SOCK_CLOEXEC, 0);
+    if (fd < 0) return ss__errno();
+    int rc = connect(fd, (const struct sockaddr *)&a->sa, a->len);
+    int err = errno;
+    close(fd);
+    if (rc == 0 || err != ECONNREFUSED) return -EADDRINUSE;
+    if (unlink(path) < 0 && errno != ENOENT) return ss__errno();
+    return 0;
+}
+
+static int configure_listener(int fd, const ss_addr_t *a, const ss_config_t *cfg)
+{
+    int rc = 0;
+    int fam = a->sa.ss_family;
+    /* SO_REUSEADDR lets a restarted server bind while old connections sit
+     * in TIME_WAIT (Stevens, UNP 7.5). Only for TCP: on UDP it would let two
+     * servers share a port. */
+    if (a->transport == SS_TCP) rc = setopt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    if (rc == 0 && cfg->reuse_port && fam != AF_UNIX)
+        rc = setopt(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+    /* An IPv6 listener serves IPv6 only; listen on an IPv4 address too for
+     * both, so that "[::]" never silently means two families. */
+    if (rc == 0 && fam == AF_INET6) rc = setopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+    return rc;
+}
+
+static int bind_unix(int fd, const ss_addr_t *a)
+{
+    int rc = bind(fd, (const struct sockaddr *)&a->sa, a->len);
+    if (rc < 0 && errno == EADDRINUSE && unix_path(a)) {
+        int c = clear_stale_unix(a);
+        if (c < 0) return c;
+        rc = bind(fd, (const struct sockaddr *)&a->sa, a->len);
+    }
+    return rc < 0 ? ss__errno() : 0;
+}
+
+int ss__listen_socket(const ss_addr_t *a, const ss_config_t *cfg, ss_addr_t *bound)
+{
+    char text[SS_ADDRSTRLEN];
+    ss_addr_format(a, text, sizeof text);
+    int fd = new_socket(a);
+    if (fd < 0) return ss__fail(fd, "socket %s", text);
+    int rc = configure_listener(fd, a, cfg);
+    if (rc < 0) {
+        close(fd);
+        return ss__fail(rc, "setsockopt %s", text);
+    }
+    if (a->sa.ss_family == AF_UNIX)
+        rc = bind_unix(fd, a);
+    else
+        rc = bind(fd, (const struct sockaddr *)&a->sa, a->len) < 0 ? ss__errno() : 0;
+    if (rc < 0) {
+        close(fd);
+        return ss__fail(rc, "bind %s", text);
+    }
+    const char *path = unix_path(a);
+    if (path && cfg->unix_mode && chmod(path, (mode_t)cfg->unix_mode) < 0) rc = ss__errno();
+    if (rc == 0 && !ss__is_dgram(a->transport) && listen(fd, cfg->backlog) < 0) rc = ss__errno();
+    if (rc == 0) rc = ss__local_addr(fd, a->transport, bound);
+    if (rc < 0) {
+        if (path) unlink(path);
+        close(fd);
+        return ss__fail(rc, "listen %s", text);
+    }
+    return fd;
+}
+
+void ss__unlink_unix(const ss_addr_t *a, dev_t dev, ino_t ino)
+{
+    const char *path = unix_path(a);
+    struct stat st;
+    /* Only the file we bound: a later server may have replaced it. */
+    if (path && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == dev &&
+        st.st_ino == ino)
+        unlink(path);
+}
+
+static int connect_result(int fd)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return ss__errno();
+    return -err;
+}
+
+/* Linux autobind (unix(7)): binding with only the family gives the socket a
+ * unique abstract name, so a unixgram server has an address to reply to. */
+static int autobind_unixgram(int fd)
+{
+    sa_family_t fam = AF_UNIX;
+    return bind(fd, (const struct sockaddr *)&fam, sizeof fam) < 0 ? ss__errno() : 0;
+}
+
+int ss__connect(const ss_addr_t *a, int64_t deadline)
+{
+    int fd = new_socket(a);
+    if (fd < 0) return fd;
+    int rc = 0;
+    if (a->transport == SS_UNIXGRAM) rc = autobind_unixgram(fd);
+    if (rc == 0 && connect(fd, (const struct sockaddr *)&a->sa, a->len) < 0) {
+        rc = ss__errno();
+        /* Non-blocking connect: wait for writability, then read SO_ERROR
+         * (connect(2), EINPROGRESS). A unix stream socket whose backlog is
+         * full says EAGAIN instead: wait and retry the connect. */
+        while (rc == -EINPROGRESS || rc == -EINTR) {
+            rc = ss__wait(fd, POLLOUT, deadline, ss__ctx_get()->cancel_fd);
+            if (rc == 0) rc = connect_result(fd);
+        }
+        /* A unix stream socket whose listener's backlog is full says EAGAIN
+         * and cannot be polled for it: retry a few milliseconds later. */
+        while (rc == -EAGAIN && a->sa.ss_family == AF_UNIX) {
+            int64_t t = ss__min_deadline(deadline, ss_now_ms() + 5);
+            rc = ss__wait(-1, 0, t, ss__ctx_get()->cancel_fd);
+            if (rc == -ETIMEDOUT && (deadline <= 0 || ss_now_ms() < deadline)) rc = 0;
+            if (rc == 0)
+                rc = connect(fd, (const struct sockaddr *)&a->sa, a->len) < 0 ? ss__errno() : 0;
+        }
+    }
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}

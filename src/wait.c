@@ -1,0 +1,38 @@
+/* wait.c - the single seam between handler I/O and the server mode.
+ * Blocking modes wait here with poll(2); the event mode installs an
+ * ss__waiter in the coroutine's context that parks the coroutine instead. */
+#include "internal.h"
+
+#include <errno.h>
+
+int ss__wait(int fd, int events, int64_t deadline, int cancel_fd)
+{
+    const ss__waiter *w = ss__ctx_get()->waiter;
+    if (w) return w->wait(w->self, fd, events, deadline, cancel_fd);
+    return ss__poll_wait(fd, events, deadline, cancel_fd);
+}
+
+/* poll(2) on the descriptor and the cancel eventfd. EINTR restarts with the
+ * remaining time: a signal is not a timeout. */
+int ss__poll_wait(int fd, int events, int64_t deadline, int cancel_fd)
+{
+    struct pollfd p[2];
+    int n = 0;
+    if (fd >= 0) p[n++] = (struct pollfd){.fd = fd, .events = (short)events};
+    if (cancel_fd >= 0) p[n++] = (struct pollfd){.fd = cancel_fd, .events = POLLIN};
+    for (;;) {
+        int rc = poll(p, (nfds_t)n, ss__poll_timeout(deadline));
+        if (rc < 0) {
+            if (errno == EINTR) continue;
+            return ss__errno();
+        }
+        if (cancel_fd >= 0 && (p[n - 1].revents & POLLIN)) return -ECANCELED;
+        if (rc == 0) {
+            if (deadline > 0 && ss_now_ms() >= deadline) return -ETIMEDOUT;
+            if (deadline <= 0 && fd < 0 && cancel_fd < 0) return 0;
+            continue;
+        }
+        /* POLLERR/POLLHUP count as ready: the next syscall reports why. */
+        return 0;
+    }
+}

@@ -1,0 +1,182 @@
+/* harness.h - helpers for tests that run a real server on loopback: start it
+ * on port 0 (or a unix path in a fresh temporary directory) in a thread of
+ * the test process, learn its address, stop it, count what it leaves. */
+#ifndef SS_TEST_HARNESS_H
+#define SS_TEST_HARNESS_H
+
+#include "socketserver.h"
+#include "test.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct running {
+    pid_t pid;
+    char addr[SS_ADDRSTRLEN];
+    char dir[64];
+} running;
+
+/* Counters that survive fork: handlers in fork mode run in children. */
+typedef struct shared_counts {
+    _Atomic int handled, errors, last_error, finished, setups, cancelled;
+    _Atomic int in_handler; /* between setup and finish, counted by the handler */
+    _Atomic int active;     /* ss_server_active, published by service_actions */
+} shared_counts;
+
+static inline shared_counts *shared_counts_new(void)
+{
+    void *p = mmap(NULL, sizeof(shared_counts), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ASSERT(p != MAP_FAILED);
+    memset(p, 0, sizeof(shared_counts));
+    return p;
+}
+
+static inline int count_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n;
+}
+
+static inline int count_fds(void)
+{
+    return count_dir("/proc/self/fd") - 1; /* minus opendir's own */
+}
+
+static inline int count_threads(void)
+{
+    return count_dir("/proc/self/task");
+}
+
+/* The address text for a transport name, in dir for unix ones. */
+static inline void transport_addr(const char *t, char *dir, char *out, size_t cap)
+{
+    if (strcmp(t, "tcp4") == 0) snprintf(out, cap, "tcp://127.0.0.1:0");
+    else if (strcmp(t, "tcp6") == 0) snprintf(out, cap, "tcp://[::1]:0");
+    else if (strcmp(t, "udp4") == 0) snprintf(out, cap, "udp://127.0.0.1:0");
+    else if (strcmp(t, "udp6") == 0) snprintf(out, cap, "udp://[::1]:0");
+    else {
+        snprintf(dir, 64, "/tmp/ss-test-XXXXXX");
+        ASSERT(mkdtemp(dir) != NULL);
+        snprintf(out, cap, "%s:%s/sock", strcmp(t, "unix") == 0 ? "unix" : "unixgram", dir);
+    }
+}
+
+static inline int no_children_left(void)
+{
+    return waitpid(-1, NULL, WNOHANG) < 0; /* ECHILD: none, zombie or alive */
+}
+
+/* The server runs in a process of its own whose only thread serves: fork
+ * mode must not fork a process where other threads may hold locks (the
+ * sanitizers' allocators among them), and a signal then stops it as it
+ * would stop a real server. */
+static ss_server_t *harness_server;
+static shared_counts *harness_counts;
+
+static void harness_on_term(int sig)
+{
+    (void)sig;
+    ss_server_shutdown(harness_server);
+}
+
+static void harness_publish(ss_server_t *s, void *ctx)
+{
+    (void)ctx;
+    harness_counts->active = ss_server_active(s);
+}
+
+/* In the server process: everything it opened is closed again. */
+static int harness_clean(int fds)
+{
+    if (count_fds() != fds) return 3;
+    if (count_threads() != 1) return 4;
+    if (!no_children_left()) return 5;
+    return 0;
+}
+
+static void harness_child(const ss_config_t *cfg0, const ss_handler_t *h, const char *want,
+                          int out)
+{
+    int fds = count_fds() - 1; /* the pipe's write end goes before the check */
+    ss_config_t cfg = *cfg0;
+    cfg.service_actions = harness_publish;
+    cfg.service_interval_ms = 5;
+    struct sigaction sa = {.sa_handler = harness_on_term};
+    sigaction(SIGTERM, &sa, NULL);
+    ss_addr_t bound;
+    char line[SS_ADDRSTRLEN + 1];
+    if (ss_server_create(&harness_server, &cfg, h) < 0 ||
+        ss_server_listen(harness_server, want) < 0 ||
+        ss_server_address(harness_server, 0, &bound) < 0 ||
+        ss_addr_format(&bound, line, sizeof line - 1) < 0) {
+        fprintf(stderr, "server: %s\n", ss_errmsg());
+        _exit(2);
+    }
+    size_t len = strlen(line);
+    line[len] = '\n';
+    line[len + 1] = '\0';
+    ASSERT_EQ(write(out, line, strlen(line)), (ssize_t)strlen(line));
+    close(out);
+    int rc = ss_server_serve(harness_server);
+    ss_server_close(harness_server);
+    _exit(rc < 0 ? 1 : harness_clean(fds));
+}
+
+/* Starts a server process and learns its bound address. */
+static inline void start_server(running *r, const ss_config_t *cfg, const ss_handler_t *h,
+                                const char *transport, shared_counts *counts)
+{
+    char want[SS_ADDRSTRLEN];
+    int p[2];
+    memset(r, 0, sizeof *r);
+    harness_counts = counts;
+    counts->active = -1;
+    transport_addr(transport, r->dir, want, sizeof want);
+    ASSERT_EQ(pipe(p), 0);
+    fflush(NULL);
+    r->pid = fork();
+    ASSERT(r->pid >= 0);
+    if (r->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves no server behind */
+        close(p[0]);
+        harness_child(cfg, h, want, p[1]);
+    }
+    close(p[1]);
+    size_t n = 0;
+    ssize_t k;
+    while (n < sizeof r->addr - 1 && (k = read(p[0], r->addr + n, sizeof r->addr - 1 - n)) > 0)
+        n += (size_t)k;
+    close(p[0]);
+    ASSERT(n > 1 && r->addr[n - 1] == '\n');
+    r->addr[n - 1] = '\0';
+}
+
+/* SIGTERM, then the server must exit 0: it drained, closed everything and
+ * left no descriptor, thread or child behind, nor its socket file. */
+static inline void stop_server(running *r)
+{
+    int status;
+    ASSERT_EQ(kill(r->pid, SIGTERM), 0);
+    ASSERT_EQ(waitpid(r->pid, &status, 0), r->pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        FAIL_AT("server process ended with status 0x%x (3 fds, 4 threads, 5 children left)",
+                status);
+    if (r->dir[0]) {
+        ASSERT_EQ(count_dir(r->dir), 0); /* the socket file is gone */
+        rmdir(r->dir);
+    }
+}
+
+#endif

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# deps.sh - installs what the tests use beyond the compiler and cmake, on a
+# Debian machine where we are root. Anything it cannot install makes the
+# tests that need it print "skipped: <tool> not installed" instead.
+set -u
+want=(rdate socat netcat-openbsd openbsd-inetd groff-base clang valgrind gcovr)
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+  echo "deps: not root or no apt-get; not installing: ${missing[*]}" >&2
+  exit 0
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# policy-rc.d 101: packages (openbsd-inetd) must not start system daemons here.
+policy=/usr/sbin/policy-rc.d
+created=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && created=1
+fi
+apt-get update -qq >/dev/null 2>&1 || echo "deps: apt-get update failed" >&2
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
+  echo "deps: could not install some of: ${missing[*]}" >&2
+[ "$created" = 1 ] && rm -f "$policy"
+exit 0

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# test.sh - the README's test command, and exactly what CI runs (.ci/run):
+# installs test tools where it can, then builds and runs every test
+#   1. gcc, AddressSanitizer + UndefinedBehaviorSanitizer, -Werror: all tests;
+#   2. clang (gcc if clang is missing), ThreadSanitizer, -Werror: the tests
+#      of the threaded modes and of the event runtime.
+# Long runs (soak, full benchmarks, fuzzing) have their own commands (README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+
+bash scripts/deps.sh
+
+gen=()
+command -v ninja >/dev/null && gen=(-G Ninja)
+
+configure_build() { # dir, extra cmake args...
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSS_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+}
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+echo "== build 1/2: gcc, ASan + UBSan"
+CC=gcc configure_build build-asan -DSS_SANITIZE=address,undefined
+echo "== tests 1/2: everything"
+ctest --test-dir build-asan -j "$jobs" --output-on-failure
+
+tsan_cc=clang
+command -v clang >/dev/null || tsan_cc=gcc
+echo "== build 2/2: $tsan_cc, ThreadSanitizer"
+CC=$tsan_cc configure_build build-tsan -DSS_SANITIZE=thread
+echo "== tests 2/2: threaded modes and the event runtime under TSan"
+ctest --test-dir build-tsan -j "$jobs" --output-on-failure -L "tsan"

@@ -122,6 +122,14 @@ typedef enum ss_mode {
     SS_MODE_EVENT     /* a stackful coroutine on an epoll loop per worker     */
 } ss_mode_t;
 
+/* Pool: the serving thread accepts and hands each request to an idle worker
+ * thread; while every worker is busy it accepts nothing, so new clients wait
+ * in the listen backlog (datagrams in the socket buffer), never refused nor
+ * dropped. Prefork: worker processes accept on the shared listeners and run
+ * one request at a time; the parent replaces a worker that dies (backing off
+ * if they keep dying), and workers exit when the parent does, even if it is
+ * killed with SIGKILL. */
+
 /* "sync", "thread", ... ; NULL for a value out of range. */
 SS_API const char *ss_mode_name(ss_mode_t mode);
 
@@ -157,7 +165,10 @@ typedef struct ss_handler {
 
 /* Server hooks (BaseServer's overridable methods). Each is optional; all get
  * ss_config_t.hook_ctx. They run in the serving thread, except handle_error,
- * which runs where the handler ran (thread, child process or coroutine). */
+ * which runs where the handler ran (thread, child process or coroutine). In
+ * prefork mode verify_request too runs in the worker process that accepted
+ * the client, while service_actions runs in the supervising parent; there
+ * ss_server_shutdown, called in a worker, retires that worker only. */
 
 /* verify_request: return non-zero to serve the client, 0 to refuse it (the
  * connection is closed, the datagram dropped). */
@@ -177,9 +188,15 @@ typedef void ss_log_fn(int level, const char *msg, void *ctx);
 
 typedef struct ss_config {
     ss_mode_t mode;             /* SS_MODE_SYNC by default */
-    int workers;                /* pool/prefork/event: 0 = a default from the cores */
+    int workers;                /* pool/prefork/event: 0 = a default from the cores
+                                   (pool, prefork: 4 per core, at least 4; at most
+                                   1024) */
     int max_connections;        /* live requests at once; beyond it a client is
-                                   closed at once. Default 1024; 0 = no limit */
+                                   closed at once. Default 1024; 0 = no limit.
+                                   Pool: below workers, the pool has this many
+                                   threads and refuses beyond; above, a full pool
+                                   holds clients in the backlog first. Prefork:
+                                   counted over all workers */
     int64_t idle_timeout_ms;    /* a read or write that waits longer fails with
                                    -ETIMEDOUT. Default 0 = none */
     int64_t request_timeout_ms; /* a whole request's deadline. Default 0 = none */
@@ -237,7 +254,8 @@ SS_API int ss_server_serve(ss_server_t *s);
 /* handle_request: waits up to timeout_ms (< 0: forever) for one request and
  * dispatches it in the server's mode. Returns 0 when a request was
  * dispatched (or refused), -ETIMEDOUT after calling handle_timeout, or
- * -ECANCELED after a shutdown. */
+ * -ECANCELED after a shutdown; SS_EMODE in prefork mode, where only the
+ * worker processes take requests. */
 SS_API int ss_server_handle_request(ss_server_t *s, int64_t timeout_ms);
 
 /* shutdown: makes ss_server_serve() return promptly. Safe from any thread and
@@ -253,7 +271,8 @@ SS_API int ss_server_shutdown(ss_server_t *s);
  * serves, after ss_server_serve() has returned. NULL is a no-op. */
 SS_API void ss_server_close(ss_server_t *s);
 
-/* Requests running now, in this process's view (fork: live children). */
+/* Requests running now, in this process's view (fork: live children;
+ * prefork: those of every worker, in the parent and in each worker). */
 SS_API int ss_server_active(const ss_server_t *s);
 
 /* The configuration the server runs with (defaults filled in). */
@@ -274,7 +293,12 @@ SS_API void ss_server_log(ss_server_t *s, int level, const char *fmt, ...) SS_PR
  * peer, and when the handler returns.
  * Datagrams: reading yields the request packet as a stream of bytes (then 0
  * for end); writing builds the reply, sent as one datagram by ss_flush() or
- * when the handler returns; nothing is sent if nothing was written. */
+ * when the handler returns; nothing is sent if nothing was written, and an
+ * empty datagram if the handler wrote zero bytes (ss_write(c, "", 0)).
+ *
+ * Cancellation: once the server cancels its handlers (ss_server_close after
+ * drain_timeout_ms), every call on c fails with -ECANCELED, including one that
+ * would not have had to wait. */
 
 /* Reads up to n bytes. Returns the count, 0 at end of stream, or an error. */
 SS_API ssize_t ss_read(ss_conn_t *c, void *buf, size_t n);

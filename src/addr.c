@@ -127,7 +127,7 @@ static int resolve_ip(const char *text, const char *hp, ss_transport_t t, ss_add
                       int max)
 {
     char host[256];
-    int port;
+    int port = 0;
     int rc = split_hostport(text, hp, host, sizeof host, &port);
     if (rc < 0) return rc;
     rc = check_host(text, host, *hp == '[');
@@ -140,8 +140,8 @@ static int resolve_ip(const char *text, const char *hp, ss_transport_t t, ss_add
     struct addrinfo *res = NULL;
     int g = getaddrinfo(host[0] ? host : NULL, serv, &hints, &res);
     if (g != 0) {
-        int err = (g == EAI_SYSTEM) ? ss__errno() : SS_ERESOLVE;
-        return ss__fail(err, "resolve \"%.100s\": %s", host, gai_strerror(g));
+        if (g == EAI_SYSTEM) return ss__fail(ss__errno(), "resolve \"%.100s\"", host);
+        return ss__fail_plain(SS_ERESOLVE, "resolve \"%.100s\": %s", host, gai_strerror(g));
     }
     int n = 0;
     for (struct addrinfo *ai = res; ai && n < max; ai = ai->ai_next)

@@ -72,10 +72,17 @@ static int conn_wait(ss_conn_t *c, int events)
     return ss__wait(c->fd, events, wait_deadline(c), c->cancel_fd);
 }
 
+/* The server cancelled its handlers: a memory load, no syscall. */
+static int cancelled(const ss_conn_t *c)
+{
+    return c->cancelled && atomic_load(c->cancelled);
+}
+
 /* ------------------------------------------------------------- writing */
 
 static int send_stream(ss_conn_t *c, const char *p, size_t n)
 {
+    if (cancelled(c)) return ss__conn_fail(c, -ECANCELED, "write");
     while (n > 0) {
         ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
         if (w >= 0) {
@@ -111,13 +118,14 @@ static int send_datagram(ss_conn_t *c)
         if (err < 0) return ss__conn_fail(c, err, "send");
     }
     c->wlen = 0;
+    c->flags &= ~SS__C_REPLY;
     return 0;
 }
 
 int ss_flush(ss_conn_t *c)
 {
+    if (c->flags & SS__C_DGRAM) return (c->flags & SS__C_REPLY) ? send_datagram(c) : 0;
     if (c->wlen == 0) return 0;
-    if (c->flags & SS__C_DGRAM) return send_datagram(c);
     int rc = send_stream(c, c->wbuf, c->wlen);
     c->wlen = 0;
     return rc;
@@ -137,12 +145,13 @@ static int grow_wbuf(ss_conn_t *c, size_t need)
 
 static int write_datagram(ss_conn_t *c, const void *buf, size_t n)
 {
+    c->flags |= SS__C_REPLY; /* even n == 0: an empty reply is a reply (echo) */
     if (n > c->max_dgram - c->wlen) return ss__conn_fail(c, -EMSGSIZE, "reply");
     if (c->wlen + n > c->wcap) {
         int rc = grow_wbuf(c, c->wlen + n);
         if (rc < 0) return rc;
     }
-    memcpy(c->wbuf + c->wlen, buf, n);
+    if (n > 0) memcpy(c->wbuf + c->wlen, buf, n);
     c->wlen += n;
     return 0;
 }
@@ -151,6 +160,7 @@ int ss_write(ss_conn_t *c, const void *buf, size_t n)
 {
     if (c->flags & SS__C_DGRAM) return write_datagram(c, buf, n);
     if (c->flags & SS__C_FAILED) return ss__conn_fail(c, -EPIPE, "write");
+    if (cancelled(c)) return ss__conn_fail(c, -ECANCELED, "write");
     if (!c->wbuf) {
         int rc = grow_wbuf(c, c->bufsize);
         if (rc < 0) return rc;
@@ -248,6 +258,7 @@ static ssize_t recv_datagram(ss_conn_t *c)
 static ssize_t fill(ss_conn_t *c)
 {
     if (c->flags & SS__C_EOF) return 0;
+    if (cancelled(c)) return ss__conn_fail(c, -ECANCELED, "read");
     /* Called only when every buffered byte was consumed (more()). */
     c->rpos = c->rlen = 0;
     size_t room = c->rcap;

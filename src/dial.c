@@ -73,19 +73,13 @@ static ssize_t await_reply(ss_conn_t *c, void *reply, size_t cap, int64_t deadli
 /* Sends the request datagram. An empty one is a request too (RFC 867 and
  * RFC 868 over UDP), but ss_flush sends nothing when nothing was written:
  * send it here. */
+/* One request datagram; a zero-length request is a datagram too (RFC 867
+ * and 868 over UDP), as a zero-length ss_write marks a reply. */
 static int send_request(ss_conn_t *c, const void *req, size_t n)
 {
     c->wlen = 0;
-    if (n > 0) {
-        int rc = ss_write(c, req, n);
-        return rc < 0 ? rc : ss_flush(c);
-    }
-    for (;;) {
-        if (send(c->fd, "", 0, MSG_NOSIGNAL) >= 0) return 0;
-        int err = ss__errno();
-        if (err == -EAGAIN) err = ss__wait(c->fd, POLLOUT, c->deadline, c->cancel_fd);
-        if (err < 0 && err != -EINTR) return ss__conn_fail(c, err, "send");
-    }
+    int rc = ss_write(c, req, n);
+    return rc < 0 ? rc : ss_flush(c);
 }
 
 ssize_t ss_request(ss_conn_t *c, const void *req, size_t n, void *reply, size_t cap,

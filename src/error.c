@@ -48,6 +48,7 @@ const char *ss_errmsg(void)
     return ss__ctx_get()->errmsg;
 }
 
+SS_PRINTF(3, 0)
 static int vfail(char *dst, int err, const char *fmt, va_list ap)
 {
     ss__ctx *ctx = ss__ctx_get();
@@ -73,6 +74,16 @@ int ss__fail_into(char *dst, int err, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     vfail(dst, err, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+int ss__fail_plain(int err, const char *fmt, ...)
+{
+    ss__ctx *ctx = ss__ctx_get();
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
     va_end(ap);
     return err;
 }

@@ -22,6 +22,7 @@ void ss__conn_for_request(ss_server_t *s, ss_conn_t *c, ss__request *req)
     c->wcap = wcap;
     c->server = s;
     c->cancel_fd = s->cancel_fd;
+    c->cancelled = s->cancelled;
     c->peer = req->peer;
     c->local = req->local;
     if (req->packet) ss__conn_set_packet(c, req->packet, req->len);

@@ -49,6 +49,8 @@ int ss__poll_wait(int fd, int events, int64_t deadline, int cancel_fd);
 int ss__fail(int err, const char *fmt, ...) SS_PRINTF(2, 3);
 /* As ss__fail, also copying the message into dst (an object's own). */
 int ss__fail_into(char *dst, int err, const char *fmt, ...) SS_PRINTF(3, 4);
+/* As ss__fail, but the message already says the cause. */
+int ss__fail_plain(int err, const char *fmt, ...) SS_PRINTF(2, 3);
 /* Negative errno of the last failed libc call; never 0. */
 int ss__errno(void);
 
@@ -80,7 +82,8 @@ enum {
     SS__C_EOF = 1u << 2,      /* the peer closed its sending side */
     SS__C_DRAINED = 1u << 3,  /* last read was short: the socket is empty */
     SS__C_OWN_RBUF = 1u << 4, /* rbuf is malloc'd by the connection */
-    SS__C_FAILED = 1u << 5    /* a write failed: later writes fail fast */
+    SS__C_FAILED = 1u << 5,   /* a write failed: later writes fail fast */
+    SS__C_REPLY = 1u << 6     /* datagram: a reply was written, even an empty one */
 };
 
 struct ss_conn {
@@ -98,6 +101,7 @@ struct ss_conn {
     char *wbuf;
     size_t wlen, wcap;
     int cancel_fd;
+    atomic_int *cancelled;    /* the server's cancel flag (shared across fork) */
     void *data;
     ss_addr_t peer, local;
     char peername[SS_ADDRSTRLEN];
@@ -159,11 +163,33 @@ typedef struct ss__mode_ops {
     /* Whether process() needs a packet it can keep (the common loop then
      * copies each datagram out of its receive buffer). */
     int wants_packet_copy;
+    /* Optional: non-zero while the mode can take no request (pool: every
+     * worker busy). The common loop then stops polling the listeners, so new
+     * clients wait in the kernel's listen backlog (listen(2)) rather than in
+     * a queue of ours; one of poll_fds must fire when room returns. */
+    int (*full)(const ss_server_t *s);
+    /* Optional: the requests running, when the mode counts them elsewhere
+     * than s->active (prefork: every worker's, in shared memory). Used by
+     * ss_server_active and the max_connections check. */
+    int (*active)(const ss_server_t *s);
+    /* Non-zero when ss_server_handle_request cannot work in the mode
+     * (prefork: only worker processes take requests). */
+    int no_handle_request;
 } ss__mode_ops;
 
 extern const ss__mode_ops ss__mode_sync;
 extern const ss__mode_ops ss__mode_thread;
 extern const ss__mode_ops ss__mode_fork;
+extern const ss__mode_ops ss__mode_pool;
+extern const ss__mode_ops ss__mode_prefork;
+
+/* Pool and prefork: workers when ss_config_t.workers is 0, and the most a
+ * configuration may ask for (DESIGN.md: bounded worker counts). */
+#define SS__WORKERS_PER_CORE 4
+#define SS__WORKERS_MAX      1024
+/* The worker count of cfg: cfg->workers, or SS__WORKERS_PER_CORE per online
+ * core (at least 4). Fails with -EINVAL above SS__WORKERS_MAX. */
+int ss__workers(const ss_config_t *cfg);
 
 struct ss_server {
     ss_config_t cfg;
@@ -174,6 +200,9 @@ struct ss_server {
     int nls, capls;
     int wake_fd;              /* eventfd: shutdown wakes the serving loop */
     int cancel_fd;            /* eventfd: readable once handlers are cancelled */
+    atomic_int *cancelled;    /* set with cancel_fd, in a MAP_SHARED page so that
+                                 fork children and workers see it: checked by
+                                 every read and write, even one that never waits */
     int reserve_fd;           /* spare descriptor for EMFILE (libuv's trick) */
     atomic_int shutdown;      /* set by ss_server_shutdown */
     atomic_int active;        /* running requests */
@@ -202,6 +231,23 @@ void ss__report_error(ss_server_t *s, ss_conn_t *c, int err);
 void ss__log(ss_server_t *s, int level, const char *fmt, ...) SS_PRINTF(3, 4);
 /* The mode's descriptor count limit reached? (max_connections) */
 int ss__at_capacity(const ss_server_t *s);
+
+/* serve.c: pieces of the common serving loop that modes with a loop of their
+ * own (prefork's workers and parent) reuse. */
+/* Takes up to max requests from ready listener i: accepts (or receives),
+ * checks (verify_request, max_connections) and hands each to the mode's
+ * process. Returns how many were dispatched. */
+int ss__take(ss_server_t *s, int i, int max);
+/* Empties the shutdown eventfd after it woke the loop. */
+void ss__drain_wake(ss_server_t *s);
+/* Calls service_actions (if set) and notes when. */
+void ss__service_actions(ss_server_t *s);
+/* deadline (0: none), moved sooner to the end of an accept back-off and to
+ * the next service_actions due (service_interval_ms). */
+int64_t ss__loop_deadline(const ss_server_t *s, int64_t deadline);
+
+/* mode_fork.c: pidfd_open(2), close-on-exec; -1 when the kernel lacks it. */
+int ss__pidfd_open(pid_t pid);
 
 /* mode.c: the ops of a mode, NULL when this build lacks it. */
 const ss__mode_ops *ss__mode_ops_for(ss_mode_t mode);

@@ -11,6 +11,8 @@ const ss__mode_ops *ss__mode_ops_for(ss_mode_t mode)
     case SS_MODE_SYNC: return &ss__mode_sync;
     case SS_MODE_THREAD: return &ss__mode_thread;
     case SS_MODE_FORK: return &ss__mode_fork;
+    case SS_MODE_POOL: return &ss__mode_pool;
+    case SS_MODE_PREFORK: return &ss__mode_prefork;
     default: return NULL;
     }
 }

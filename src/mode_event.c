@@ -1,8 +1,14 @@
 /* mode_event.c - the event mode: each connection's (or datagram's) handler
  * runs as a coroutine on an epoll loop, one loop per worker thread (State
- * Threads' model). Every loop watches every listener with EPOLLEXCLUSIVE, so
- * one loop is woken per new client; handler I/O parks its coroutine through
- * the wait seam (event/loop.c), so the handler code runs unchanged. */
+ * Threads' model); handler I/O parks its coroutine through the wait seam
+ * (event/loop.c), so the handler code runs unchanged.
+ * Listeners: every loop watches the server's own listening sockets with
+ * EPOLLEXCLUSIVE (epoll_ctl(2), Linux 4.5), so one loop is woken per new
+ * client. Chosen over a SO_REUSEPORT listener per loop because it works for
+ * every transport (unix sockets too), for adopted descriptors
+ * (ss_server_listen_fd) and with reuse_port off, and because a closed
+ * listener refuses new clients at once instead of leaving them queued on
+ * the reuseport group member of a loop that is going away. */
 #include "event/loop.h"
 #include "internal.h"
 
@@ -21,10 +27,11 @@
 
 extern const ss__mode_ops ss__mode_event; /* until internal.h declares it */
 
-#define MAX_WORKERS 256
-#define ACCEPT_BATCH 16 /* accepts in a row before the acceptor yields */
-#define DGRAM_BATCH 8   /* datagrams per recvmmsg(2) */
-#define BACKOFF_MS 100  /* pause after ENOMEM/ENOBUFS or an EMFILE not shed */
+#define MAX_WORKERS   256
+#define ACCEPT_BATCH  16           /* accepts in a row before the acceptor yields */
+#define DGRAM_BATCH   8            /* datagrams per recvmmsg(2), at most */
+#define DGRAM_BUFFERS (256 * 1024) /* receive buffer per datagram listener and loop */
+#define BACKOFF_MS    100          /* pause after ENOMEM/ENOBUFS or an EMFILE not shed */
 
 typedef struct worker {
     ss_server_t *s;
@@ -37,11 +44,11 @@ typedef struct worker {
 
 typedef struct event_state {
     pthread_mutex_t mu;
-    pthread_cond_t cv;   /* a worker started, an acceptor or a session ended */
-    int stop_fd;         /* eventfd: acceptors stop (serve is returning) */
-    int acceptors;       /* acceptor tasks running, all loops */
-    worker *workers;     /* every worker ever started; joined by destroy */
-    ss__loop *local;     /* handle_request's loop, in the serving thread */
+    pthread_cond_t cv;          /* a worker started, an acceptor or a session ended */
+    int stop_fd;                /* eventfd: acceptors stop (serve is returning) */
+    int acceptors;              /* acceptor tasks running, all loops */
+    worker *workers;            /* every worker ever started; joined by destroy */
+    ss__loop *local;            /* handle_request's loop, in the serving thread */
     pthread_mutex_t reserve_mu; /* s->reserve_fd, shared by the loops */
 } event_state;
 
@@ -151,8 +158,8 @@ static int admit(ss_server_t *s, ss__request *req)
     if (ok && ss__at_capacity(s)) {
         char text[SS_ADDRSTRLEN];
         ss_addr_format(&req->peer, text, sizeof text);
-        ss__log(s, SS_LOG_WARN, "max_connections (%d) reached: refused %s",
-                s->cfg.max_connections, text);
+        ss__log(s, SS_LOG_WARN, "max_connections (%d) reached: refused %s", s->cfg.max_connections,
+                text);
         ok = 0;
     }
     if (!ok && !ss__is_dgram(req->transport)) close(req->fd);
@@ -255,9 +262,17 @@ typedef struct dgram_batch {
     char *buf;
 } dgram_batch;
 
-static void batch_prepare(dgram_batch *b, size_t size)
+/* How many datagrams one recvmmsg takes: 8 small ones, fewer when
+ * max_datagram is large, so a loop's buffer stays near DGRAM_BUFFERS. */
+static int batch_count(size_t size)
 {
-    for (int i = 0; i < DGRAM_BATCH; i++) {
+    size_t n = DGRAM_BUFFERS / size;
+    return n < 1 ? 1 : n > DGRAM_BATCH ? DGRAM_BATCH : (int)n;
+}
+
+static void batch_prepare(dgram_batch *b, size_t size, int count)
+{
+    for (int i = 0; i < count; i++) {
         b->iov[i] = (struct iovec){.iov_base = b->buf + (size_t)i * size, .iov_len = size};
         b->peer[i].len = sizeof b->peer[i].sa;
         b->msg[i] = (struct mmsghdr){0};
@@ -302,12 +317,13 @@ static void dgram_acceptor(worker *w, const ss__listener *l)
     ss_server_t *s = w->s;
     event_state *st = s->mode_state;
     size_t size = s->cfg.max_datagram + 1;
+    int count = batch_count(size);
     dgram_batch *b = malloc(sizeof *b);
-    char *buf = malloc(size * DGRAM_BATCH);
+    char *buf = malloc(size * (size_t)count);
     while (b && buf && !stopping(s)) {
         b->buf = buf;
-        batch_prepare(b, size);
-        int n = recvmmsg(l->fd, b->msg, DGRAM_BATCH, MSG_DONTWAIT | MSG_TRUNC, NULL);
+        batch_prepare(b, size, count);
+        int n = recvmmsg(l->fd, b->msg, (unsigned)count, MSG_DONTWAIT | MSG_TRUNC, NULL);
         if (n < 0) {
             int err = ss__errno();
             if (err == -EAGAIN && ss__loop_wait(l->fd, POLLIN, 0, st->stop_fd) < 0) break;
@@ -389,12 +405,17 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Loop threads block every signal: process signals go to the serving
- * thread, whose handler calls ss_server_shutdown (as thread mode does). */
+/* Loop threads block the asynchronous signals: process signals go to the
+ * serving thread, whose handler calls ss_server_shutdown (as thread mode
+ * does). Fault signals stay unblocked: the kernel kills a thread that faults
+ * with them blocked without running any handler (signal(7)), and the stack
+ * overflow report is such a handler. */
 static int worker_start(ss_server_t *s, worker *w)
 {
     sigset_t all, old;
     sigfillset(&all);
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+    for (unsigned i = 0; i < sizeof faults / sizeof faults[0]; i++) sigdelset(&all, faults[i]);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = pthread_create(&w->tid, NULL, worker_main, w);
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -31,7 +31,7 @@ static int fork_init(ss_server_t *s)
     return s->mode_state ? 0 : ss__fail(-ENOMEM, "fork mode");
 }
 
-static int pidfd_open_(pid_t pid)
+int ss__pidfd_open(pid_t pid)
 {
 #ifdef SYS_pidfd_open
     /* pidfds are close-on-exec from birth (pidfd_open(2)). */
@@ -100,7 +100,7 @@ static int add_child(ss_server_t *s, pid_t pid, const ss_addr_t *peer)
     }
     child *k = &f->kids[f->n++];
     k->pid = pid;
-    k->pidfd = pidfd_open_(pid);
+    k->pidfd = ss__pidfd_open(pid);
     ss_addr_format(peer, k->peer, sizeof k->peer);
     atomic_fetch_add(&s->active, 1);
     return 0;

@@ -1,7 +1,8 @@
 /* serve.c - the common serving loop of the blocking modes (sync, thread,
- * fork): wait on the listeners, the shutdown eventfd and the mode's own
+ * fork, pool): wait on the listeners, the shutdown eventfd and the mode's own
  * descriptors; take one request (accept, or receive a datagram); check it
- * (verify_request, max_connections); hand it to the mode. */
+ * (verify_request, max_connections); hand it to the mode. Prefork's parent
+ * and workers reuse its pieces (ss__take, ss__service_actions...). */
 #include "internal.h"
 
 #include <errno.h>
@@ -145,12 +146,16 @@ static int recv_one(ss_server_t *s, const ss__listener *l)
     return dispatch(s, &req);
 }
 
-/* Takes up to a batch of requests from a ready listener. Returns how many
- * were dispatched. */
-static int take(ss_server_t *s, int i, int max)
+/* The mode has no room for a request now (pool: every worker busy). */
+static int mode_full(const ss_server_t *s)
+{
+    return s->mode->full && s->mode->full(s);
+}
+
+int ss__take(ss_server_t *s, int i, int max)
 {
     int done = 0;
-    for (int k = 0; k < max && s->ls[i].fd >= 0 && s->backoff_until == 0; k++) {
+    for (int k = 0; k < max && s->ls[i].fd >= 0 && s->backoff_until == 0 && !mode_full(s); k++) {
         const ss__listener *l = &s->ls[i];
         int rc = ss__is_dgram(l->transport) ? recv_one(s, l) : accept_one(s, l);
         if (rc < 0) break;
@@ -180,12 +185,14 @@ static int build_pollset(ss_server_t *s, int *nlisten)
         s->pfd[n++] = (struct pollfd){
             .fd = (s->backoff_until || atomic_load(&s->closed)) ? -1 : s->ls[i].fd,
             .events = POLLIN};
+    if (mode_full(s))
+        for (int i = 0; i < s->nls; i++) s->pfd[1 + i].fd = -1;
     *nlisten = s->nls;
     if (s->mode->poll_fds) n += s->mode->poll_fds(s, s->pfd + n, s->cappfd - n);
     return n;
 }
 
-static int64_t loop_deadline(const ss_server_t *s, int64_t deadline)
+int64_t ss__loop_deadline(const ss_server_t *s, int64_t deadline)
 {
     if (s->backoff_until) deadline = ss__min_deadline(deadline, s->backoff_until);
     if (s->cfg.service_interval_ms > 0)
@@ -193,7 +200,7 @@ static int64_t loop_deadline(const ss_server_t *s, int64_t deadline)
     return deadline;
 }
 
-static void drain_wake(ss_server_t *s)
+void ss__drain_wake(ss_server_t *s)
 {
     uint64_t v;
     while (read(s->wake_fd, &v, sizeof v) > 0) {
@@ -208,19 +215,25 @@ static int turn(ss_server_t *s, int64_t deadline)
     if (atomic_load(&s->shutdown)) return -ECANCELED;
     int nl = 0;
     int n = build_pollset(s, &nl);
-    if (n < 0) return ss__fail(n, "serve");
-    int rc = poll(s->pfd, (nfds_t)n, ss__poll_timeout(loop_deadline(s, deadline)));
+    if (n < 0) {
+        /* Out of memory for the poll set: a pause, not the end of serving
+         * (found by the fault walk, tests/lib/test_faults.c). */
+        ss__log(s, SS_LOG_WARN, "serve: %s; pausing %d ms", ss_strerror(n), BACKOFF_MS);
+        (void)ss__poll_wait(s->wake_fd, POLLIN, ss_now_ms() + BACKOFF_MS, -1);
+        return 0;
+    }
+    int rc = poll(s->pfd, (nfds_t)n, ss__poll_timeout(ss__loop_deadline(s, deadline)));
     if (rc < 0) return errno == EINTR ? 0 : ss__fail(ss__errno(), "poll");
-    if (s->pfd[0].revents) drain_wake(s);
+    if (s->pfd[0].revents) ss__drain_wake(s);
     if (atomic_load(&s->shutdown)) return -ECANCELED;
     if (s->mode->poll_ready && n > 1 + nl) s->mode->poll_ready(s, s->pfd + 1 + nl, n - 1 - nl);
     int done = 0;
     for (int i = 0; i < nl; i++)
-        if (s->pfd[1 + i].revents) done += take(s, i, ACCEPT_BATCH);
+        if (s->pfd[1 + i].revents) done += ss__take(s, i, ACCEPT_BATCH);
     return done;
 }
 
-static void service_actions(ss_server_t *s)
+void ss__service_actions(ss_server_t *s)
 {
     s->last_actions = ss_now_ms();
     if (s->cfg.service_actions) s->cfg.service_actions(s, s->cfg.hook_ctx);
@@ -234,7 +247,7 @@ int ss_server_serve(ss_server_t *s)
         int rc = turn(s, 0);
         if (rc == -ECANCELED) break;
         if (rc < 0) return rc;
-        service_actions(s);
+        ss__service_actions(s);
     }
     atomic_store(&s->shutdown, 0); /* serve may be called again (socketserver.py) */
     return 0;
@@ -242,6 +255,9 @@ int ss_server_serve(ss_server_t *s)
 
 int ss_server_handle_request(ss_server_t *s, int64_t timeout_ms)
 {
+    if (s->mode->no_handle_request)
+        return ss__fail_into(s->errmsg, SS_EMODE, "handle_request: not available in %s mode",
+                             ss_mode_name(s->mode->mode));
     if (s->nls == 0) return ss__fail_into(s->errmsg, SS_EUSAGE, "handle_request: no listener");
     int64_t deadline = timeout_ms < 0 ? 0 : ss_now_ms() + timeout_ms;
     for (;;) {

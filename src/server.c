@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -54,6 +55,7 @@ static void default_log(int level, const char *msg, void *ctx)
     fprintf(stderr, "socketserver: %s: %s\n", names[level & 3], msg);
 }
 
+SS_PRINTF(3, 0)
 static void vlog(ss_server_t *s, int level, const char *fmt, va_list ap)
 {
     if (level > s->cfg.log_level) return;
@@ -98,6 +100,14 @@ static int make_fds(ss_server_t *s)
      * client can be accepted and closed instead of spinning (libuv). */
     s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (s->wake_fd < 0 || s->cancel_fd < 0) return ss__fail(ss__errno(), "eventfd");
+    /* The cancel flag lives in a shared page: fork children and prefork
+     * workers see the parent set it, and a handler that never waits (a
+     * chargen writing to a fast reader) still sees it at its next write. */
+    void *p = mmap(NULL, sizeof(atomic_int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                   -1, 0);
+    if (p == MAP_FAILED) return ss__fail(ss__errno(), "mmap");
+    s->cancelled = p;
+    atomic_init(s->cancelled, 0);
     return 0;
 }
 
@@ -202,6 +212,7 @@ int ss_server_address(const ss_server_t *s, int i, ss_addr_t *out)
 
 int ss_server_active(const ss_server_t *s)
 {
+    if (s->mode && s->mode->active) return s->mode->active(s);
     return atomic_load(&s->active);
 }
 
@@ -244,6 +255,7 @@ static int drain(ss_server_t *s)
     int left = s->mode->drain(s, ss_now_ms() + s->cfg.drain_timeout_ms);
     if (left > 0) {
         ss__log(s, SS_LOG_INFO, "drain: cancelling %d running handler(s)", left);
+        atomic_store(s->cancelled, 1);
         ss__eventfd_signal(s->cancel_fd);
         left = s->mode->drain(s, ss_now_ms() + CANCEL_GRACE_MS);
     }
@@ -271,6 +283,7 @@ void ss_server_close(ss_server_t *s)
     int fds[] = {s->wake_fd, s->cancel_fd, s->reserve_fd};
     for (unsigned i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0) close(fds[i]);
+    if (s->cancelled) munmap(s->cancelled, sizeof(atomic_int));
     free(s->ls);
     free(s->pfd);
     free(s->rxbuf);
@@ -279,5 +292,20 @@ void ss_server_close(ss_server_t *s)
 
 int ss__at_capacity(const ss_server_t *s)
 {
-    return s->cfg.max_connections > 0 && atomic_load(&s->active) >= s->cfg.max_connections;
+    return s->cfg.max_connections > 0 && ss_server_active(s) >= s->cfg.max_connections;
+}
+
+/* Blocking workers spend most of a request waiting for the peer, so a few
+ * per core keep the cores busy; a handler that computes gains nothing from
+ * more. Four per core is that compromise; long idle sessions want more, and
+ * say so with workers. */
+int ss__workers(const ss_config_t *cfg)
+{
+    if (cfg->workers > SS__WORKERS_MAX)
+        return ss__fail(-EINVAL, "config: workers %d above %d", cfg->workers, SS__WORKERS_MAX);
+    if (cfg->workers > 0) return cfg->workers;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long n = (cores > 0 ? cores : 1) * SS__WORKERS_PER_CORE;
+    if (n < 4) n = 4;
+    return n > SS__WORKERS_MAX ? SS__WORKERS_MAX : (int)n;
 }

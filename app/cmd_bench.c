@@ -1,0 +1,745 @@
+/* cmd_bench.c - `socketserver bench`: the load generator's command line, its
+ * run (probe, workers, intervals) and its report: a summary on stdout, a live
+ * line on stderr when that is a terminal, or with --json one document in
+ * iperf3's shape (start, intervals, end). */
+#include "bench.h"
+#include "commands.h"
+#include "opts.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+    "Usage: socketserver bench ADDRESS [OPTIONS]\n"
+    "\n"
+    "Generates load on a server and measures it: requests/s, bytes/s and the\n"
+    "latency percentiles. Every reply is checked against its request.\n"
+    "\n"
+    "Patterns (--pattern):\n"
+    "  echo      N persistent connections, each sending a SIZE-byte message and\n"
+    "            reading the whole reply, --pipeline requests in flight (default\n"
+    "            for tcp:// and unix: addresses)\n"
+    "  connect   connect, send one line, read the reply, close: the connection rate\n"
+    "  udp       request and reply datagrams; a reply missing after --timeout is\n"
+    "            counted lost (default for udp:// and unixgram: addresses)\n"
+    "  idle      open N connections, check each with one request, then hold them\n"
+    "\n"
+    "Options:\n"
+    "  -p, --pattern P        echo, connect, udp or idle\n"
+    "  -c, --connections N    connections (udp: sockets) at once (default 16)\n"
+    "  -t, --threads N        generator threads, each an epoll loop (default 1)\n"
+    "  -d, --duration S       seconds measured (default 10)\n"
+    "  -w, --warmup S         seconds run first and not measured (default 0)\n"
+    "  -s, --size B           bytes per request, the last one a newline (default 64;\n"
+    "                         k and M suffixes, 1024-based)\n"
+    "  -P, --pipeline N       echo: requests in flight per connection (default 1)\n"
+    "  -r, --rate R           open loop: R requests/s in all, on a fixed schedule;\n"
+    "                         latency counts from when each was due (default:\n"
+    "                         closed loop, each reply triggers the next request)\n"
+    "  -T, --timeout S        connect and reply timeout (default 2)\n"
+    "  -i, --interval S       seconds between intervals and progress lines (default 1)\n"
+    "  -j, --json             print one JSON document (start, intervals, end)\n"
+    "  -q, --quiet            no progress line on stderr\n"
+    "  -h, --help             show this help\n"
+    "\n"
+    "Addresses: tcp://HOST:PORT, udp://HOST:PORT, unix:PATH, unixgram:PATH\n"
+    "Durations are seconds (1.5, 0.25) or milliseconds (500ms). The summary goes\n"
+    "to stdout; the progress line to stderr, only when that is a terminal.\n"
+    "\n"
+    "Exit status: 0 when every request was answered correctly, 1 when some\n"
+    "failed (the errors are counted by kind), 64 for a usage error, 68 when the\n"
+    "host does not resolve, 69 when the target does not answer, 71 for a\n"
+    "system error.\n";
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* One line on stderr naming the problem; returns the usage exit code. */
+static int usage_error(const char *fmt, ...) SS_PRINTF(1, 2);
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("socketserver bench: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs(" (try 'socketserver bench --help')\n", stderr);
+    return EXIT_USAGE;
+}
+
+const char *bench_pattern_name(bench_pattern_t p)
+{
+    static const char *const names[] = {"echo", "connect", "udp", "idle"};
+    return names[p];
+}
+
+const char *bench_err_name(int kind)
+{
+    static const char *const names[BERR_KINDS] = {"connect", "refused",  "timeout", "reset",
+                                                  "eof",     "mismatch", "lost",    "io"};
+    return names[kind];
+}
+
+/* ------------------------------------------------------------- options */
+
+static int parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_pattern(const char *s, bench_pattern_t *out)
+{
+    for (int p = BENCH_ECHO; p <= BENCH_IDLE; p++)
+        if (strcmp(s, bench_pattern_name((bench_pattern_t)p)) == 0) {
+            *out = (bench_pattern_t)p;
+            return 0;
+        }
+    return -1;
+}
+
+static const struct option long_opts[] = {
+    {"pattern", required_argument, NULL, 'p'},  {"connections", required_argument, NULL, 'c'},
+    {"threads", required_argument, NULL, 't'},  {"duration", required_argument, NULL, 'd'},
+    {"warmup", required_argument, NULL, 'w'},   {"size", required_argument, NULL, 's'},
+    {"pipeline", required_argument, NULL, 'P'}, {"rate", required_argument, NULL, 'r'},
+    {"timeout", required_argument, NULL, 'T'},  {"interval", required_argument, NULL, 'i'},
+    {"json", no_argument, NULL, 'j'},           {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+
+/* The options as given, before they are checked against each other. */
+typedef struct raw_opts {
+    const char *pattern;
+    long connections, threads, pipeline, size;
+    int quiet;
+} raw_opts_t;
+
+static int bad_value(const char *opt, const char *text, const char *why)
+{
+    return usage_error("--%s \"%.40s\": %s", opt, text, why);
+}
+
+/* A duration option (opts.h syntax: "2", "0.5", "500ms") in seconds. */
+static int take_seconds(const char *opt, const char *arg, int64_t min_ms, double *out)
+{
+    char why[96];
+    int64_t ms;
+    if (opts_duration_ms(arg, 366LL * 86400 * 1000, &ms, why, sizeof why) < 0)
+        return bad_value(opt, arg, why);
+    if (ms < min_ms) {
+        snprintf(why, sizeof why, "too small (at least %lld ms)", (long long)min_ms);
+        return bad_value(opt, arg, why);
+    }
+    *out = (double)ms / 1000.0;
+    return 0;
+}
+
+static int take_count(const char *opt, const char *arg, long max, long *out)
+{
+    char why[96];
+    return opts_count(arg, 1, max, out, why, sizeof why) < 0 ? bad_value(opt, arg, why) : 0;
+}
+
+/* One option. Returns 0, or the exit code of a usage error. */
+static int take_option(int ch, const char *arg, bench_opts_t *o, raw_opts_t *raw)
+{
+    char why[96];
+    uint64_t size;
+    switch (ch) {
+    case 'p':
+        raw->pattern = arg;
+        return 0;
+    case 'c':
+        return take_count("connections", arg, 1000000, &raw->connections);
+    case 't':
+        return take_count("threads", arg, 256, &raw->threads);
+    case 'P':
+        return take_count("pipeline", arg, 1024, &raw->pipeline);
+    case 's':
+        if (opts_size(arg, 1, 1 << 20, &size, why, sizeof why) < 0)
+            return bad_value("size", arg, why);
+        raw->size = (long)size;
+        return 0;
+    case 'd':
+        return take_seconds("duration", arg, 1, &o->duration);
+    case 'w':
+        return take_seconds("warmup", arg, 0, &o->warmup);
+    case 'T':
+        return take_seconds("timeout", arg, 1, &o->timeout);
+    case 'i':
+        return take_seconds("interval", arg, 10, &o->interval);
+    case 'r':
+        return parse_double(arg, 0, 1e9, &o->rate)
+                   ? bad_value("rate", arg, "not a rate (requests/s, 0 to 1e9)")
+                   : 0;
+    case 'j':
+        o->json = 1;
+        return 0;
+    case 'q':
+        raw->quiet = 1;
+        return 0;
+    default:
+        return EXIT_USAGE;
+    }
+}
+
+/* getopt_long's own messages would be a second line; ours name the option. */
+static int bad_option(int ch, char **argv)
+{
+    const char *given = argv[optind - 1];
+    if (ch == ':') return usage_error("%s: missing value", given);
+    return usage_error("unknown option '%s'", given);
+}
+
+static int parse_address(bench_opts_t *o, const char *text)
+{
+    snprintf(o->target, sizeof o->target, "%s", text);
+    int r = ss_addr_parse(&o->addr, text);
+    if (r == 0) return 0;
+    fprintf(stderr, "socketserver bench: %s\n", ss_errmsg());
+    return r == SS_ERESOLVE ? EXIT_NOHOST : EXIT_USAGE;
+}
+
+/* The options against each other and the address's transport. */
+static int check_options(bench_opts_t *o, const raw_opts_t *raw)
+{
+    int dgram = o->addr.transport == SS_UDP || o->addr.transport == SS_UNIXGRAM;
+    o->pattern = dgram ? BENCH_UDP : BENCH_ECHO;
+    if (raw->pattern && parse_pattern(raw->pattern, &o->pattern) < 0)
+        return usage_error("--pattern: expected echo, connect, udp or idle, got '%s'",
+                           raw->pattern);
+    if (dgram != (o->pattern == BENCH_UDP))
+        return usage_error("--pattern %s needs a %s address", bench_pattern_name(o->pattern),
+                           dgram ? "tcp:// or unix:" : "udp:// or unixgram:");
+    if (raw->pipeline > 1 && o->pattern != BENCH_ECHO)
+        return usage_error("--pipeline applies to --pattern echo only, not %s",
+                           bench_pattern_name(o->pattern));
+    if (dgram && raw->size > 65507)
+        return usage_error("--size: a datagram holds at most 65507 bytes");
+    if (o->rate > 0 && o->pattern == BENCH_IDLE)
+        return usage_error("--rate does not apply to --pattern idle");
+    o->connections = (int)raw->connections;
+    o->threads = (int)(raw->threads < raw->connections ? raw->threads : raw->connections);
+    o->pipeline = (int)raw->pipeline;
+    o->size = (size_t)raw->size;
+    o->progress = !raw->quiet && !o->json && isatty(STDERR_FILENO);
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, bench_opts_t *o)
+{
+    raw_opts_t raw = {.connections = 16, .threads = 1, .pipeline = 1, .size = 64};
+    *o = (bench_opts_t){.duration = 10, .timeout = 2, .interval = 1};
+    int ch;
+    optind = 0; /* glibc: start afresh; main may have used getopt already */
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, ":p:c:t:d:w:s:P:r:T:i:jqh", long_opts, NULL)) != -1) {
+        if (ch == 'h') {
+            fputs(usage_text, stdout);
+            return -1;
+        }
+        if (ch == '?' || ch == ':') return bad_option(ch, argv);
+        int r = take_option(ch, optarg, o, &raw);
+        if (r) return r;
+    }
+    if (optind >= argc) return usage_error("missing ADDRESS");
+    if (argc - optind > 1) return usage_error("unexpected argument '%s'", argv[optind + 1]);
+    int r = parse_address(o, argv[optind]);
+    return r ? r : check_options(o, &raw);
+}
+
+/* ---------------------------------------------------------------- setup */
+
+/* Raises the descriptor limit to its hard maximum: 10000 connections need
+ * 10000 descriptors, and the usual soft limit is 1024. */
+static int raise_nofile(const bench_opts_t *o)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)o->connections + (rlim_t)o->threads * 2 + 32;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return 0;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur >= need) return 0;
+    fprintf(stderr,
+            "socketserver bench: %d connections need %llu descriptors; the limit is %llu "
+            "(ulimit -n)\n",
+            o->connections, (unsigned long long)need, (unsigned long long)rl.rlim_cur);
+    return EXIT_OSERR;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN; /* a peer's reset must not kill the generator */
+    sigaction(SIGPIPE, &sa, NULL);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = (int)SA_RESETHAND; /* a second ^C ends it at once */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* ---------------------------------------------------------------- the run */
+
+typedef struct interval {
+    double start, end; /* seconds from the start of measuring */
+    uint64_t requests, bytes, errors;
+    int64_t open;
+} interval_t;
+
+typedef struct run {
+    bench_opts_t *o;
+    bench_clock_t clock;
+    bench_worker_t *workers;
+    interval_t *iv;
+    size_t niv, cap_iv;
+    struct rusage ru_start, ru_end;
+    double seconds; /* measured, shorter if interrupted */
+    int idle_noted;
+    int64_t last_tick;
+    uint64_t last_requests, last_bytes, last_errors;
+    int fatal;
+} run_t;
+
+static void sum_live(const run_t *r, uint64_t *req, uint64_t *bytes, uint64_t *errs, int64_t *open,
+                     int64_t *ready)
+{
+    *req = *bytes = *errs = 0;
+    *open = *ready = 0;
+    for (int i = 0; i < r->o->threads; i++) {
+        const bench_live_t *l = &r->workers[i].live;
+        *req += atomic_load_explicit(&l->requests, memory_order_relaxed);
+        *bytes += atomic_load_explicit(&l->bytes, memory_order_relaxed);
+        *errs += atomic_load_explicit(&l->errors, memory_order_relaxed);
+        *open += atomic_load_explicit(&l->open, memory_order_relaxed);
+        *ready += atomic_load_explicit(&l->idle_ready, memory_order_relaxed);
+    }
+}
+
+static void add_interval(run_t *r, const interval_t *iv)
+{
+    if (r->niv == r->cap_iv) {
+        size_t cap = r->cap_iv ? r->cap_iv * 2 : 64;
+        interval_t *p = realloc(r->iv, cap * sizeof *p);
+        if (!p) return; /* intervals are a nicety; the totals stay right */
+        r->iv = p, r->cap_iv = cap;
+    }
+    r->iv[r->niv++] = *iv;
+}
+
+static void progress_line(const run_t *r, const interval_t *iv, double secs)
+{
+    if (!r->o->progress) return;
+    double rps = secs > 0 ? (double)iv->requests / secs : 0;
+    fprintf(stderr, "\r\033[K%7.1fs %12.0f req/s %10.2f MB/s  %lld open  %llu errors", iv->end, rps,
+            secs > 0 ? (double)iv->bytes / secs / 1e6 : 0, (long long)iv->open,
+            (unsigned long long)r->last_errors);
+}
+
+/* Closes an interval of measuring at `now`. */
+static void tick(run_t *r, int64_t now)
+{
+    uint64_t req, bytes, errs;
+    int64_t open, ready;
+    sum_live(r, &req, &bytes, &errs, &open, &ready);
+    interval_t iv = {.start = (double)(r->last_tick - r->clock.measure_start) / 1e9,
+                     .end = (double)(now - r->clock.measure_start) / 1e9,
+                     .requests = req - r->last_requests,
+                     .bytes = bytes - r->last_bytes,
+                     .errors = errs - r->last_errors,
+                     .open = open};
+    r->last_tick = now;
+    r->last_requests = req, r->last_bytes = bytes, r->last_errors = errs;
+    if (iv.end - iv.start < 1e-6) return;
+    add_interval(r, &iv);
+    progress_line(r, &iv, iv.end - iv.start);
+}
+
+/* The idle pattern says on stderr when all its connections are up, so that a
+ * script can measure the server's memory then (bench/run.sh does). */
+static void note_idle(run_t *r)
+{
+    uint64_t req, bytes, errs;
+    int64_t open, ready;
+    if (r->o->pattern != BENCH_IDLE || r->idle_noted) return;
+    sum_live(r, &req, &bytes, &errs, &open, &ready);
+    if (ready < r->o->connections) return;
+    r->idle_noted = 1;
+    if (r->o->progress) fputs("\r\033[K", stderr);
+    fprintf(stderr, "socketserver bench: all %d connections are open and idle\n",
+            r->o->connections);
+}
+
+static void sleep_until(int64_t t)
+{
+    struct timespec ts = {.tv_sec = (time_t)(t / 1000000000), .tv_nsec = (long)(t % 1000000000)};
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL); /* EINTR: checked by caller */
+}
+
+/* The main thread's part: wakes every 100 ms (or at an interval's end) for
+ * the idle note, the intervals and a ^C, until the measured window ends. */
+static void monitor(run_t *r)
+{
+    const int64_t step = 100000000;
+    int64_t iv_ns = (int64_t)(r->o->interval * 1e9);
+    int64_t next_iv = r->clock.measure_start + iv_ns;
+    int started = 0;
+    for (;;) {
+        int64_t now = bench_now_ns();
+        if (interrupted) atomic_store(&r->clock.stop, 1);
+        if (!started && (now >= r->clock.measure_start || interrupted)) {
+            started = 1;
+            r->last_tick = r->clock.measure_start;
+            getrusage(RUSAGE_SELF, &r->ru_start);
+        }
+        note_idle(r);
+        if (now >= r->clock.measure_end || interrupted) break;
+        if (started && now >= next_iv) {
+            tick(r, next_iv);
+            next_iv += iv_ns;
+        }
+        int64_t t = now + step;
+        if (started && next_iv < t) t = next_iv;
+        if (!started && r->clock.measure_start < t) t = r->clock.measure_start;
+        if (r->clock.measure_end < t) t = r->clock.measure_end;
+        sleep_until(t);
+    }
+    int64_t end = interrupted ? bench_now_ns() : r->clock.measure_end;
+    if (end > r->clock.measure_end) end = r->clock.measure_end;
+    if (started && end > r->last_tick) tick(r, end);
+    getrusage(RUSAGE_SELF, &r->ru_end);
+    r->seconds = end > r->clock.measure_start ? (double)(end - r->clock.measure_start) / 1e9 : 0;
+    if (r->o->progress) fputs("\r\033[K", stderr);
+}
+
+static int start_workers(run_t *r, pthread_t *tids)
+{
+    const bench_opts_t *o = r->o;
+    int64_t start = bench_now_ns();
+    r->clock.start = start;
+    r->clock.measure_start = start + (int64_t)(o->warmup * 1e9);
+    r->clock.measure_end = r->clock.measure_start + (int64_t)(o->duration * 1e9);
+    for (int i = 0; i < o->threads; i++) {
+        bench_worker_t *w = &r->workers[i];
+        w->opts = o, w->clock = &r->clock, w->index = i;
+        w->first_conn = (int)((long long)o->connections * i / o->threads);
+        w->conns = (int)((long long)o->connections * (i + 1) / o->threads) - w->first_conn;
+        w->rate = o->rate * w->conns / o->connections;
+        bench_hist_init(&w->result.hist);
+        int err = pthread_create(&tids[i], NULL, bench_worker_run, w);
+        if (err) {
+            atomic_store(&r->clock.stop, 1);
+            for (int j = 0; j < i; j++) pthread_join(tids[j], NULL);
+            fprintf(stderr, "socketserver bench: pthread_create: %s\n", strerror(err));
+            return EXIT_OSERR;
+        }
+    }
+    return 0;
+}
+
+/* Sums the workers' results into total; returns a worker's fatal error. */
+static int merge(run_t *r, bench_result_t *total)
+{
+    int fatal = 0;
+    memset(total, 0, sizeof *total);
+    bench_hist_init(&total->hist);
+    for (int i = 0; i < r->o->threads; i++) {
+        const bench_result_t *w = &r->workers[i].result;
+        bench_hist_merge(&total->hist, &w->hist);
+        total->requests += w->requests;
+        total->requests_all += w->requests_all;
+        total->bytes_sent += w->bytes_sent;
+        total->bytes_received += w->bytes_received;
+        total->connects += w->connects;
+        total->late += w->late;
+        for (int k = 0; k < BERR_KINDS; k++) total->errors[k] += w->errors[k];
+        if (!total->first_error[0] && w->first_error[0])
+            memcpy(total->first_error, w->first_error, sizeof total->first_error);
+        if (r->workers[i].fatal && !fatal) fatal = r->workers[i].fatal;
+    }
+    return fatal;
+}
+
+/* ------------------------------------------------------------- reporting */
+
+static uint64_t total_errors(const bench_result_t *t)
+{
+    uint64_t n = 0;
+    for (int k = 0; k < BERR_KINDS; k++) n += t->errors[k];
+    return n;
+}
+
+static double tv_seconds(struct timeval tv)
+{
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* The generator's own CPU over the measured window, in seconds. */
+static void cpu_used(const run_t *r, double *user, double *sys)
+{
+    *user = tv_seconds(r->ru_end.ru_utime) - tv_seconds(r->ru_start.ru_utime);
+    *sys = tv_seconds(r->ru_end.ru_stime) - tv_seconds(r->ru_start.ru_stime);
+}
+
+static double per_second(uint64_t n, double secs)
+{
+    return secs > 0 ? (double)n / secs : 0;
+}
+
+static double us(uint64_t ns)
+{
+    return (double)ns / 1000.0;
+}
+
+static void describe(const bench_opts_t *o, char *buf, size_t cap)
+{
+    char loop[64] = "closed loop";
+    if (o->rate > 0) snprintf(loop, sizeof loop, "open loop at %g req/s", o->rate);
+    snprintf(buf, cap, "%s, %d connection%s, %d thread%s, %zu-byte requests, pipeline %d, %s",
+             bench_pattern_name(o->pattern), o->connections, o->connections == 1 ? "" : "s",
+             o->threads, o->threads == 1 ? "" : "s", o->size, o->pipeline, loop);
+}
+
+static void print_errors(const bench_result_t *t)
+{
+    uint64_t n = total_errors(t);
+    printf("  errors      %llu", (unsigned long long)n);
+    if (n) {
+        const char *sep = " (";
+        for (int k = 0; k < BERR_KINDS; k++) {
+            if (!t->errors[k]) continue;
+            printf("%s%s %llu", sep, bench_err_name(k), (unsigned long long)t->errors[k]);
+            sep = ", ";
+        }
+        printf("); first: %s", t->first_error);
+    }
+    putchar('\n');
+}
+
+static void report_text(const run_t *r, const bench_result_t *t)
+{
+    const bench_opts_t *o = r->o;
+    char what[256];
+    double user, sys;
+    cpu_used(r, &user, &sys);
+    describe(o, what, sizeof what);
+    printf("socketserver bench %s: %s\n", o->target, what);
+    printf("  duration    %.2f s measured after %.2f s of warmup\n", r->seconds, o->warmup);
+    printf("  requests    %llu, %.1f/s\n", (unsigned long long)t->requests,
+           per_second(t->requests, r->seconds));
+    printf("  bytes       %llu sent, %llu received, %.2f MB/s received\n",
+           (unsigned long long)t->bytes_sent, (unsigned long long)t->bytes_received,
+           per_second(t->bytes_received, r->seconds) / 1e6);
+    const bench_hist_t *h = &t->hist;
+    printf("  latency us  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  mean %.1f\n",
+           us(bench_hist_quantile(h, 0.5)), us(bench_hist_quantile(h, 0.9)),
+           us(bench_hist_quantile(h, 0.99)), us(bench_hist_quantile(h, 0.999)), us(h->max),
+           h->count ? us(h->sum / h->count) : 0.0);
+    printf("  connects    %llu\n", (unsigned long long)t->connects);
+    if (t->late)
+        printf("  late        %llu UDP replies after their timeout\n", (unsigned long long)t->late);
+    print_errors(t);
+    printf("  generator   %.2f us CPU per request (user %.2f s, system %.2f s)\n",
+           t->requests ? (user + sys) * 1e6 / (double)t->requests : 0.0, user, sys);
+    fflush(stdout);
+}
+
+static void json_start(bench_json_t *j, const bench_opts_t *o)
+{
+    struct utsname u;
+    char when[64] = "";
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm)) strftime(when, sizeof when, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    bench_json_object(j, "start");
+    bench_json_str(j, "version", "socketserver " SS_VERSION_STRING);
+    if (uname(&u) == 0) {
+        char sys[4 * 65 + 4];
+        snprintf(sys, sizeof sys, "%s %s %s %s", u.sysname, u.nodename, u.release, u.machine);
+        bench_json_str(j, "system_info", sys);
+    }
+    bench_json_object(j, "timestamp");
+    bench_json_str(j, "time", when);
+    bench_json_int(j, "timesecs", (int64_t)now);
+    bench_json_end(j);
+    bench_json_object(j, "connecting_to");
+    bench_json_str(j, "address", o->target);
+    bench_json_end(j);
+    bench_json_object(j, "test_start");
+    bench_json_str(j, "pattern", bench_pattern_name(o->pattern));
+    bench_json_int(j, "connections", o->connections);
+    bench_json_int(j, "threads", o->threads);
+    bench_json_uint(j, "size", o->size);
+    bench_json_int(j, "pipeline", o->pipeline);
+    bench_json_num(j, "rate", o->rate);
+    bench_json_bool(j, "open_loop", o->rate > 0);
+    bench_json_num(j, "duration", o->duration);
+    bench_json_num(j, "warmup", o->warmup);
+    bench_json_num(j, "timeout", o->timeout);
+    bench_json_num(j, "interval", o->interval);
+    bench_json_end(j);
+    bench_json_int(j, "cpus", sysconf(_SC_NPROCESSORS_ONLN));
+    bench_json_end(j);
+}
+
+static void json_intervals(bench_json_t *j, const run_t *r)
+{
+    bench_json_array(j, "intervals");
+    for (size_t i = 0; i < r->niv; i++) {
+        const interval_t *iv = &r->iv[i];
+        double secs = iv->end - iv->start;
+        bench_json_object(j, NULL);
+        bench_json_num(j, "start", iv->start);
+        bench_json_num(j, "end", iv->end);
+        bench_json_num(j, "seconds", secs);
+        bench_json_uint(j, "requests", iv->requests);
+        bench_json_num(j, "requests_per_second", per_second(iv->requests, secs));
+        bench_json_uint(j, "bytes", iv->bytes);
+        bench_json_num(j, "bytes_per_second", per_second(iv->bytes, secs));
+        bench_json_uint(j, "errors", iv->errors);
+        bench_json_int(j, "connections", iv->open);
+        bench_json_end(j);
+    }
+    bench_json_end(j);
+}
+
+static void json_latency(bench_json_t *j, const bench_hist_t *h)
+{
+    bench_json_object(j, "latency_us");
+    bench_json_num(j, "min", h->count ? us(h->min) : 0);
+    bench_json_num(j, "mean", h->count ? us(h->sum / h->count) : 0);
+    bench_json_num(j, "p50", us(bench_hist_quantile(h, 0.5)));
+    bench_json_num(j, "p90", us(bench_hist_quantile(h, 0.9)));
+    bench_json_num(j, "p99", us(bench_hist_quantile(h, 0.99)));
+    bench_json_num(j, "p999", us(bench_hist_quantile(h, 0.999)));
+    bench_json_num(j, "max", us(h->max));
+    bench_json_end(j);
+}
+
+static void json_errors(bench_json_t *j, const bench_result_t *t)
+{
+    bench_json_object(j, "errors");
+    bench_json_uint(j, "total", total_errors(t));
+    for (int k = 0; k < BERR_KINDS; k++) bench_json_uint(j, bench_err_name(k), t->errors[k]);
+    bench_json_str(j, "first", t->first_error);
+    bench_json_end(j);
+}
+
+static void json_end(bench_json_t *j, const run_t *r, const bench_result_t *t)
+{
+    double user, sys;
+    cpu_used(r, &user, &sys);
+    bench_json_object(j, "end");
+    bench_json_num(j, "seconds", r->seconds);
+    bench_json_uint(j, "requests", t->requests);
+    bench_json_num(j, "requests_per_second", per_second(t->requests, r->seconds));
+    bench_json_uint(j, "requests_with_warmup", t->requests_all);
+    bench_json_uint(j, "bytes_sent", t->bytes_sent);
+    bench_json_uint(j, "bytes_received", t->bytes_received);
+    bench_json_num(j, "bytes_per_second", per_second(t->bytes_received, r->seconds));
+    json_latency(j, &t->hist);
+    json_errors(j, t);
+    bench_json_uint(j, "connects", t->connects);
+    bench_json_uint(j, "late_replies", t->late);
+    bench_json_object(j, "cpu");
+    bench_json_num(j, "user_seconds", user);
+    bench_json_num(j, "system_seconds", sys);
+    bench_json_num(j, "utilization_percent", r->seconds > 0 ? (user + sys) * 100 / r->seconds : 0);
+    bench_json_num(j, "us_per_request", t->requests ? (user + sys) * 1e6 / (double)t->requests : 0);
+    bench_json_end(j);
+    bench_json_end(j);
+}
+
+static void report_json(const run_t *r, const bench_result_t *t, const char *error)
+{
+    bench_json_t j;
+    bench_json_init(&j, stdout);
+    bench_json_object(&j, NULL);
+    json_start(&j, r->o);
+    if (error) {
+        bench_json_array(&j, "intervals");
+        bench_json_end(&j);
+        bench_json_object(&j, "end");
+        bench_json_end(&j);
+        bench_json_str(&j, "error", error);
+    } else {
+        json_intervals(&j, r);
+        json_end(&j, r, t);
+    }
+    bench_json_finish(&j);
+}
+
+/* A failure before any traffic: one line on stderr, and with --json the
+ * document too (iperf3 does the same), so a script always has one. */
+static int fail_early(const run_t *r, int code, const char *msg)
+{
+    fprintf(stderr, "socketserver bench: %s\n", msg);
+    if (r->o->json) report_json(r, NULL, msg);
+    return code;
+}
+
+static int run(bench_opts_t *o)
+{
+    run_t r = {.o = o};
+    char msg[512];
+    int code = raise_nofile(o);
+    if (code) return code;
+    bench_pattern_init(o->size);
+    if (bench_probe(o, msg, sizeof msg) < 0) return fail_early(&r, EXIT_UNAVAILABLE, msg);
+    r.workers = calloc((size_t)o->threads, sizeof *r.workers);
+    pthread_t *tids = calloc((size_t)o->threads, sizeof *tids);
+    if (!r.workers || !tids) return fail_early(&r, EXIT_OSERR, "out of memory");
+    code = start_workers(&r, tids);
+    if (code == 0) {
+        monitor(&r);
+        for (int i = 0; i < o->threads; i++) pthread_join(tids[i], NULL);
+        bench_result_t total;
+        int fatal = merge(&r, &total);
+        if (fatal) {
+            snprintf(msg, sizeof msg, "a worker failed: %s", strerror(-fatal));
+            code = fail_early(&r, EXIT_OSERR, msg);
+        } else {
+            if (o->json)
+                report_json(&r, &total, NULL);
+            else
+                report_text(&r, &total);
+            code = total_errors(&total) ? 1 : 0;
+        }
+    }
+    free(tids);
+    free(r.workers);
+    free(r.iv);
+    return code;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    bench_opts_t o;
+    int r = parse_options(argc, argv, &o);
+    if (r) return r < 0 ? 0 : r;
+    install_signals();
+    return run(&o);
+}

@@ -1,0 +1,256 @@
+/* cmd_serve.c - `socketserver serve SERVICE [ADDRESS ...]`: one service of
+ * the table on every address, in the mode asked for, until SIGINT or SIGTERM;
+ * then the listeners close at once, sessions in flight get --drain-timeout to
+ * finish, unix socket files are removed and the exit status is 0. A second
+ * signal ends the process (and fork-mode children) at once. */
+#include "commands.h"
+#include "opts.h"
+#include "services.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+static const char *const default_addrs[] = {"tcp://127.0.0.1:2345", "udp://127.0.0.1:2345"};
+
+/* ------------------------------------------------------------ help */
+
+static void print_services(FILE *f)
+{
+    for (const svc_t *s = svc_table; s->name; s++)
+        fprintf(f, "  %-10s %-8s %s\n", s->name, s->standard, s->summary);
+}
+
+static void print_modes(FILE *f)
+{
+    for (int avail = 1; avail >= 0; avail--) {
+        int n = 0;
+        for (int m = SS_MODE_SYNC; m <= SS_MODE_EVENT; m++)
+            if (ss_mode_available((ss_mode_t)m) == avail)
+                fprintf(f, "%s%s", n++ ? ", " : (avail ? " " : "; not in this build: "),
+                        ss_mode_name((ss_mode_t)m));
+    }
+    fputc('\n', f);
+}
+
+static void print_help(FILE *f)
+{
+    fputs("Usage: socketserver serve SERVICE [ADDRESS ...] [OPTIONS]\n"
+          "Serve SERVICE on each ADDRESS (default: tcp://127.0.0.1:2345 and\n"
+          "udp://127.0.0.1:2345) until SIGINT or SIGTERM.\n\nServices:\n",
+          f);
+    print_services(f);
+    fputs("\nModes (--mode):", f);
+    print_modes(f);
+    fputs("\nAddresses: tcp://HOST:PORT  udp://HOST:PORT  unix:PATH  unixgram:PATH\n"
+          "  (HOST: IPv4, [IPv6] or a name; PORT 0: any free port; unix:@NAME: abstract)\n"
+          "\nOptions:\n"
+          "  -m, --mode MODE          what runs each session (default sync)\n"
+          "  -w, --workers N          pool, prefork, event: workers (default: per core)\n"
+          "      --max-connections N  sessions at once; beyond, a client is closed at\n"
+          "                           once (default 1024, 0: no limit)\n"
+          "      --idle-timeout S     end a session silent for S seconds (default 0: never)\n"
+          "      --max-line BYTES     longest line, ending included (default 8192)\n"
+          "      --drain-timeout S    on SIGINT/SIGTERM, wait up to S seconds for sessions\n"
+          "                           in flight (default 10)\n"
+          "  -v, --verbose            log debug messages too\n"
+          "  -q, --quiet              log warnings and errors only\n"
+          "  -h, --help               show this help\n"
+          "  -V, --version            show the version\n"
+          "\nDurations are seconds (1.5, 0.25) or milliseconds (500ms); sizes take\n"
+          "k, M, G (1024-based). Each bound listener prints \"listening ADDRESS\" on\n"
+          "stdout; logs go to stderr. A second signal exits at once.\n"
+          "Exit status: 0 after a signal, 64 bad usage, 68 unknown host, 71 system\n"
+          "error (such as an address in use).\n",
+          f);
+}
+
+/* ------------------------------------------------------------ signals */
+
+static ss_server_t *volatile the_server; /* read by the signal handler */
+static pid_t serve_pid;
+static volatile sig_atomic_t signals_seen;
+
+/* The first signal asks the server to stop (it closes its listeners, and so
+ * removes its socket files, at once); a second one leaves without waiting
+ * for the sessions in flight. Only async-signal-safe calls. */
+static void on_signal(int sig)
+{
+    if (signals_seen++ > 0) _exit(128 + sig);
+    ss_server_t *s = the_server;
+    if (s) ss_server_shutdown(s); /* a flag and an eventfd write */
+}
+
+static int install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) return -1;
+    /* stdout may be a pipe its reader closed: a write error, not a death. */
+    sa.sa_handler = SIG_IGN;
+    return sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* ------------------------------------------------------------ handler */
+
+static ss_handler_t service; /* the service's own handler */
+
+/* Runs before each session. In a process of its own (fork mode), the session
+ * must not outlive the server: PR_SET_PDEATHSIG kills it if the server exits
+ * at once on a second signal. The parent may already be gone: check after. */
+static int serve_setup(ss_conn_t *c, void *ctx)
+{
+    if (getpid() != serve_pid) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != serve_pid) _exit(1);
+    }
+    return service.setup ? service.setup(c, ctx) : 0;
+}
+
+/* ------------------------------------------------------------ serving */
+
+static int usage_error(const char *fmt, ...) SS_PRINTF(1, 2);
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("socketserver serve: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+static void service_names(char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (const svc_t *s = svc_table; s->name; s++) {
+        int n = snprintf(buf + used, cap - used, "%s%s", used ? ", " : "", s->name);
+        if (n < 0 || (size_t)n >= cap - used) break;
+        used += (size_t)n;
+    }
+}
+
+/* Parses every address before anything is bound, so a typo in the last one
+ * leaves no listener behind. Returns 0 or an exit code. */
+static int parse_addrs(const serve_opts_t *o, ss_addr_t *addrs, int *n)
+{
+    int count = o->naddrs ? o->naddrs : 2;
+    for (int i = 0; i < count; i++) {
+        const char *text = o->naddrs ? o->addrs[i] : default_addrs[i];
+        int rc = ss_addr_parse(&addrs[i], text);
+        if (rc == SS_ERESOLVE) {
+            fprintf(stderr, "socketserver serve: %s\n", ss_errmsg());
+            return EXIT_NOHOST;
+        }
+        if (rc < 0) return usage_error("%s", ss_errmsg());
+    }
+    *n = count;
+    return 0;
+}
+
+static int listen_all(ss_server_t *s, const ss_addr_t *addrs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int k = ss_server_listen_addr(s, &addrs[i]);
+        if (k < 0) {
+            fprintf(stderr, "socketserver serve: %s\n", ss_errmsg());
+            return EXIT_OSERR;
+        }
+        ss_addr_t bound;
+        char text[SS_ADDRSTRLEN];
+        ss_server_address(s, k, &bound);
+        if (ss_addr_format(&bound, text, sizeof text) < 0) snprintf(text, sizeof text, "?");
+        /* Scripts wait for this line to learn the port: flush it now. */
+        printf("listening %s\n", text);
+        fflush(stdout);
+    }
+    return 0;
+}
+
+static int run(ss_server_t *s, const svc_t *svc)
+{
+    const ss_config_t *cfg = ss_server_config(s);
+    ss_server_log(s, SS_LOG_INFO, "serving %s in %s mode (pid %d)", svc->name,
+                  ss_mode_name(cfg->mode), (int)getpid());
+    int rc = ss_server_serve(s);
+    if (rc < 0) {
+        ss_server_log(s, SS_LOG_ERROR, "%s", ss_errmsg());
+        return EXIT_OSERR;
+    }
+    int active = ss_server_active(s);
+    if (active > 0)
+        ss_server_log(s, SS_LOG_INFO, "stopping: %d session(s) in flight, waiting up to %.3g s",
+                      active, (double)cfg->drain_timeout_ms / 1000);
+    return 0;
+}
+
+static void warn_unused(const ss_config_t *cfg)
+{
+    int pooled =
+        cfg->mode == SS_MODE_POOL || cfg->mode == SS_MODE_PREFORK || cfg->mode == SS_MODE_EVENT;
+    if (cfg->workers > 0 && !pooled)
+        fprintf(stderr, "socketserver: warning: --workers has no effect in %s mode\n",
+                ss_mode_name(cfg->mode));
+}
+
+static int serve(const serve_opts_t *o, const svc_t *svc)
+{
+    ss_addr_t addrs[OPTS_MAX_ADDRS];
+    int n = 0;
+    int rc = parse_addrs(o, addrs, &n);
+    if (rc) return rc;
+    warn_unused(&o->cfg);
+    service = svc->handler;
+    ss_handler_t h = service;
+    h.setup = serve_setup;
+    serve_pid = getpid();
+    ss_server_t *s;
+    if (ss_server_create(&s, &o->cfg, &h) < 0) {
+        fprintf(stderr, "socketserver serve: %s\n", ss_errmsg());
+        return EXIT_OSERR;
+    }
+    the_server = s;
+    if (install_signals() < 0) {
+        perror("socketserver serve: sigaction");
+        rc = EXIT_OSERR;
+    }
+    if (rc == 0) rc = listen_all(s, addrs, n);
+    if (rc == 0) rc = run(s, svc);
+    the_server = NULL;  /* a signal from now on must not touch what close frees */
+    ss_server_close(s); /* closes listeners, drains, removes socket files */
+    return rc;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    serve_opts_t o;
+    char err[256];
+    int rc = opts_parse_serve(argc, argv, &o, err, sizeof err);
+    if (rc == OPTS_HELP) {
+        print_help(stdout);
+        return 0;
+    }
+    if (rc == OPTS_VERSION) {
+        printf("socketserver %s\n", SS_VERSION_STRING);
+        return 0;
+    }
+    if (rc < 0) return usage_error("%s", err);
+    const svc_t *svc = svc_find(o.service);
+    if (!svc) {
+        char names[160];
+        service_names(names, sizeof names);
+        return usage_error("unknown service \"%.40s\" (%s)", o.service, names);
+    }
+    return serve(&o, svc);
+}

@@ -1,0 +1,362 @@
+/* opts.c - parsing the command lines of `serve` and `send` (opts.h): strict
+ * value parsers, and getopt_long(3) driven from tables. Nothing here prints
+ * or exits; a bad value yields one line naming the option and the problem. */
+#include "opts.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define BIG 1000000000000000ULL /* a magnitude above every limit we accept */
+
+static int fail(char *why, size_t cap, const char *fmt, ...) SS_PRINTF(3, 4);
+
+static int fail(char *why, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (why && cap) vsnprintf(why, cap, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9'; /* not isdigit(3): no locale may widen it */
+}
+
+/* Reads decimal digits into *v (saturating at BIG). Returns how many. */
+static int scan_digits(const char **p, uint64_t *v)
+{
+    int n = 0;
+    for (; is_digit(**p); (*p)++, n++) *v = *v >= BIG ? BIG : *v * 10 + (uint64_t)(**p - '0');
+    return n;
+}
+
+/* ------------------------------------------------------------ values */
+
+/* "W[.F]": whole part and the fraction in milliseconds, rounded up. */
+static int scan_seconds(const char **p, uint64_t *whole, uint64_t *milli)
+{
+    int n = scan_digits(p, whole);
+    *milli = 0;
+    if (**p != '.') return n;
+    (*p)++;
+    int k = 0, rest = 0;
+    for (; is_digit(**p); (*p)++, k++) {
+        if (k < 3)
+            *milli = *milli * 10 + (uint64_t)(**p - '0');
+        else
+            rest |= **p != '0';
+    }
+    if (k == 0) return 0; /* "1." is not accepted */
+    for (int i = k; i < 3; i++) *milli *= 10;
+    *milli += (uint64_t)rest;
+    return n + k;
+}
+
+int opts_duration_ms(const char *text, int64_t max_ms, int64_t *out, char *why, size_t cap)
+{
+    static const char form[] = "not a duration (seconds, such as 2, 0.5 or 500ms)";
+    if (!text || !*text) return fail(why, cap, "empty value");
+    if (*text == '-') return fail(why, cap, "must not be negative");
+    const char *p = text;
+    uint64_t whole = 0, milli = 0;
+    if (scan_seconds(&p, &whole, &milli) == 0) return fail(why, cap, form);
+    uint64_t ms;
+    if (strcmp(p, "") == 0 || strcmp(p, "s") == 0)
+        ms = whole >= BIG / 1000 ? BIG : whole * 1000 + milli;
+    else if (strcmp(p, "ms") == 0)
+        ms = whole + (milli > 0); /* a fraction of a millisecond rounds up */
+    else
+        return fail(why, cap, form);
+    if (ms > (uint64_t)max_ms)
+        return fail(why, cap, "too large (at most %lld s)", (long long)(max_ms / 1000));
+    *out = (int64_t)ms;
+    return 0;
+}
+
+static int size_unit(const char *u, uint64_t *mul)
+{
+    static const struct {
+        const char *a, *b, *c;
+        uint64_t mul;
+    } units[] = {
+        {"", "", "", 1},
+        {"k", "K", "KiB", 1024},
+        {"m", "M", "MiB", 1024 * 1024},
+        {"g", "G", "GiB", 1024 * 1024 * 1024},
+    };
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (!strcmp(u, units[i].a) || !strcmp(u, units[i].b) || !strcmp(u, units[i].c)) {
+            *mul = units[i].mul;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int opts_size(const char *text, uint64_t min, uint64_t max, uint64_t *out, char *why, size_t cap)
+{
+    static const char form[] = "not a size (bytes, such as 8192, 64k or 1M)";
+    if (!text || !*text) return fail(why, cap, "empty value");
+    if (*text == '-') return fail(why, cap, "must not be negative");
+    const char *p = text;
+    uint64_t v = 0, mul = 1;
+    if (scan_digits(&p, &v) == 0 || size_unit(p, &mul) < 0) return fail(why, cap, form);
+    v = v >= BIG / mul ? BIG : v * mul;
+    if (v < min) return fail(why, cap, "too small (at least %llu)", (unsigned long long)min);
+    if (v > max) return fail(why, cap, "too large (at most %llu)", (unsigned long long)max);
+    *out = v;
+    return 0;
+}
+
+int opts_count(const char *text, long min, long max, long *out, char *why, size_t cap)
+{
+    if (!text || !*text) return fail(why, cap, "empty value");
+    if (*text == '-') return fail(why, cap, "must not be negative");
+    const char *p = text;
+    uint64_t v = 0;
+    if (scan_digits(&p, &v) == 0 || *p) return fail(why, cap, "not a whole number");
+    if (v < (uint64_t)min) return fail(why, cap, "too small (at least %ld)", min);
+    if (v > (uint64_t)max) return fail(why, cap, "too large (at most %ld)", max);
+    *out = (long)v;
+    return 0;
+}
+
+/* ------------------------------------------------------------ getopt */
+
+/* Resets getopt_long's globals so each parse starts afresh (GNU: optind 0
+ * reinitializes) and silences its own messages: ours name the command. */
+static void getopt_reset(void)
+{
+    optind = 0;
+    opterr = 0;
+}
+
+static const char *long_name(const struct option *lo, int val)
+{
+    for (; lo->name; lo++)
+        if (lo->val == val) return lo->name;
+    return NULL;
+}
+
+/* The message for getopt_long's ':' (missing value) and '?' (unknown). */
+static int getopt_failure(int c, const struct option *lo, char **argv, char *err, size_t cap)
+{
+    const char *name = long_name(lo, optopt);
+    const char *given = optind > 0 ? argv[optind - 1] : "";
+    if (c == ':' && name) return fail(err, cap, "option --%s needs a value", name);
+    if (c == ':') return fail(err, cap, "option -%c needs a value", optopt);
+    if (optopt && !name) return fail(err, cap, "unknown option -%c (see --help)", optopt);
+    return fail(err, cap, "unknown or malformed option \"%.60s\" (see --help)", given);
+}
+
+/* Prefixes a value parser's phrase with the option and the value. */
+static int bad_value(const char *opt, const char *text, const char *why, char *err, size_t cap)
+{
+    return fail(err, cap, "--%s \"%.40s\": %s", opt, text, why);
+}
+
+/* ------------------------------------------------------------ serve */
+
+enum {
+    SO_MAXCONN = 256,
+    SO_IDLE,
+    SO_LINE,
+    SO_DRAIN,
+};
+
+static const struct option serve_longopts[] = {
+    {"mode", required_argument, NULL, 'm'},
+    {"workers", required_argument, NULL, 'w'},
+    {"max-connections", required_argument, NULL, SO_MAXCONN},
+    {"idle-timeout", required_argument, NULL, SO_IDLE},
+    {"max-line", required_argument, NULL, SO_LINE},
+    {"drain-timeout", required_argument, NULL, SO_DRAIN},
+    {"verbose", no_argument, NULL, 'v'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+#define DAY_MS  (86400LL * 1000)
+#define YEAR_MS (365 * DAY_MS)
+
+static void available_modes(char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int m = SS_MODE_SYNC; m <= SS_MODE_EVENT; m++) {
+        if (!ss_mode_available((ss_mode_t)m)) continue;
+        int n =
+            snprintf(buf + used, cap - used, "%s%s", used ? ", " : "", ss_mode_name((ss_mode_t)m));
+        if (n < 0 || (size_t)n >= cap - used) break;
+        used += (size_t)n;
+    }
+}
+
+static int set_mode(ss_config_t *cfg, const char *text, char *err, size_t cap)
+{
+    ss_mode_t m;
+    if (ss_mode_parse(text, &m) < 0)
+        return fail(err, cap, "unknown mode \"%.40s\" (sync, thread, fork, pool, prefork, event)",
+                    text);
+    if (!ss_mode_available(m)) {
+        char list[80];
+        available_modes(list, sizeof list);
+        return fail(err, cap, "mode \"%s\" is not available in this build (available: %s)",
+                    ss_mode_name(m), list);
+    }
+    cfg->mode = m;
+    return 0;
+}
+
+/* One option of serve with its value. */
+static int serve_option(serve_opts_t *o, int c, const char *v, char *err, size_t cap)
+{
+    ss_config_t *cfg = &o->cfg;
+    char why[96];
+    long n = 0;
+    uint64_t z = 0;
+    int rc = 0;
+    const char *name = long_name(serve_longopts, c);
+    switch (c) {
+    case 'm':
+        return set_mode(cfg, v, err, cap);
+    case 'w':
+        rc = opts_count(v, 0, 1024, &n, why, sizeof why);
+        cfg->workers = (int)n;
+        break;
+    case SO_MAXCONN:
+        rc = opts_count(v, 0, 1000000, &n, why, sizeof why);
+        cfg->max_connections = (int)n;
+        break;
+    case SO_IDLE:
+        rc = opts_duration_ms(v, YEAR_MS, &cfg->idle_timeout_ms, why, sizeof why);
+        break;
+    case SO_DRAIN:
+        rc = opts_duration_ms(v, DAY_MS, &cfg->drain_timeout_ms, why, sizeof why);
+        break;
+    case SO_LINE:
+        rc = opts_size(v, 1, 16u << 20, &z, why, sizeof why);
+        cfg->max_line = (size_t)z;
+        break;
+    case 'v':
+        cfg->log_level = SS_LOG_DEBUG;
+        break;
+    case 'q':
+        cfg->log_level = SS_LOG_WARN;
+        break;
+    default:
+        return fail(err, cap, "internal: unhandled option %d", c);
+    }
+    return rc < 0 ? bad_value(name, v, why, err, cap) : 0;
+}
+
+static int serve_operands(serve_opts_t *o, int argc, char **argv, char *err, size_t cap)
+{
+    if (optind >= argc) return fail(err, cap, "missing SERVICE (see --help for the list)");
+    o->service = argv[optind++];
+    if (argc - optind > OPTS_MAX_ADDRS)
+        return fail(err, cap, "too many addresses (at most %d)", OPTS_MAX_ADDRS);
+    while (optind < argc) o->addrs[o->naddrs++] = argv[optind++];
+    return 0;
+}
+
+int opts_parse_serve(int argc, char **argv, serve_opts_t *o, char *err, size_t errcap)
+{
+    memset(o, 0, sizeof *o);
+    ss_config_init(&o->cfg);
+    if (err && errcap) err[0] = '\0';
+    getopt_reset();
+    int c;
+    while ((c = getopt_long(argc, argv, ":m:w:vqhV", serve_longopts, NULL)) != -1) {
+        if (c == 'h') return OPTS_HELP;
+        if (c == 'V') return OPTS_VERSION;
+        if (c == ':' || c == '?') return getopt_failure(c, serve_longopts, argv, err, errcap);
+        if (serve_option(o, c, optarg, err, errcap) < 0) return OPTS_USAGE;
+    }
+    return serve_operands(o, argc, argv, err, errcap) < 0 ? OPTS_USAGE : OPTS_OK;
+}
+
+/* ------------------------------------------------------------ send */
+
+enum {
+    SE_TIME = 256,
+    SE_RAW,
+    SE_MAXBYTES,
+};
+
+static const struct option send_longopts[] = {
+    {"timeout", required_argument, NULL, 't'},
+    {"retries", required_argument, NULL, 'r'},
+    {"no-reply", no_argument, NULL, 'n'},
+    {"crlf", no_argument, NULL, 'C'},
+    {"time", no_argument, NULL, SE_TIME},
+    {"raw", no_argument, NULL, SE_RAW},
+    {"max-bytes", required_argument, NULL, SE_MAXBYTES},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+static int send_option(send_opts_t *o, int c, const char *v, char *err, size_t cap)
+{
+    char why[96];
+    long n = 0;
+    int rc = 0;
+    switch (c) {
+    case 't':
+        rc = opts_duration_ms(v, DAY_MS, &o->timeout_ms, why, sizeof why);
+        if (rc == 0 && o->timeout_ms == 0) rc = fail(why, sizeof why, "must be above 0");
+        break;
+    case 'r':
+        rc = opts_count(v, 0, 100, &n, why, sizeof why);
+        o->retries = (int)n;
+        break;
+    case 'n':
+        o->no_reply = 1;
+        break;
+    case 'C':
+        o->crlf = 1;
+        break;
+    case SE_TIME:
+        o->time = 1;
+        break;
+    case SE_RAW:
+        o->raw = 1;
+        break;
+    case SE_MAXBYTES:
+        rc = opts_size(v, 1, 1ULL << 50, &o->max_bytes, why, sizeof why);
+        break;
+    default:
+        return fail(err, cap, "internal: unhandled option %d", c);
+    }
+    return rc < 0 ? bad_value(long_name(send_longopts, c), v, why, err, cap) : 0;
+}
+
+int opts_parse_send(int argc, char **argv, send_opts_t *o, char *err, size_t errcap)
+{
+    memset(o, 0, sizeof *o);
+    o->timeout_ms = SEND_DEFAULT_TIMEOUT_MS;
+    o->retries = SEND_DEFAULT_RETRIES;
+    if (err && errcap) err[0] = '\0';
+    getopt_reset();
+    int c;
+    while ((c = getopt_long(argc, argv, ":t:r:nChV", send_longopts, NULL)) != -1) {
+        if (c == 'h') return OPTS_HELP;
+        if (c == 'V') return OPTS_VERSION;
+        if (c == ':' || c == '?') return getopt_failure(c, send_longopts, argv, err, errcap);
+        if (send_option(o, c, optarg, err, errcap) < 0) return OPTS_USAGE;
+    }
+    if (optind >= argc) return fail(err, errcap, "missing ADDRESS (see --help)");
+    o->address = argv[optind++];
+    o->messages = argv + optind;
+    o->nmessages = argc - optind;
+    if (o->no_reply && (o->time || o->max_bytes))
+        return fail(err, errcap, "--no-reply cannot be combined with --time or --max-bytes");
+    return OPTS_OK;
+}

@@ -1,0 +1,78 @@
+/* opts.h - the command lines of `serve` and `send`, and the strict value
+ * parsers under them (durations, sizes, counts). Every function here is a
+ * pure function of its arguments (getopt_long's globals are reset on each
+ * call), prints nothing and never exits, so a fuzzer can drive it. */
+#ifndef SS_APP_OPTS_H
+#define SS_APP_OPTS_H
+
+#include "socketserver.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What a command-line parser returns. */
+enum {
+    OPTS_OK = 0,      /* run the command */
+    OPTS_HELP = 1,    /* --help was given */
+    OPTS_VERSION = 2, /* --version was given */
+    OPTS_USAGE = -1   /* bad command line: err holds one line naming the problem */
+};
+
+#define OPTS_MAX_ADDRS 64 /* listeners of one `serve` */
+
+/* ------------------------------------------------------------ values */
+
+/* Each returns 0, or -1 with a phrase in why saying what is wrong ("not a
+ * whole number", "too large (at most 1024)"), for the caller to prefix with
+ * the option's name. Strict: no sign, no spaces, no exponent, no hex. */
+
+/* Seconds with an optional fraction and unit: "2", "1.5", ".25", "0.5s",
+ * "500ms". Rounded up to whole milliseconds; at most max_ms. */
+int opts_duration_ms(const char *text, int64_t max_ms, int64_t *out, char *why, size_t cap);
+
+/* Bytes with an optional binary suffix: "8192", "64k", "64KiB", "1M", "1MiB",
+ * "1G". Between min and max. */
+int opts_size(const char *text, uint64_t min, uint64_t max, uint64_t *out, char *why, size_t cap);
+
+/* A decimal whole number between min and max (both >= 0). */
+int opts_count(const char *text, long min, long max, long *out, char *why, size_t cap);
+
+/* ------------------------------------------------------------ serve */
+
+typedef struct serve_opts {
+    const char *service;
+    const char *addrs[OPTS_MAX_ADDRS]; /* point into argv; none: the defaults */
+    int naddrs;
+    ss_config_t cfg; /* ss_config_init's defaults, then the options */
+} serve_opts_t;
+
+/* Parses `serve SERVICE [ADDRESS ...] [options]` (argv[0] is "serve"). GNU
+ * getopt_long rules: options and operands in any order, "--" ends options.
+ * The service name and the addresses are checked by the caller (they need
+ * the service table and the resolver); the mode is checked here, both that
+ * it exists and that this build has it. argv may be permuted. */
+int opts_parse_serve(int argc, char **argv, serve_opts_t *o, char *err, size_t errcap);
+
+/* ------------------------------------------------------------ send */
+
+typedef struct send_opts {
+    const char *address;
+    char **messages; /* point into argv */
+    int nmessages;   /* 0: lines from stdin */
+    int64_t timeout_ms;
+    int retries;
+    int no_reply;       /* send only, never wait for a reply (discard) */
+    int crlf;           /* end stream lines with "\r\n" instead of "\n" */
+    int time;           /* replies are RFC 868 times: print them decoded */
+    int raw;            /* print replies exactly, adding no newline */
+    uint64_t max_bytes; /* stop after this many reply bytes; 0: no limit */
+} send_opts_t;
+
+#define SEND_DEFAULT_TIMEOUT_MS 2000
+#define SEND_DEFAULT_RETRIES    2
+
+/* Parses `send ADDRESS [MESSAGE ...] [options]` (argv[0] is "send"). The
+ * address is checked by the caller. argv may be permuted. */
+int opts_parse_send(int argc, char **argv, send_opts_t *o, char *err, size_t errcap);
+
+#endif

@@ -1,0 +1,567 @@
+#!/usr/bin/env bash
+# bench/run.sh - the benchmark matrix: every server mode of `socketserver serve
+# echo` and the reference (bench/epoll_echo.c) under `socketserver bench`, on
+# loopback, server pinned to one CPU and generator to another. Writes
+# bench/RESULTS.md (see bench/README.md for the method).
+#
+#   bench/run.sh [--quick] [--reps N] [--duration S] [--modes "sync thread ..."]
+#                [--build DIR] [--out FILE] [--no-build]
+#
+# Every run is bounded: each generator run has a --duration, each server is
+# stopped with SIGTERM (then SIGKILL), and the EXIT trap kills what is left.
+set -u -o pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=$ROOT/build-bench
+OUT=$ROOT/bench/RESULTS.md
+QUICK=0
+REPS=3
+DUR=5
+MODES=""
+DO_BUILD=1
+FORK_MAX=10000 # largest connection count given to process-per-connection modes
+
+while [ $# -gt 0 ]; do
+    case $1 in
+    --quick) QUICK=1 ;;
+    --reps) REPS=$2; shift ;;
+    --duration) DUR=$2; shift ;;
+    --modes) MODES=$2; shift ;;
+    --build) BUILD=$2; shift ;;
+    --out) OUT=$2; shift ;;
+    --no-build) DO_BUILD=0 ;;
+    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 64 ;;
+    esac
+    shift
+done
+
+# The scenarios: name, pattern, connections. The quick variant keeps the
+# shape with fewer and shorter runs.
+if [ $QUICK = 1 ]; then
+    [ "$REPS" = 3 ] && REPS=2
+    [ "$DUR" = 5 ] && DUR=2
+    SCENARIOS="echo-1:echo:1 echo-16:echo:16 echo-256:echo:256 connect-16:connect:16 udp-16:udp:16"
+    IDLE_CONNS=2000
+else
+    SCENARIOS="echo-1:echo:1 echo-16:echo:16 echo-256:echo:256 echo-2000:echo:2000
+               echo-10000:echo:10000 connect-16:connect:16 udp-16:udp:16"
+    IDLE_CONNS=10000
+fi
+PREWARM=1 # seconds of traffic before the measured runs, on the same server
+
+log() { printf '%s\n' "$*" >&2; }
+
+# ------------------------------------------------------------------ build
+
+if [ $DO_BUILD = 1 ]; then
+    if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+        cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2 || exit 1
+    fi
+    cmake --build "$BUILD" --target socketserver_cli ss_epoll_echo ss_jsonq >&2 || exit 1
+fi
+BIN=$BUILD/socketserver
+REF=$BUILD/ss_epoll_echo
+JQ=$BUILD/ss_jsonq
+for f in "$BIN" "$REF" "$JQ"; do
+    [ -x "$f" ] || { log "run.sh: $f is missing (build first)"; exit 1; }
+done
+
+# ------------------------------------------------------- the machine's setup
+
+# 10000 connections need 10000 descriptors on each side.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+NOFILE=$(ulimit -n)
+NCPU=$(nproc)
+if [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null; then
+    SRV_PIN=(taskset -c 0)
+    GEN_PIN=(taskset -c 1)
+    PINNING="server on CPU 0, generator on CPU 1 (taskset)"
+else
+    SRV_PIN=()
+    GEN_PIN=()
+    PINNING="not pinned (fewer than 2 CPUs or no taskset)"
+fi
+TCK=$(getconf CLK_TCK)
+
+TMP=$(mktemp -d /tmp/ss-bench.XXXXXX)
+SRV_PID=""
+GEN_PID=""
+cleanup() {
+    [ -n "$GEN_PID" ] && kill -KILL "$GEN_PID" 2>/dev/null
+    [ -n "$SRV_PID" ] && kill -KILL "$SRV_PID" 2>/dev/null
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+COMMANDS=$TMP/commands.txt
+NOTES=$TMP/notes.txt
+: >"$COMMANDS"
+: >"$NOTES"
+note() { printf -- '- %s\n' "$*" >>"$NOTES"; log "note: $*"; }
+
+# ---------------------------------------------------------------- servers
+
+# start_server CMD...: starts a server pinned to the server CPU and waits up
+# to 5 s for its "listening" line. Sets SRV_PID and SRV_ADDR.
+start_server() {
+    "${SRV_PIN[@]}" "$@" >"$TMP/srv.out" 2>"$TMP/srv.err" &
+    SRV_PID=$!
+    echo "${SRV_PIN[*]} $*" | sed "s|$BUILD/|build/|g" >>"$COMMANDS"
+    for _ in $(seq 50); do
+        SRV_ADDR=$(awk '/^listening /{print $2; exit}' "$TMP/srv.out")
+        [ -n "$SRV_ADDR" ] && return 0
+        kill -0 "$SRV_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    log "server did not start: $* ($(head -c 200 "$TMP/srv.err"))"
+    stop_server
+    return 1
+}
+
+stop_server() {
+    [ -z "$SRV_PID" ] && return
+    kill -TERM "$SRV_PID" 2>/dev/null
+    for _ in $(seq 50); do
+        kill -0 "$SRV_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$SRV_PID" 2>/dev/null
+    wait "$SRV_PID" 2>/dev/null
+    SRV_PID=""
+}
+
+# The server command for a mode ("ref" is the reference) and address, in
+# SRV_CMD.
+server_cmd() {
+    local mode=$1 addr=$2 conns=$3
+    if [ "$mode" = ref ]; then
+        SRV_CMD=("$REF" "$addr")
+        return
+    fi
+    SRV_CMD=("$BIN" serve echo "$addr" --mode "$mode" --max-connections 0 --drain-timeout 1 --quiet)
+    case $mode in
+    pool | prefork) SRV_CMD+=(--workers "$conns") ;; # one worker per connection
+    event) SRV_CMD+=(--workers 1) ;;                  # one loop: the reference's shape
+    esac
+}
+
+# ------------------------------------------------------- the server's costs
+
+# The server's process tree: itself and its live descendants (fork and
+# prefork children), from /proc/PID/task/*/children.
+tree() {
+    local todo=$1 all=""
+    while [ -n "$todo" ]; do
+        all="$all $todo"
+        local next=""
+        for p in $todo; do
+            next="$next $(cat /proc/"$p"/task/*/children 2>/dev/null)"
+        done
+        todo=$(echo $next)
+    done
+    echo $all
+}
+
+# CPU ticks of the tree: utime + stime + cutime + cstime of each live process
+# (fields 14-17 of /proc/PID/stat). A child that exited and was reaped is in
+# its parent's cutime/cstime; a live one is counted by itself: together each
+# process is counted once.
+cpu_ticks() {
+    local sum=0 line rest
+    for p in $(tree "$1"); do
+        line=$(cat /proc/"$p"/stat 2>/dev/null) || continue
+        rest=${line##*) }
+        set -- $rest
+        sum=$((sum + ${12} + ${13} + ${14} + ${15}))
+    done
+    echo $sum
+}
+
+# Proportional set size of the tree in KiB (/proc/PID/smaps_rollup): shared
+# pages are split between the processes that share them, so summing over a
+# fork server's children counts each page once.
+pss_kb() {
+    local files=()
+    for p in $(tree "$1"); do files+=("/proc/$p/smaps_rollup"); done
+    awk '/^Pss:/ { s += $2 } END { print s + 0 }' "${files[@]}" 2>/dev/null
+}
+
+# Busy and total ticks of each CPU from /proc/stat: "busy0 total0 busy1
+# total1 ...". Busy counts user, nice, system, irq and softirq: loopback's
+# packet processing runs in softirq and is charged to no process, so only
+# this shows whether a CPU was saturated.
+cpu_stat() {
+    awk '/^cpu[0-9]+ / { busy = $2 + $3 + $4 + $7 + $8; printf "%d %d ", busy, busy + $5 + $6 + $9 }' /proc/stat
+}
+
+# busy_pct BEFORE AFTER N: the busy percentage of CPU N between two readings.
+busy_pct() {
+    awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN {
+        split(a, x, " "); split(b, y, " ")
+        t = y[2 * n + 2] - x[2 * n + 2]
+        if (t <= 0) print "-"; else printf "%.0f", (y[2 * n + 1] - x[2 * n + 1]) * 100 / t }'
+}
+
+# ------------------------------------------------------------ the generator
+
+# gen OUTFILE ARGS...: one generator run, pinned to the generator CPU.
+gen() {
+    local out=$1
+    shift
+    echo "${GEN_PIN[*]} $BIN bench $* --json --quiet" | sed "s|$BUILD/|build/|g" >>"$COMMANDS"
+    "${GEN_PIN[@]}" "$BIN" bench "$@" --json --quiet >"$out" 2>"$TMP/gen.err"
+}
+
+field() { "$JQ" "$1" "$2" 2>/dev/null || echo ""; }
+
+# median and spread of numbers on stdin: "median min max"
+stats() {
+    sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "- - -"; exit }
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        print m, v[1], v[NR] }'
+}
+
+fmt() { awk -v v="$1" -v d="${2:-0}" 'BEGIN { if (v == "-" || v == "") print "-"; else printf "%.*f\n", d, v }'; }
+
+# one_run REPSFILE LABEL WARMUP ARGS...: one measured generator run between
+# two readings of the server's CPU time and of /proc/stat; appends "rps
+# server-us/req p50 p99 generator-us/req server-cpu% cpu0-busy% cpu1-busy%
+# errors" to REPSFILE.
+one_run() {
+    local file=$1 label=$2 warm=$3
+    shift 3
+    local t0 t1 w0 w1 s0 s1
+    t0=$(cpu_ticks "$SRV_PID")
+    s0=$(cpu_stat)
+    w0=$(date +%s%N)
+    gen "$TMP/run.json" "$@" --duration "$DUR" --warmup "$warm"
+    local rc=$?
+    sleep 0.3 # let a fork server reap its children (cutime, cstime)
+    t1=$(cpu_ticks "$SRV_PID")
+    s1=$(cpu_stat)
+    w1=$(date +%s%N)
+    if [ $rc -gt 1 ]; then
+        note "$label: bench exited $rc: $(head -c 200 "$TMP/gen.err")"
+        return 1
+    fi
+    local req rps p50 p99 err gus sus=- util
+    # The server's CPU covers the whole run, warmup included: so do the requests.
+    req=$(field "$TMP/run.json" end.requests_with_warmup)
+    rps=$(field "$TMP/run.json" end.requests_per_second)
+    p50=$(field "$TMP/run.json" end.latency_us.p50)
+    p99=$(field "$TMP/run.json" end.latency_us.p99)
+    err=$(field "$TMP/run.json" end.errors.total)
+    gus=$(field "$TMP/run.json" end.cpu.us_per_request)
+    if [ "${req:-0}" -gt 0 ]; then
+        sus=$(awk -v t=$((t1 - t0)) -v k="$TCK" -v n="$req" 'BEGIN { printf "%.2f", t * 1e6 / k / n }')
+    fi
+    util=$(awk -v t=$((t1 - t0)) -v k="$TCK" -v w=$((w1 - w0)) 'BEGIN { printf "%.1f", t / k * 1e11 / w }')
+    echo "$rps $sus $p50 $p99 $gus $util $(busy_pct "$s0" "$s1" 0) $(busy_pct "$s0" "$s1" 1) ${err:-0}" >>"$file"
+}
+
+# summarize MODE NAME REPSFILE: the medians of the runs, as one row of
+# $TMP/rows: "mode name rps-median rps-min rps-max server-us/req p50 p99
+# errors generator-us/req server-cpu% cpu0-busy% cpu1-busy%".
+summarize() {
+    local mode=$1 name=$2 file=$3
+    col() { cut -d' ' -f"$1" "$file" | grep -v -- '^-$' | stats | cut -d' ' -f1; }
+    local rps errors
+    rps=$(cut -d' ' -f1 "$file" | stats)
+    errors=$(awk '{ s += $9 } END { print s + 0 }' "$file")
+    echo "$mode $name $rps $(col 2) $(col 3) $(col 4) $errors $(col 5) $(col 6) $(col 7) $(col 8)" >>"$TMP/rows"
+    log "$mode $name: req/s $rps, server us/req $(col 2), p50 $(col 3), p99 $(col 4), errors $errors"
+}
+
+# measure MODE SCENARIO PATTERN CONNS [ARGS...]: one row. Starts the server,
+# warms it up with PREWARM s of traffic, makes REPS measured runs, stops it.
+measure() {
+    local mode=$1 name=$2 pattern=$3 conns=$4
+    shift 4
+    local scheme=tcp
+    [ "$pattern" = udp ] && scheme=udp
+    server_cmd "$mode" "$scheme://127.0.0.1:0" "$conns"
+    start_server "${SRV_CMD[@]}" || {
+        note "$mode $name: the server did not start"
+        return 1
+    }
+    # Connecting thousands of clients takes a while (a fork server forks for
+    # each): the measured window starts after it.
+    local warm=1
+    [ "$conns" -ge 2000 ] && warm=3
+    local args=("$SRV_ADDR" --pattern "$pattern" --connections "$conns" --timeout 10 "$@")
+    gen "$TMP/warm.json" "${args[@]}" --duration "$PREWARM"
+    sleep 0.3
+    : >"$TMP/reps"
+    for _ in $(seq "$REPS"); do
+        one_run "$TMP/reps" "$mode $name" "$warm" "${args[@]}"
+    done
+    stop_server
+    summarize "$mode" "$name" "$TMP/reps"
+}
+
+# Is the generator the bottleneck? The reference at 16 connections, runs with
+# one and with two generator threads (both on the generator's CPU) taking
+# turns on the same server, so that whatever else the machine does weighs on
+# both alike.
+check_generator() {
+    server_cmd ref tcp://127.0.0.1:0 16
+    start_server "${SRV_CMD[@]}" || {
+        note "generator check: the reference did not start"
+        return 1
+    }
+    local args=("$SRV_ADDR" --pattern echo --connections 16 --timeout 10)
+    gen "$TMP/warm.json" "${args[@]}" --duration "$PREWARM"
+    : >"$TMP/reps1"
+    : >"$TMP/reps2"
+    for _ in $(seq $((REPS + 2))); do
+        for t in 1 2; do
+            one_run "$TMP/reps$t" "generator check" 1 "${args[@]}" --threads "$t"
+        done
+    done
+    stop_server
+    summarize ref echo-16-threads-1 "$TMP/reps1"
+    summarize ref echo-16-threads-2 "$TMP/reps2"
+}
+
+# idle MODE: the server's memory per idle connection: PSS of its process tree
+# before and after IDLE_CONNS connections that each answered one request.
+idle() {
+    local mode=$1
+    server_cmd "$mode" tcp://127.0.0.1:0 "$IDLE_CONNS"
+    start_server "${SRV_CMD[@]}" || {
+        note "$mode idle: the server did not start"
+        return 1
+    }
+    sleep 0.5
+    local before after
+    before=$(pss_kb "$SRV_PID")
+    # A generous --timeout: a fork server forks 10000 times before the last
+    # connection is answered, and a timeout would only add reconnects.
+    echo "${GEN_PIN[*]} $BIN bench $SRV_ADDR --pattern idle --connections $IDLE_CONNS --timeout 120 --duration 300 --quiet" |
+        sed "s|$BUILD/|build/|g" >>"$COMMANDS"
+    "${GEN_PIN[@]}" "$BIN" bench "$SRV_ADDR" --pattern idle --connections "$IDLE_CONNS" --timeout 120 \
+        --duration 300 --quiet >"$TMP/idle.out" 2>"$TMP/idle.err" &
+    GEN_PID=$!
+    local ok=0
+    for _ in $(seq 2400); do
+        grep -q "are open and idle" "$TMP/idle.err" && { ok=1; break; }
+        kill -0 "$GEN_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    sleep 1 # let the server settle (threads started, children forked)
+    after=$(pss_kb "$SRV_PID")
+    kill -INT "$GEN_PID" 2>/dev/null
+    wait "$GEN_PID" 2>/dev/null
+    GEN_PID=""
+    stop_server
+    if [ $ok = 0 ]; then
+        note "$mode idle: not all $IDLE_CONNS connections came up: $(tail -c 300 "$TMP/idle.out" "$TMP/idle.err" | tr '\n' ' ')"
+        echo "$mode $IDLE_CONNS $before $after -" >>"$TMP/idle_rows"
+        return 1
+    fi
+    local per
+    per=$(awk -v a="$after" -v b="$before" -v n="$IDLE_CONNS" 'BEGIN { v = (a - b) * 1024 / n; if (v < 0.5 && v > -0.5) v = 0; printf "%.0f", v }')
+    echo "$mode $IDLE_CONNS $before $after $per" >>"$TMP/idle_rows"
+    log "$mode idle: PSS $before -> $after KiB, $per bytes per connection"
+}
+
+# ----------------------------------------------------------------- modes
+
+# The modes this build has, from `serve --help` ("Modes (--mode): sync,
+# thread; not in this build: ..."); every known mode when that line is
+# missing, and a mode that fails to start is skipped with a note.
+available_modes() {
+    local line
+    line=$("$BIN" serve --help 2>/dev/null | grep -m1 '^Modes (--mode):')
+    if [ -z "$line" ]; then
+        echo "sync thread fork pool prefork event"
+        return
+    fi
+    line=${line#*:}
+    line=${line%%;*}
+    echo "$line" | tr ',' ' '
+}
+[ -z "$MODES" ] && MODES=$(available_modes | xargs)
+for m in sync thread fork pool prefork event; do
+    case " $MODES " in
+    *" $m "*) ;;
+    *) note "$m mode: not in this build (\`socketserver serve --help\`), no rows" ;;
+    esac
+done
+
+# Whether a row makes sense: a mode that serves one connection at a time
+# (sync) starves all but one persistent connection.
+applies() {
+    local mode=$1 pattern=$2 conns=$3
+    if [ "$mode" = sync ] && [ "$pattern" = idle ]; then return 1; fi
+    if [ "$mode" = sync ] && [ "$pattern" = echo ] && [ "$conns" -gt 1 ]; then return 1; fi
+    if [ "$mode" = fork ] || [ "$mode" = prefork ]; then [ "$conns" -le "$FORK_MAX" ] || return 1; fi
+    return 0
+}
+
+# ------------------------------------------------------------------- runs
+
+: >"$TMP/rows"
+: >"$TMP/idle_rows"
+: >"$TMP/check"
+START=$(date +%s)
+LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
+log "modes: $MODES; scenarios: $SCENARIOS; $REPS x ${DUR}s each"
+
+for sc in $SCENARIOS; do
+    IFS=: read -r name pattern conns <<<"$sc"
+    for mode in ref $MODES; do
+        applies "$mode" "$pattern" "$conns" || continue
+        measure "$mode" "$name" "$pattern" "$conns"
+    done
+done
+note "sync mode serves one connection at a time, so its echo rows use 1 connection only and it has no idle row (more connections would starve all but one)"
+
+for mode in ref $MODES; do
+    applies "$mode" idle "$IDLE_CONNS" || continue
+    idle "$mode"
+done
+
+check_generator
+ELAPSED=$(($(date +%s) - START))
+
+# ----------------------------------------------------------------- report
+
+row_of() { awk -v m="$1" -v n="$2" '$1 == m && $2 == n' "$TMP/rows"; }
+
+results_table() {
+    echo "| scenario | server | requests/s (median, min-max) | vs reference | server CPU us/request | CPU 0 busy % | p50 us | p99 us | errors |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    for sc in $SCENARIOS; do
+        IFS=: read -r name pattern conns <<<"$sc"
+        local ref
+        ref=$(row_of ref "$name" | awk '{print $3}')
+        for mode in ref $MODES; do
+            local r
+            r=$(row_of "$mode" "$name")
+            [ -z "$r" ] && continue
+            set -- $r
+            local ratio="-"
+            [ -n "$ref" ] && [ "$3" != "-" ] && ratio=$(awk -v a="$3" -v b="$ref" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+            local label=$mode
+            [ "$mode" = ref ] && label="reference (epoll_echo)"
+            echo "| $name | $label | $(fmt "$3") ($(fmt "$4")-$(fmt "$5")) | $ratio | $6 | $(fmt "${12}") | $(fmt "$7" 1) | $(fmt "$8" 1) | $9 |"
+        done
+    done
+}
+
+idle_table() {
+    echo "| server | idle connections | PSS before (KiB) | PSS after (KiB) | per connection (bytes) |"
+    echo "|---|---:|---:|---:|---:|"
+    while read -r mode n before after per; do
+        [ "$mode" = ref ] && mode="reference (epoll_echo)"
+        echo "| $mode | $n | $before | $after | $per |"
+    done <"$TMP/idle_rows"
+}
+
+check_table() {
+    echo "| generator threads | requests/s (median, min-max) | server process CPU % | CPU 0 (server) busy % | CPU 1 (generator) busy % | server CPU us/request | generator CPU us/request | p50 us | p99 us |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for t in 1 2; do
+        local r
+        r=$(row_of ref "echo-16-threads-$t")
+        [ -z "$r" ] && continue
+        set -- $r
+        echo "| $t | $(fmt "$3") ($(fmt "$4")-$(fmt "$5")) | $(fmt "${11}") | $(fmt "${12}") | $(fmt "${13}") | $6 | $(fmt "${10}" 2) | $(fmt "$7" 1) | $(fmt "$8" 1) |"
+    done
+}
+
+# Sentences from the check's numbers: what a second generator thread changed,
+# how busy the server's CPU was, and the generator's CPU per request against
+# the servers' (the modes' at 16 connections, from the table above).
+verdict() {
+    local r1 r2 modes
+    r1=$(row_of ref echo-16-threads-1)
+    r2=$(row_of ref echo-16-threads-2)
+    [ -z "$r1" ] || [ -z "$r2" ] && return
+    modes=$(awk '$2 == "echo-16" && $1 != "ref" && $6 != "-" { printf "%s %s ", $1, $6 }' "$TMP/rows")
+    awk -v a="$r1" -v b="$r2" -v m="$modes" 'BEGIN {
+        split(a, x, " "); split(b, y, " ")
+        printf "With two generator threads the rate was %.2f times the rate with one; ", y[3] / x[3]
+        printf "with one, the server'"'"'s CPU was %s%% busy and the generator'"'"'s %s%%. ", x[12], x[13]
+        printf "One generator thread spent %.2f us of CPU per request (process time, like the server column), ", x[10]
+        printf "the reference server %.2f us", x[6]
+        n = split(m, z, " "); lo = 1e9
+        for (i = 1; i < n; i += 2) { printf "%s %s %.2f us", i == 1 ? ", and at 16 connections" : ",", z[i], z[i + 1]; if (z[i + 1] + 0 < lo) lo = z[i + 1] + 0 }
+        printf ". "
+        if (n > 1 && x[10] < lo)
+            printf "Every mode costs more per request than the generator, so in their rows the server'"'"'s CPU fills first: the generator does not limit them. "
+        if (x[10] >= x[6] * 0.8)
+            printf "Against the reference both sides cost about the same per request, so its rows are the limit of this machine with one CPU each, and the reference'"'"'s true ceiling may be somewhat higher."
+        printf "\n" }'
+}
+
+CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+CC_PATH=$(awk -F= '/^CMAKE_C_COMPILER:/ { print $2 }' "$BUILD/CMakeCache.txt" 2>/dev/null)
+CC_VERSION=$("${CC_PATH:-cc}" --version 2>/dev/null | head -1)
+BUILD_TYPE=$(awk -F= '/^CMAKE_BUILD_TYPE:/ { print $2 }' "$BUILD/CMakeCache.txt" 2>/dev/null)
+VARIANT="full"
+[ $QUICK = 1 ] && VARIANT="quick (--quick)"
+
+{
+    echo "# Benchmark results"
+    echo
+    echo "Written by \`bench/run.sh\` ($VARIANT) on $(date -u '+%Y-%m-%d %H:%M UTC') in ${ELAPSED} s."
+    echo "Method, definitions and caveats: [README.md](README.md)."
+    echo
+    echo "## Machine"
+    echo
+    echo "| fact | value |"
+    echo "|---|---|"
+    echo "| CPUs (nproc) | $NCPU |"
+    echo "| CPU model | ${CPU_MODEL:-unknown} |"
+    echo "| kernel | $(uname -sr) |"
+    echo "| C library | $(ldd --version 2>/dev/null | head -1) |"
+    echo "| compiler | ${CC_VERSION:-unknown} |"
+    echo "| build type | ${BUILD_TYPE:-unknown} |"
+    echo "| pinning | $PINNING |"
+    echo "| descriptor limit | $NOFILE |"
+    echo "| load average at start and end | $LOADAVG; $(cut -d' ' -f1-3 /proc/loadavg) |"
+    echo "| runs | per row, a fresh server, ${PREWARM} s of traffic to warm it, then $REPS runs of $DUR s measured after a warmup of 1 s (3 s from 2000 connections on) |"
+    echo "| requests | 64 bytes, closed loop, one generator thread unless said |"
+    echo
+    echo "## Requests"
+    echo
+    results_table
+    echo
+    echo "## Memory per idle connection"
+    echo
+    echo "Server PSS (its process tree for fork modes) before and after $IDLE_CONNS connections"
+    echo "that each answered one request and then stay idle, divided by their number."
+    echo "Kernel socket buffers are not in PSS."
+    echo
+    idle_table
+    echo
+    echo "## Is the generator the bottleneck?"
+    echo
+    echo "The reference at 16 connections, $((REPS + 2)) runs with one generator thread and $((REPS + 2)) with two"
+    echo "(both on the generator's CPU), taking turns on the same server. If the generator"
+    echo "limited the rate, a second thread would raise it and the server's CPU would have"
+    echo "time to spare; a server CPU near 100% busy is the bottleneck."
+    echo
+    check_table
+    echo
+    verdict
+    echo
+    echo "## Notes"
+    echo
+    cat "$NOTES"
+    echo
+    echo "## Commands"
+    echo
+    echo "Each server was started, given ${PREWARM} s of traffic, measured $REPS times and stopped."
+    echo "The distinct commands, in order (ADDRESS: the one the server printed):"
+    echo
+    echo '```'
+    sed -E 's#(tcp|udp)://127\.0\.0\.1:[0-9]+#\1://127.0.0.1:PORT#g' "$COMMANDS" | awk '!seen[$0]++'
+    echo '```'
+} >"$OUT"
+log "wrote $OUT"

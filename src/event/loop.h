@@ -1,0 +1,87 @@
+/* loop.h - the event loop: one per thread, running coroutines ("tasks") that
+ * park on a descriptor, a deadline or a cancel eventfd and are resumed when it
+ * fires. It answers the library's wait seam (internal.h, ss__waiter) for the
+ * code running in its tasks, so blocking-style handler code runs unchanged. */
+#ifndef SS_EVENT_LOOP_H
+#define SS_EVENT_LOOP_H
+
+#include "coro.h"
+#include "poller.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ss__loop ss__loop;
+
+/* Creates a loop owned by the calling thread, which alone may run it and
+ * spawn on it. Tasks get stacks of stack_size bytes (0: SS__STACK_DEFAULT).
+ * Installs the stack overflow report (coro.h) for this thread.
+ * Returns 0 or a negative errno. */
+int ss__loop_create(ss__loop **out, size_t stack_size);
+
+/* Frees the loop. Tasks still parked are dropped without being resumed
+ * (their stacks are unmapped, nothing they own is freed): stop them first. */
+void ss__loop_destroy(ss__loop *l);
+
+/* Creates a task that will run fn(arg) on its own stack; it starts at the
+ * next turn of the loop. Returns 0 or -ENOMEM. */
+int ss__loop_spawn(ss__loop *l, ss__coro_fn *fn, void *arg);
+
+/* Like ss__loop_spawn, but copies len bytes of data into the new task's own
+ * stack and passes fn that copy: a request's details travel with its task,
+ * with nothing allocated per task. len is at most 1 KiB. */
+int ss__loop_spawn_with(ss__loop *l, ss__coro_fn *fn, const void *data, size_t len);
+
+/* Runs tasks until none is left or ss__loop_stop() is called. Returns 0, or
+ * a negative errno if waiting for events failed. */
+int ss__loop_run(ss__loop *l);
+
+/* Makes ss__loop_run() return after the current turn (or the next run
+ * return at once, if none is running). Any thread, and async-signal-safe. */
+void ss__loop_stop(ss__loop *l);
+
+/* Interrupts the loop's wait for events. Any thread, async-signal-safe. */
+void ss__loop_wake(ss__loop *l);
+
+/* The loop created on this thread, or NULL. */
+ss__loop *ss__loop_current(void);
+
+/* Live tasks (running, runnable or parked). */
+int ss__loop_count(const ss__loop *l);
+
+/* The wait seam for the running task: parks it until fd is ready for events
+ * (POLLIN and/or POLLOUT), deadline passes (-ETIMEDOUT) or cancel_fd becomes
+ * readable (-ECANCELED). fd < 0: a sleep. Returns 0 when ready. Called
+ * outside a task it falls back to poll(2). */
+int ss__loop_wait(int fd, int events, int64_t deadline, int cancel_fd);
+
+/* Puts the running task at the end of the run queue. */
+void ss__loop_yield(void);
+
+/* Registers fd now, as how says (poller.h): SS__POLLER_SHARED for a listening
+ * socket that every loop watches. Waits register other descriptors lazily.
+ * Returns 0 or a negative errno. */
+int ss__loop_watch(ss__loop *l, int fd, int how);
+
+/* Forgets fd before it is closed: its number may come back as another
+ * descriptor, which must then be registered anew. Wakes tasks parked on it
+ * with -EBADF. */
+void ss__loop_forget(ss__loop *l, int fd);
+
+/* The same for a descriptor about to be closed by its only owner, or one a
+ * new socket has just been given: drops the loop's record without a system
+ * call (close(2) removes the epoll registration itself). */
+void ss__loop_closing(ss__loop *l, int fd);
+
+/* Sets the running task's label (the peer, for the stack overflow report).
+ * The text must stay valid while the task runs. */
+void ss__loop_set_label(const char *label);
+
+/* Runs fn(arg) on a helper thread of the loop while the running task waits;
+ * other tasks go on meanwhile. For calls that block and cannot be made
+ * non-blocking (getaddrinfo, file I/O). Not cancellable: the task waits for
+ * fn to finish. Returns 0, or -ENOMEM/-EAGAIN when no helper could start
+ * (fn has not run then). */
+int ss__loop_offload(void (*fn)(void *), void *arg);
+
+#endif /* SS_EVENT_LOOP_H */

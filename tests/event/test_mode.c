@@ -1,0 +1,262 @@
+/* test_mode.c - the event mode through the public API: handle_request, many
+ * idle connections on small stacks, a handler that dials out twice (the
+ * descriptor number comes back), and the stack overflow report naming the
+ * peer. Each case prints "skipped" when this build lacks the event mode. */
+#include "socketserver.h"
+
+#include "event/sanitizer.h"
+#include "test.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char backend[SS_ADDRSTRLEN];
+
+static int upper_handle(ss_conn_t *c, void *ctx)
+{
+    (void)ctx;
+    char line[256];
+    ssize_t n;
+    while ((n = ss_readline(c, line, sizeof line)) > 0 && line[0] != '\n') {
+        for (ssize_t i = 0; i < n; i++)
+            if (line[i] >= 'a' && line[i] <= 'z') line[i] = (char)(line[i] - 32);
+        int rc = ss_write(c, line, (size_t)n);
+        if (rc < 0) return rc;
+    }
+    return n < 0 ? (int)n : 0;
+}
+
+static ss_server_t *make_server(ss_handler_t *h, size_t stack, char *addr)
+{
+    ss_config_t cfg;
+    ss_config_init(&cfg);
+    cfg.mode = SS_MODE_EVENT;
+    cfg.workers = 2;
+    cfg.stack_size = stack;
+    cfg.max_connections = 0;
+    cfg.log_level = SS_LOG_ERROR;
+    ss_server_t *s;
+    ASSERT_OK(ss_server_create(&s, &cfg, h));
+    ASSERT_OK(ss_server_listen(s, "tcp://127.0.0.1:0"));
+    ss_addr_t a;
+    ASSERT_OK(ss_server_address(s, 0, &a));
+    ASSERT_OK(ss_addr_format(&a, addr, SS_ADDRSTRLEN));
+    return s;
+}
+
+static void *serve_thread(void *arg)
+{
+    ss_server_t *s = arg;
+    ASSERT_OK(ss_server_serve(s));
+    return NULL;
+}
+
+static void say(ss_conn_t *c, const char *line, const char *want)
+{
+    char got[256];
+    ASSERT_OK(ss_puts(c, line));
+    ASSERT_OK(ss_flush(c));
+    ASSERT_GT(ss_readline(c, got, sizeof got), 0);
+    ASSERT_STR_EQ(got, want);
+}
+
+static int have_event(void)
+{
+    if (ss_mode_available(SS_MODE_EVENT)) return 1;
+    printf("skipped: event mode not built\n");
+    return 0;
+}
+
+/* ---------------------------------------------------------- handle_request */
+
+static void *one_client(void *arg)
+{
+    const char *addr = arg;
+    ss_conn_t *c;
+    ASSERT_OK(ss_dial(&c, addr, ss_now_ms() + 5000));
+    say(c, "hello\n", "HELLO\n");
+    ss_conn_close(c);
+    return NULL;
+}
+
+static void test_handle_request(void)
+{
+    if (!have_event()) return;
+    ss_handler_t h = {.handle = upper_handle};
+    char addr[SS_ADDRSTRLEN];
+    ss_server_t *s = make_server(&h, 0, addr);
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, one_client, addr), 0);
+    ASSERT_OK(ss_server_handle_request(s, 5000));
+    pthread_join(t, NULL);
+    ASSERT_EQ(ss_server_handle_request(s, 50), -ETIMEDOUT);
+    ss_server_close(s);
+}
+
+/* ------------------------------------------------------------- many_idle */
+
+static int raise_nofile(int want)
+{
+    struct rlimit rl;
+    ASSERT_OK(getrlimit(RLIMIT_NOFILE, &rl));
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    int room = (int)((rl.rlim_cur - 64) / 2); /* both ends live in this process */
+    return want < room ? want : room;
+}
+
+static void test_many_idle(void)
+{
+    if (!have_event()) return;
+    int n = raise_nofile(3000);
+    ss_handler_t h = {.handle = upper_handle};
+    char addr[SS_ADDRSTRLEN];
+    ss_server_t *s = make_server(&h, 16 * 1024, addr);
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, serve_thread, s), 0);
+    ss_conn_t **c = calloc((size_t)n, sizeof *c);
+    ASSERT(c != NULL);
+    for (int i = 0; i < n; i++) {
+        ASSERT_OK(ss_dial(&c[i], addr, ss_now_ms() + 5000));
+        say(c[i], "idle\n", "IDLE\n");
+    }
+    ASSERT_EQ(ss_server_active(s), n); /* every session parked, none lost */
+    for (int i = 0; i < n; i++) say(c[i], "again\n", "AGAIN\n");
+    for (int i = 0; i < n; i++) ss_conn_close(c[i]);
+    free(c);
+    ASSERT_OK(ss_server_shutdown(s));
+    pthread_join(t, NULL);
+    ss_server_close(s);
+}
+
+/* ------------------------------------------------------------ dial_twice */
+
+/* A handler that is a client too: each dial's socket may get the number the
+ * previous one had, which the loop must then watch anew. */
+static int proxy_handle(ss_conn_t *c, void *ctx)
+{
+    (void)ctx;
+    char line[64];
+    ASSERT_GT(ss_readline(c, line, sizeof line), 0);
+    for (int i = 0; i < 3; i++) {
+        ss_conn_t *b;
+        int rc = ss_dial(&b, backend, ss_now_ms() + 3000);
+        if (rc < 0) return rc;
+        char got[64];
+        rc = ss_puts(b, line);
+        if (rc == 0) rc = ss_flush(b);
+        ssize_t n = rc < 0 ? rc : ss_readline(b, got, sizeof got);
+        ss_conn_close(b);
+        if (n <= 0) return n < 0 ? (int)n : -EPIPE;
+        rc = ss_write(c, got, (size_t)n);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+static void test_dial_twice(void)
+{
+    if (!have_event()) return;
+    ss_handler_t up = {.handle = upper_handle}, px = {.handle = proxy_handle};
+    char addr[SS_ADDRSTRLEN];
+    ss_server_t *b = make_server(&up, 0, backend);
+    ss_server_t *s = make_server(&px, 0, addr);
+    pthread_t tb, ts;
+    ASSERT_EQ(pthread_create(&tb, NULL, serve_thread, b), 0);
+    ASSERT_EQ(pthread_create(&ts, NULL, serve_thread, s), 0);
+    for (int k = 0; k < 3; k++) {
+        ss_conn_t *c;
+        ASSERT_OK(ss_dial(&c, addr, ss_now_ms() + 5000));
+        ASSERT_OK(ss_puts(c, "x\n"));
+        ASSERT_OK(ss_flush(c));
+        char got[64];
+        for (int i = 0; i < 3; i++) {
+            ASSERT_GT(ss_readline(c, got, sizeof got), 0);
+            ASSERT_STR_EQ(got, "X\n");
+        }
+        ss_conn_close(c);
+    }
+    ASSERT_OK(ss_server_shutdown(s));
+    ASSERT_OK(ss_server_shutdown(b));
+    pthread_join(ts, NULL);
+    pthread_join(tb, NULL);
+    ss_server_close(s);
+    ss_server_close(b);
+}
+
+/* -------------------------------------------------------------- overflow */
+
+static int deep(int n)
+{
+    volatile char frame[512];
+    frame[0] = (char)n;
+    if (n < 0) return 0; /* never: unbounded */
+    return deep(n + 1) + frame[0];
+}
+
+static int overflow_handle(ss_conn_t *c, void *ctx)
+{
+    (void)ctx;
+    char line[64];
+    if (ss_readline(c, line, sizeof line) <= 0) return 0;
+    return deep(0);
+}
+
+static void test_overflow(void)
+{
+    if (!have_event()) return;
+    int p[2];
+    ASSERT_OK(pipe(p));
+    ss_handler_t h = {.handle = overflow_handle};
+    char addr[SS_ADDRSTRLEN];
+    ss_server_t *s = make_server(&h, 32 * 1024, addr);
+    fflush(NULL);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        dup2(p[1], STDERR_FILENO);
+        close(p[0]);
+        ss_server_serve(s);
+        _exit(4);
+    }
+    close(p[1]);
+    ss_conn_t *c;
+    ASSERT_OK(ss_dial(&c, addr, ss_now_ms() + 5000));
+    ASSERT_OK(ss_puts(c, "go\n"));
+    ASSERT_OK(ss_flush(c));
+    char out[8192];
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < sizeof out && (r = read(p[0], out + n, sizeof out - 1 - n)) > 0) n += (size_t)r;
+    out[n] = '\0';
+    int status;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ss_conn_close(c);
+    ss_server_close(s);
+#ifdef SS_ASAN
+    ASSERT(strstr(out, "stack-overflow") != NULL);
+#else
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
+        FAIL_AT("server status %#x, stderr: %s", (unsigned)status, out);
+    if (!strstr(out, "socketserver: stack overflow in handler for tcp://127.0.0.1:"))
+        FAIL_AT("no report naming the peer: %s", out);
+#endif
+}
+
+int main(int argc, char **argv)
+{
+    static const test_case cases[] = {{"handle_request", test_handle_request},
+                                      {"many_idle", test_many_idle},
+                                      {"dial_twice", test_dial_twice},
+                                      {"overflow", test_overflow},
+                                      {NULL, NULL}};
+    return test_main(cases, argc, argv);
+}

@@ -72,10 +72,14 @@ static int conn_wait(ss_conn_t *c, int events)
     return ss__wait(c->fd, events, wait_deadline(c), c->cancel_fd);
 }
 
-/* The server cancelled its handlers: a memory load, no syscall. */
+/* The server cancelled its handlers: a memory load, no syscall (and, after a
+ * shutdown in a mode that runs handlers inside serve, the mode's verdict). */
 static int cancelled(const ss_conn_t *c)
 {
-    return c->cancelled && atomic_load(c->cancelled);
+    if (c->cancelled && atomic_load(c->cancelled)) return 1;
+    ss_server_t *s = c->server;
+    return s && s->mode && s->mode->check_cancel && atomic_load(&s->shutdown) &&
+           s->mode->check_cancel(s);
 }
 
 /* ------------------------------------------------------------- writing */

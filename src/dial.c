@@ -17,6 +17,7 @@ static int dial_one(ss_conn_t **out, const ss_addr_t *a, int64_t deadline)
     if (fd < 0) return fd;
     ss_conn_t *c = malloc(sizeof *c);
     if (!c) {
+        ss__fd_closing(fd);
         close(fd);
         return -ENOMEM;
     }
@@ -51,6 +52,7 @@ void ss_conn_close(ss_conn_t *c)
     if (!c) return;
     if (c->flags & SS__C_DIALED) {
         if (!(c->flags & SS__C_FAILED)) ss_flush(c);
+        ss__fd_closing(c->fd);
         close(c->fd);
         ss__conn_release(c);
         free(c);

@@ -39,6 +39,14 @@ ss__ctx *ss__ctx_swap(ss__ctx *ctx);
  * readiness or time in the library goes through here. */
 int ss__wait(int fd, int events, int64_t deadline, int cancel_fd);
 
+/* A descriptor that ss__wait may have seen is about to be closed by the
+ * library outside a mode's own bookkeeping (dialed sockets): the event loop
+ * of the calling thread, if any, forgets it, since the number may come back
+ * as another descriptor that must be registered anew (each is registered
+ * with epoll once, edge-triggered). No system call; a no-op elsewhere. */
+void ss__fd_closing(int fd);
+void ss__event_fd_closing(int fd); /* src/event/loop.c */
+
 /* The blocking implementation: poll(2) on fd and cancel_fd. */
 int ss__poll_wait(int fd, int events, int64_t deadline, int cancel_fd);
 
@@ -172,6 +180,10 @@ typedef struct ss__mode_ops {
      * than s->active (prefork: every worker's, in shared memory). Used by
      * ss_server_active and the max_connections check. */
     int (*active)(const ss_server_t *s);
+    /* Optional: called by reads and writes once a shutdown is flagged, for
+     * modes whose handlers run inside ss_server_serve (sync): starts the
+     * drain on first call; non-zero once the drain deadline has passed. */
+    int (*check_cancel)(ss_server_t *s);
     /* Non-zero when ss_server_handle_request cannot work in the mode
      * (prefork: only worker processes take requests). */
     int no_handle_request;
@@ -182,6 +194,7 @@ extern const ss__mode_ops ss__mode_thread;
 extern const ss__mode_ops ss__mode_fork;
 extern const ss__mode_ops ss__mode_pool;
 extern const ss__mode_ops ss__mode_prefork;
+extern const ss__mode_ops ss__mode_event; /* with the event runtime (SS_HAVE_EVENT) */
 
 /* Pool and prefork: workers when ss_config_t.workers is 0, and the most a
  * configuration may ask for (DESIGN.md: bounded worker counts). */
@@ -209,6 +222,7 @@ struct ss_server {
     atomic_int closed;        /* listeners closed */
     pid_t pid;                /* the process that created the server */
     int64_t backoff_until;    /* accept paused until then (EMFILE, ENOMEM) */
+    int64_t drain_deadline;   /* sync mode: when a handler running at shutdown is cancelled */
     int64_t last_actions;
     char *rxbuf;              /* datagram receive buffer, max_datagram + 1 */
     ss_conn_t *sync_conn;     /* reused by sync mode */
@@ -251,18 +265,5 @@ int ss__pidfd_open(pid_t pid);
 
 /* mode.c: the ops of a mode, NULL when this build lacks it. */
 const ss__mode_ops *ss__mode_ops_for(ss_mode_t mode);
-
-/* ---------------------------------------------------------------------
- * EVENT RUNTIME ADDITION (src/event/loop.c) - added by the event runtime,
- * for the library's owner to review and move.
- * A descriptor that ss__wait may have seen is about to be closed: the event
- * loop of the calling thread, if any, forgets it, because its number may come
- * back as another descriptor that must be registered anew (each descriptor is
- * registered with epoll once, edge-triggered). No system call; a no-op
- * outside event mode. Call it just before close(2) of a descriptor a handler
- * may have waited on that the event mode does not close itself: dial.c's
- * ss_conn_close and dial_one, sock.c's ss__connect failure paths. */
-void ss__event_fd_closing(int fd);
-/* --------------------------------------------------------------------- */
 
 #endif /* SS_INTERNAL_H */

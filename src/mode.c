@@ -13,6 +13,9 @@ const ss__mode_ops *ss__mode_ops_for(ss_mode_t mode)
     case SS_MODE_FORK: return &ss__mode_fork;
     case SS_MODE_POOL: return &ss__mode_pool;
     case SS_MODE_PREFORK: return &ss__mode_prefork;
+#ifdef SS_HAVE_EVENT
+    case SS_MODE_EVENT: return &ss__mode_event;
+#endif
     default: return NULL;
     }
 }

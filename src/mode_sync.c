@@ -11,21 +11,38 @@
 
 typedef struct sync_waiter {
     ss_server_t *s;
-    int64_t drain_deadline; /* 0 until a shutdown is seen */
 } sync_waiter;
+
+/* The shutdown is seen: stop accepting at once and start the drain clock
+ * (s->drain_deadline, 0 until then). */
+static void begin_drain(ss_server_t *s)
+{
+    if (s->drain_deadline) return;
+    s->drain_deadline = ss_now_ms() + s->cfg.drain_timeout_ms;
+    ss__close_listeners(s);
+}
+
+static int sync_check_cancel(ss_server_t *s)
+{
+    begin_drain(s);
+    if (ss_now_ms() < s->drain_deadline) return 0;
+    atomic_store(s->cancelled, 1);
+    return 1;
+}
 
 static int wait_draining(sync_waiter *w, int fd, int events, int64_t deadline, int cancel_fd)
 {
-    int64_t d = ss__min_deadline(deadline, w->drain_deadline);
+    int64_t dd = w->s->drain_deadline;
+    int64_t d = ss__min_deadline(deadline, dd);
     int rc = ss__poll_wait(fd, events, d, cancel_fd);
-    if (rc == -ETIMEDOUT && d == w->drain_deadline && d != deadline) return -ECANCELED;
+    if (rc == -ETIMEDOUT && d == dd && d != deadline) return -ECANCELED;
     return rc;
 }
 
 static int sync_wait(void *self, int fd, int events, int64_t deadline, int cancel_fd)
 {
     sync_waiter *w = self;
-    if (w->drain_deadline) return wait_draining(w, fd, events, deadline, cancel_fd);
+    if (w->s->drain_deadline) return wait_draining(w, fd, events, deadline, cancel_fd);
     /* The wake eventfd stands in for the cancel fd until a shutdown. */
     int rc;
     struct pollfd p[3];
@@ -40,8 +57,7 @@ static int sync_wait(void *self, int fd, int events, int64_t deadline, int cance
         if (rc == 0) return -ETIMEDOUT;
         if (cancel_fd >= 0 && p[n - 1].revents) return -ECANCELED;
         if (p[fd >= 0 ? 1 : 0].revents && atomic_load(&w->s->shutdown)) {
-            w->drain_deadline = ss_now_ms() + w->s->cfg.drain_timeout_ms;
-            ss__close_listeners(w->s);
+            begin_drain(w->s);
             if (fd >= 0 && p[0].revents) return 0;
             return wait_draining(w, fd, events, deadline, cancel_fd);
         }
@@ -60,7 +76,7 @@ static int sync_process(ss_server_t *s, ss__request *req, int owned)
     ss_conn_t *c = s->sync_conn;
     ss__conn_for_request(s, c, req);
     sync_waiter w = {.s = s};
-    if (atomic_load(&s->shutdown)) w.drain_deadline = ss_now_ms() + s->cfg.drain_timeout_ms;
+    if (atomic_load(&s->shutdown)) begin_drain(s);
     ss__waiter waiter = {.wait = sync_wait, .self = &w};
     ss__ctx *ctx = ss__ctx_get();
     const ss__waiter *prev = ctx->waiter;
@@ -88,4 +104,5 @@ const ss__mode_ops ss__mode_sync = {
     .mode = SS_MODE_SYNC,
     .process = sync_process,
     .drain = sync_drain,
+    .check_cancel = sync_check_cancel,
 };

@@ -186,6 +186,7 @@ int ss__connect(const ss_addr_t *a, int64_t deadline)
         }
     }
     if (rc < 0) {
+        ss__fd_closing(fd);
         close(fd);
         return rc;
     }

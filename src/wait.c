@@ -12,6 +12,15 @@ int ss__wait(int fd, int events, int64_t deadline, int cancel_fd)
     return ss__poll_wait(fd, events, deadline, cancel_fd);
 }
 
+void ss__fd_closing(int fd)
+{
+#ifdef SS_HAVE_EVENT
+    ss__event_fd_closing(fd);
+#else
+    (void)fd;
+#endif
+}
+
 /* poll(2) on the descriptor and the cancel eventfd. EINTR restarts with the
  * remaining time: a signal is not a timeout. */
 int ss__poll_wait(int fd, int events, int64_t deadline, int cancel_fd)

@@ -219,12 +219,22 @@ static int request(const char *addr, int dgram)
     return ok;
 }
 
-/* The client: a separate, single-threaded process, so that the server
- * process may fork (fork mode) without other threads holding locks. Its
- * exit code: 0, or 1 for a failed request that had to succeed. */
-static void client(const char *tcp, const char *udp, pid_t server_pid)
+/* The client: a separate, single-threaded process, forked before the
+ * server starts any thread, so that the server may fork (fork mode) and the
+ * client may allocate without another thread holding a lock across fork.
+ * It learns the addresses from a pipe ("" if the server could not start).
+ * Exit code: 0, or 1 for a failed request that had to succeed. */
+static void client(int in, pid_t server_pid)
 {
     exempt = 1;
+    char buf[2 * SS_ADDRSTRLEN] = {0};
+    size_t n = 0;
+    ssize_t k;
+    while (n < sizeof buf - 1 && (k = read(in, buf + n, sizeof buf - 1 - n)) > 0) n += (size_t)k;
+    char *udp = strchr(buf, '\n');
+    if (!udp) _exit(0); /* the server failed cleanly before serving */
+    *udp++ = '\0';
+    const char *tcp = buf;
     int failed = 0;
     for (int i = 0; i < 3; i++) failed += request(tcp, 0) < 0;
     for (int i = 0; i < 2; i++) failed += request(udp, 1) < 0;
@@ -235,45 +245,61 @@ static void client(const char *tcp, const char *udp, pid_t server_pid)
     _exit(bad);
 }
 
+static void finish(pid_t cl, int out)
+{
+    if (out >= 0) close(out);
+    int status;
+    ASSERT_EQ(waitpid(cl, &status, 0), cl);
+    ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    exit(0);
+}
+
 /* Runs a server's whole lifecycle with the fault armed. Exits 0 if every
  * invariant holds; LeakSanitizer then checks for leaks at exit. */
 static void scenario(ss_mode_t mode)
 {
+    alarm(20); /* a hang is a failure */
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    pid_t me = getpid();
+    pid_t cl = __real_fork(); /* the test's own fork is never injected */
+    ASSERT(cl >= 0);
+    if (cl == 0) {
+        close(p[1]);
+        client(p[0], me);
+    }
+    close(p[0]);
     ss_config_t cfg;
     ss_config_init(&cfg);
     cfg.mode = mode;
     cfg.log = quiet;
     cfg.drain_timeout_ms = 500;
-    alarm(20); /* a hang is a failure */
     int rc = ss_server_create(&server, &cfg, &(ss_handler_t){.handle = upper});
     if (rc < 0) {
         ASSERT(ss_errmsg()[0] != '\0');
-        exit(0);
+        finish(cl, p[1]);
     }
-    char tcp[SS_ADDRSTRLEN], udp[SS_ADDRSTRLEN];
-    ss_addr_t a;
+    char text[2 * SS_ADDRSTRLEN + 2];
+    ss_addr_t a, b;
     if (ss_server_listen(server, "tcp://127.0.0.1:0") < 0 ||
         ss_server_listen(server, "udp://127.0.0.1:0") < 0) {
         ASSERT(ss_errmsg()[0] != '\0');
         ss_server_close(server);
-        exit(0);
+        finish(cl, p[1]);
     }
     ss_server_address(server, 0, &a);
-    ss_addr_format(&a, tcp, sizeof tcp);
-    ss_server_address(server, 1, &a);
-    ss_addr_format(&a, udp, sizeof udp);
+    ss_server_address(server, 1, &b);
+    char t1[SS_ADDRSTRLEN], t2[SS_ADDRSTRLEN];
+    ss_addr_format(&a, t1, sizeof t1);
+    ss_addr_format(&b, t2, sizeof t2);
+    int len = snprintf(text, sizeof text, "%s\n%s", t1, t2);
     struct sigaction sa = {.sa_handler = on_term};
     sigaction(SIGTERM, &sa, NULL);
-    pid_t me = getpid();
-    pid_t cl = __real_fork(); /* the test's own fork is never injected */
-    ASSERT(cl >= 0);
-    if (cl == 0) client(tcp, udp, me);
+    ASSERT_EQ(write(p[1], text, (size_t)len), len);
+    close(p[1]);
     ss_server_serve(server); /* an error here is acceptable; close must be clean */
     ss_server_close(server);
-    int status;
-    ASSERT_EQ(waitpid(cl, &status, 0), cl);
-    ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    exit(0);
+    finish(cl, -1);
 }
 
 static void report_calls(void)

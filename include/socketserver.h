@@ -23,13 +23,13 @@
 extern "C" {
 #endif
 
-#define SS_VERSION_MAJOR 0
-#define SS_VERSION_MINOR 1
-#define SS_VERSION_PATCH 0
+#define SS_VERSION_MAJOR  0
+#define SS_VERSION_MINOR  1
+#define SS_VERSION_PATCH  0
 #define SS_VERSION_STRING "0.1.0"
 
 #if defined(__GNUC__)
-#define SS_API __attribute__((visibility("default")))
+#define SS_API          __attribute__((visibility("default")))
 #define SS_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define SS_API
@@ -40,13 +40,13 @@ extern "C" {
 
 /* Library error codes, in a range no errno value reaches. Returned negated,
  * like errno values: a call fails with SS_EADDR, never with +SS_EADDR. */
-#define SS_EADDR (-20001)    /* malformed address text */
+#define SS_EADDR    (-20001) /* malformed address text */
 #define SS_ERESOLVE (-20002) /* host name could not be resolved */
-#define SS_ELINE (-20003)    /* line longer than the limit (max_line) */
-#define SS_ETRUNC (-20004)   /* datagram larger than the buffer */
-#define SS_EEOF (-20005)     /* stream ended inside a record (ss_read_full) */
-#define SS_EMODE (-20006)    /* mode not available in this build or call */
-#define SS_EUSAGE (-20007)   /* invalid argument or call order */
+#define SS_ELINE    (-20003) /* line longer than the limit (max_line) */
+#define SS_ETRUNC   (-20004) /* datagram larger than the buffer */
+#define SS_EEOF     (-20005) /* stream ended inside a record (ss_read_full) */
+#define SS_EMODE    (-20006) /* mode not available in this build or call */
+#define SS_EUSAGE   (-20007) /* invalid argument or call order */
 
 /* The name of an error code: ss_strerror(-ECONNRESET) is "Connection reset by
  * peer". Always a static string, never NULL. */
@@ -70,17 +70,17 @@ SS_API int ss_sleep(int64_t ms);
 /* ------------------------------------------------------------- addresses */
 
 typedef enum ss_transport {
-    SS_TCP = 0,  /* tcp://HOST:PORT        SOCK_STREAM over IPv4 or IPv6 */
-    SS_UDP,      /* udp://HOST:PORT        SOCK_DGRAM over IPv4 or IPv6  */
-    SS_UNIX,     /* unix:PATH              SOCK_STREAM, AF_UNIX           */
-    SS_UNIXGRAM  /* unixgram:PATH          SOCK_DGRAM, AF_UNIX            */
+    SS_TCP = 0, /* tcp://HOST:PORT        SOCK_STREAM over IPv4 or IPv6 */
+    SS_UDP,     /* udp://HOST:PORT        SOCK_DGRAM over IPv4 or IPv6  */
+    SS_UNIX,    /* unix:PATH              SOCK_STREAM, AF_UNIX           */
+    SS_UNIXGRAM /* unixgram:PATH          SOCK_DGRAM, AF_UNIX            */
 } ss_transport_t;
 
 /* A parsed socket address with its transport. Plain data: copy it freely. */
 typedef struct ss_addr {
     ss_transport_t transport;
-    socklen_t len;                /* bytes of sa in use */
-    struct sockaddr_storage sa;   /* sockaddr_in, _in6 or _un */
+    socklen_t len;              /* bytes of sa in use */
+    struct sockaddr_storage sa; /* sockaddr_in, _in6 or _un */
 } ss_addr_t;
 
 /* Large enough for any text ss_addr_format() produces, with its NUL. */
@@ -187,29 +187,29 @@ enum { SS_LOG_ERROR = 0, SS_LOG_WARN = 1, SS_LOG_INFO = 2, SS_LOG_DEBUG = 3 };
 typedef void ss_log_fn(int level, const char *msg, void *ctx);
 
 typedef struct ss_config {
-    ss_mode_t mode;             /* SS_MODE_SYNC by default */
-    int workers;                /* pool/prefork/event: 0 = a default from the cores
-                                   (pool, prefork: 4 per core, at least 4; at most
-                                   1024) */
-    int max_connections;        /* live requests at once; beyond it a client is
-                                   closed at once. Default 1024; 0 = no limit.
-                                   Pool: below workers, the pool has this many
-                                   threads and refuses beyond; above, a full pool
-                                   holds clients in the backlog first. Prefork:
-                                   counted over all workers */
-    int64_t idle_timeout_ms;    /* a read or write that waits longer fails with
-                                   -ETIMEDOUT. Default 0 = none */
-    int64_t request_timeout_ms; /* a whole request's deadline. Default 0 = none */
-    int64_t drain_timeout_ms;   /* ss_server_close waits this long for running
-                                   handlers, then cancels them. Default 10000 */
-    size_t max_line;            /* ss_readline's longest line. Default 8192 */
-    size_t max_datagram;        /* largest datagram received or sent. Default 65536 */
-    size_t buffer_size;         /* a stream's read and write buffers. Default 4096 */
-    size_t stack_size;          /* thread and coroutine stacks; 0 = the mode's default */
-    int backlog;                /* listen(2) backlog. Default SOMAXCONN */
-    int reuse_port;             /* SO_REUSEPORT on listeners. Default 0 */
-    int tcp_nodelay;            /* TCP_NODELAY on accepted connections. Default 1 */
-    int unix_mode;              /* chmod of unix socket files; 0 = leave the umask's */
+    ss_mode_t mode;              /* SS_MODE_SYNC by default */
+    int workers;                 /* pool/prefork/event: 0 = a default from the cores
+                                    (pool, prefork: 4 per core, at least 4; at most
+                                    1024) */
+    int max_connections;         /* live requests at once; beyond it a client is
+                                    closed at once. Default 1024; 0 = no limit.
+                                    Pool: below workers, the pool has this many
+                                    threads and refuses beyond; above, a full pool
+                                    holds clients in the backlog first. Prefork:
+                                    counted over all workers */
+    int64_t idle_timeout_ms;     /* a read or write that waits longer fails with
+                                    -ETIMEDOUT. Default 0 = none */
+    int64_t request_timeout_ms;  /* a whole request's deadline. Default 0 = none */
+    int64_t drain_timeout_ms;    /* ss_server_close waits this long for running
+                                    handlers, then cancels them. Default 10000 */
+    size_t max_line;             /* ss_readline's longest line. Default 8192 */
+    size_t max_datagram;         /* largest datagram received or sent. Default 65536 */
+    size_t buffer_size;          /* a stream's read and write buffers. Default 4096 */
+    size_t stack_size;           /* thread and coroutine stacks; 0 = the mode's default */
+    int backlog;                 /* listen(2) backlog. Default SOMAXCONN */
+    int reuse_port;              /* SO_REUSEPORT on listeners. Default 0 */
+    int tcp_nodelay;             /* TCP_NODELAY on accepted connections. Default 1 */
+    int unix_mode;               /* chmod of unix socket files; 0 = leave the umask's */
     int64_t service_interval_ms; /* also call service_actions at least this often;
                                    0 = only on activity */
 
@@ -217,9 +217,9 @@ typedef struct ss_config {
     ss_error_fn *handle_error;
     ss_timeout_fn *handle_timeout;
     ss_actions_fn *service_actions;
-    ss_log_fn *log;             /* NULL: the default stderr logger */
-    void *hook_ctx;             /* passed to every hook and to log */
-    int log_level;              /* highest level logged. Default SS_LOG_INFO */
+    ss_log_fn *log; /* NULL: the default stderr logger */
+    void *hook_ctx; /* passed to every hook and to log */
+    int log_level;  /* highest level logged. Default SS_LOG_INFO */
 } ss_config_t;
 
 /* Fills cfg with the defaults above. Call it first, then set what differs. */

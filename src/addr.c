@@ -107,8 +107,8 @@ static int check_host(const char *text, const char *host, int bracketed)
         return 0;
     }
     for (const char *p = host; *p; p++) {
-        int ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                 (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '_';
+        int ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                 *p == '.' || *p == '-' || *p == '_';
         if (!ok) return bad(text, "invalid character in host name");
     }
     return 0;
@@ -123,8 +123,7 @@ static int from_ai(ss_addr_t *out, const struct addrinfo *ai, ss_transport_t t)
     return 0;
 }
 
-static int resolve_ip(const char *text, const char *hp, ss_transport_t t, ss_addr_t *out,
-                      int max)
+static int resolve_ip(const char *text, const char *hp, ss_transport_t t, ss_addr_t *out, int max)
 {
     char host[256];
     int port = 0;
@@ -179,10 +178,14 @@ int ss_addr_parse(ss_addr_t *out, const char *text)
 static const char *scheme_of(ss_transport_t t)
 {
     switch (t) {
-    case SS_TCP: return "tcp://";
-    case SS_UDP: return "udp://";
-    case SS_UNIX: return "unix:";
-    case SS_UNIXGRAM: return "unixgram:";
+    case SS_TCP:
+        return "tcp://";
+    case SS_UDP:
+        return "udp://";
+    case SS_UNIX:
+        return "unix:";
+    case SS_UNIXGRAM:
+        return "unixgram:";
     }
     return NULL;
 }
@@ -202,9 +205,8 @@ static int format_unix(const ss_addr_t *a, const char *scheme, char *buf, size_t
     if (n > 0 && un->sun_path[0] == '\0') /* abstract: '@' and exactly n-1 bytes */
         return finish_fmt(snprintf(buf, cap, "%s@%.*s", scheme, (int)(n - 1), un->sun_path + 1),
                           cap);
-    return finish_fmt(snprintf(buf, cap, "%s%.*s", scheme, (int)strnlen(un->sun_path, n),
-                               un->sun_path),
-                      cap);
+    return finish_fmt(
+        snprintf(buf, cap, "%s%.*s", scheme, (int)strnlen(un->sun_path, n), un->sun_path), cap);
 }
 
 int ss_addr_format(const ss_addr_t *a, char *buf, size_t cap)
@@ -229,7 +231,6 @@ int ss_addr_format(const ss_addr_t *a, char *buf, size_t cap)
 int ss_addr_port(const ss_addr_t *a)
 {
     if (a->sa.ss_family == AF_INET) return ntohs(((const struct sockaddr_in *)&a->sa)->sin_port);
-    if (a->sa.ss_family == AF_INET6)
-        return ntohs(((const struct sockaddr_in6 *)&a->sa)->sin6_port);
+    if (a->sa.ss_family == AF_INET6) return ntohs(((const struct sockaddr_in6 *)&a->sa)->sin6_port);
     return -1;
 }

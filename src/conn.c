@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define DEFAULT_BUF 4096
-#define DEFAULT_LINE 8192
+#define DEFAULT_BUF   4096
+#define DEFAULT_LINE  8192
 #define DEFAULT_DGRAM 65536
 
 void ss__conn_init(ss_conn_t *c, int fd, ss_transport_t t, const ss_config_t *cfg)

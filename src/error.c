@@ -24,15 +24,24 @@ ss__ctx *ss__ctx_swap(ss__ctx *ctx)
 const char *ss_strerror(int err)
 {
     switch (err) {
-    case 0: return "Success";
-    case SS_EADDR: return "Malformed address";
-    case SS_ERESOLVE: return "Host name not resolved";
-    case SS_ELINE: return "Line too long";
-    case SS_ETRUNC: return "Datagram truncated";
-    case SS_EEOF: return "Unexpected end of stream";
-    case SS_EMODE: return "Mode not available";
-    case SS_EUSAGE: return "Invalid argument";
-    default: break;
+    case 0:
+        return "Success";
+    case SS_EADDR:
+        return "Malformed address";
+    case SS_ERESOLVE:
+        return "Host name not resolved";
+    case SS_ELINE:
+        return "Line too long";
+    case SS_ETRUNC:
+        return "Datagram truncated";
+    case SS_EEOF:
+        return "Unexpected end of stream";
+    case SS_EMODE:
+        return "Mode not available";
+    case SS_EUSAGE:
+        return "Invalid argument";
+    default:
+        break;
     }
     if (err < 0 && err > -4096) {
         /* strerror(3) is not thread-safe in general; glibc's strerrordesc_np

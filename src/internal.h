@@ -27,8 +27,8 @@ typedef struct ss__waiter {
 
 typedef struct ss__ctx {
     char errmsg[SS__ERRMSG_MAX];
-    int cancel_fd;               /* readable once handlers are cancelled; -1 none */
-    const ss__waiter *waiter;    /* NULL: poll(2) in this thread */
+    int cancel_fd;            /* readable once handlers are cancelled; -1 none */
+    const ss__waiter *waiter; /* NULL: poll(2) in this thread */
 } ss__ctx;
 
 ss__ctx *ss__ctx_get(void);
@@ -69,7 +69,7 @@ int ss__poll_timeout(int64_t deadline);         /* ms for poll(2), -1 for none *
 
 /* ------------------------------------------------------------- sockets */
 
-int ss__sock_type(ss_transport_t t);     /* SOCK_STREAM or SOCK_DGRAM */
+int ss__sock_type(ss_transport_t t); /* SOCK_STREAM or SOCK_DGRAM */
 int ss__is_dgram(ss_transport_t t);
 int ss__set_nonblock(int fd);
 /* Creates, configures, binds and (streams) listens. On success fills *bound
@@ -98,18 +98,18 @@ struct ss_conn {
     int fd;
     unsigned flags;
     ss_transport_t transport;
-    ss_server_t *server;      /* NULL when dialed */
-    int64_t deadline;         /* absolute, 0 = none */
-    int64_t idle_ms;          /* per wait, 0 = none */
+    ss_server_t *server; /* NULL when dialed */
+    int64_t deadline;    /* absolute, 0 = none */
+    int64_t idle_ms;     /* per wait, 0 = none */
     size_t max_line;
-    size_t bufsize;           /* stream buffer size */
+    size_t bufsize; /* stream buffer size */
     size_t max_dgram;
     char *rbuf;
     size_t rpos, rlen, rcap;
     char *wbuf;
     size_t wlen, wcap;
     int cancel_fd;
-    atomic_int *cancelled;    /* the server's cancel flag (shared across fork) */
+    atomic_int *cancelled; /* the server's cancel flag (shared across fork) */
     void *data;
     ss_addr_t peer, local;
     char peername[SS_ADDRSTRLEN];
@@ -130,18 +130,18 @@ int ss__conn_fail(ss_conn_t *c, int err, const char *op);
 typedef struct ss__listener {
     int fd;
     ss_transport_t transport;
-    ss_addr_t addr;           /* as bound (real port) */
-    dev_t dev;                /* unix files we created: identity for removal */
+    ss_addr_t addr; /* as bound (real port) */
+    dev_t dev;      /* unix files we created: identity for removal */
     ino_t ino;
     int owns_path;
 } ss__listener;
 
 /* One request as the serving loop hands it to a mode. */
 typedef struct ss__request {
-    int fd;                   /* stream: accepted socket (owned); dgram: listener's */
+    int fd; /* stream: accepted socket (owned); dgram: listener's */
     ss_transport_t transport;
     ss_addr_t peer, local;
-    char *packet;             /* dgram: the packet */
+    char *packet; /* dgram: the packet */
     size_t len;
 } ss__request;
 
@@ -211,21 +211,21 @@ struct ss_server {
     void *mode_state;
     ss__listener *ls;
     int nls, capls;
-    int wake_fd;              /* eventfd: shutdown wakes the serving loop */
-    int cancel_fd;            /* eventfd: readable once handlers are cancelled */
-    atomic_int *cancelled;    /* set with cancel_fd, in a MAP_SHARED page so that
-                                 fork children and workers see it: checked by
-                                 every read and write, even one that never waits */
-    int reserve_fd;           /* spare descriptor for EMFILE (libuv's trick) */
-    atomic_int shutdown;      /* set by ss_server_shutdown */
-    atomic_int active;        /* running requests */
-    atomic_int closed;        /* listeners closed */
-    pid_t pid;                /* the process that created the server */
-    int64_t backoff_until;    /* accept paused until then (EMFILE, ENOMEM) */
-    int64_t drain_deadline;   /* sync mode: when a handler running at shutdown is cancelled */
+    int wake_fd;            /* eventfd: shutdown wakes the serving loop */
+    int cancel_fd;          /* eventfd: readable once handlers are cancelled */
+    atomic_int *cancelled;  /* set with cancel_fd, in a MAP_SHARED page so that
+                               fork children and workers see it: checked by
+                               every read and write, even one that never waits */
+    int reserve_fd;         /* spare descriptor for EMFILE (libuv's trick) */
+    atomic_int shutdown;    /* set by ss_server_shutdown */
+    atomic_int active;      /* running requests */
+    atomic_int closed;      /* listeners closed */
+    pid_t pid;              /* the process that created the server */
+    int64_t backoff_until;  /* accept paused until then (EMFILE, ENOMEM) */
+    int64_t drain_deadline; /* sync mode: when a handler running at shutdown is cancelled */
     int64_t last_actions;
-    char *rxbuf;              /* datagram receive buffer, max_datagram + 1 */
-    ss_conn_t *sync_conn;     /* reused by sync mode */
+    char *rxbuf;          /* datagram receive buffer, max_datagram + 1 */
+    ss_conn_t *sync_conn; /* reused by sync mode */
     struct pollfd *pfd;
     int cappfd;
     char errmsg[SS__ERRMSG_MAX];

@@ -8,15 +8,22 @@ static const char *const names[] = {"sync", "thread", "fork", "pool", "prefork",
 const ss__mode_ops *ss__mode_ops_for(ss_mode_t mode)
 {
     switch (mode) {
-    case SS_MODE_SYNC: return &ss__mode_sync;
-    case SS_MODE_THREAD: return &ss__mode_thread;
-    case SS_MODE_FORK: return &ss__mode_fork;
-    case SS_MODE_POOL: return &ss__mode_pool;
-    case SS_MODE_PREFORK: return &ss__mode_prefork;
+    case SS_MODE_SYNC:
+        return &ss__mode_sync;
+    case SS_MODE_THREAD:
+        return &ss__mode_thread;
+    case SS_MODE_FORK:
+        return &ss__mode_fork;
+    case SS_MODE_POOL:
+        return &ss__mode_pool;
+    case SS_MODE_PREFORK:
+        return &ss__mode_prefork;
 #ifdef SS_HAVE_EVENT
-    case SS_MODE_EVENT: return &ss__mode_event;
+    case SS_MODE_EVENT:
+        return &ss__mode_event;
 #endif
-    default: return NULL;
+    default:
+        return NULL;
     }
 }
 

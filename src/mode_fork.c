@@ -129,7 +129,8 @@ static int fork_poll_fds(ss_server_t *s, struct pollfd *pfd, int max)
     fork_state *f = s->mode_state;
     int n = 0;
     for (int i = 0; i < f->n && n < max; i++)
-        if (f->kids[i].pidfd >= 0) pfd[n++] = (struct pollfd){.fd = f->kids[i].pidfd, .events = POLLIN};
+        if (f->kids[i].pidfd >= 0)
+            pfd[n++] = (struct pollfd){.fd = f->kids[i].pidfd, .events = POLLIN};
     return n;
 }
 

@@ -29,12 +29,24 @@ typedef struct pool_state {
     job *q;                 /* ring of size entries */
     int head, len;
     int stop;
-    int size;    /* worker threads wanted, and the queue's room */
-    int started; /* worker threads running; set once, before any job */
+    atomic_int draining; /* pool_drain waits on done_cv */
+    int size;            /* worker threads wanted, and the queue's room */
+    int started;         /* worker threads running; set once, before any job */
     pthread_t *tids;
     int room_fd; /* eventfd: a worker of a full pool became free */
     int gated;   /* the pool holds clients back when full (see pool_init) */
 } pool_state;
+
+static void sync_init(pool_state *p)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->work_cv, &ca);
+    pthread_cond_init(&p->done_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&p->mu, NULL);
+}
 
 /* max_connections below the pool size would leave threads that never run:
  * the pool then has max_connections threads, never counts itself full, and a
@@ -61,14 +73,8 @@ static int pool_init(ss_server_t *s)
         free(p);
         return ss__fail(err, "pool mode");
     }
+    sync_init(p);
     s->mode_state = p;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->work_cv, &ca);
-    pthread_cond_init(&p->done_cv, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&p->mu, NULL);
     return 0;
 }
 
@@ -89,16 +95,21 @@ static int next_job(pool_state *p, job *j)
     return got;
 }
 
-/* The request is over: wake a drain, and the serving thread if it had
- * stopped accepting because the pool was full (eventfds keep their count, so
- * the wake is not lost if it is not polling yet). */
+/* The request is over: wake the serving thread if it had stopped accepting
+ * because the pool was full (an eventfd keeps its count, so the wake is not
+ * lost if it is not polling yet), and a drain if one waits. The mutex is
+ * taken only then: drain sets draining before it reads active, this thread
+ * lowers active before it reads draining, so (the atomics being sequentially
+ * consistent) one of the two sees the other's write and no wake is lost. */
 static void job_done(ss_server_t *s, pool_state *p)
 {
-    pthread_mutex_lock(&p->mu);
     int was = atomic_fetch_sub(&s->active, 1);
-    pthread_cond_broadcast(&p->done_cv);
-    pthread_mutex_unlock(&p->mu);
     if (p->gated && was >= p->started) ss__eventfd_signal(p->room_fd);
+    if (atomic_load(&p->draining)) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->done_cv);
+        pthread_mutex_unlock(&p->mu);
+    }
 }
 
 /* One request on the worker's connection object, whose buffers are kept from
@@ -219,8 +230,10 @@ static int pool_drain(ss_server_t *s, int64_t deadline)
         ts.tv_nsec -= 1000000000;
     }
     pthread_mutex_lock(&p->mu);
+    atomic_store(&p->draining, 1);
     while (atomic_load(&s->active) > 0)
         if (pthread_cond_timedwait(&p->done_cv, &p->mu, &ts) == ETIMEDOUT) break;
+    atomic_store(&p->draining, 0);
     pthread_mutex_unlock(&p->mu);
     return atomic_load(&s->active);
 }

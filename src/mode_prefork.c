@@ -250,7 +250,6 @@ static int worker_fds(ss_server_t *s, prefork_state *st, worker *w)
         if (st->procs[i].pidfd >= 0) close(st->procs[i].pidfd);
     st->nprocs = 0;
     close(s->wake_fd);
-    atomic_store(&s->shutdown, 0);
     s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (s->wake_fd < 0) return ss__fail(ss__errno(), "prefork worker: eventfd");
     return worker_epoll(s, w);
@@ -270,6 +269,10 @@ static void worker_pause(ss_server_t *s, worker *w)
  * so the life pipe is looked at again before the next accept. */
 static void worker_turn(ss_server_t *s, worker *w)
 {
+    if (atomic_load(&s->shutdown)) {
+        worker_retire(s, w);
+        return;
+    }
     if (s->backoff_until) {
         worker_pause(s, w);
         return;
@@ -287,22 +290,24 @@ static void worker_turn(ss_server_t *s, worker *w)
         else
             ss__take(s, (int)tag, 1);
     }
-    if (atomic_load(&s->shutdown)) worker_retire(s, w);
 }
 
-/* The worker process: never returns. _exit skips the host's atexit handlers
- * (the parent's to run); stdio is flushed first for the handler's output. */
+/* The worker process: never returns. Its own wake eventfd comes before its
+ * signal handlers, which write to it; a shutdown flag set before either (a
+ * signal to the parent as it forked, or the host's handler run early) is
+ * seen at the first turn. _exit skips the host's atexit handlers (the
+ * parent's to run); stdio is flushed first for the handler's output. */
 static _Noreturn void worker_main(ss_server_t *s, int cell)
 {
     prefork_state *st = s->mode_state;
     worker w = {.cell = cell, .ep = -1, .parent = st->parent};
     st->self = &w;
-    worker_signals(s);
     if (worker_fds(s, st, &w) < 0) {
         ss__log(s, SS_LOG_ERROR, "%s", ss_errmsg());
         fflush(NULL);
         _exit(1);
     }
+    worker_signals(s);
     ss__waiter waiter = {.wait = worker_wait, .self = &w};
     ss__ctx_get()->waiter = &waiter;
     while (!w.retired) worker_turn(s, &w);

@@ -14,16 +14,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define ACCEPT_BATCH 16 /* accepts per readiness, so one listener can't starve others */
-#define BACKOFF_MS 100  /* pause after ENOMEM/ENOBUFS, or an EMFILE we could not shed */
+#define ACCEPT_BATCH 16  /* accepts per readiness, so one listener can't starve others */
+#define BACKOFF_MS   100 /* pause after ENOMEM/ENOBUFS, or an EMFILE we could not shed */
 
 static void backoff(ss_server_t *s, int err, const ss__listener *l)
 {
     char text[SS_ADDRSTRLEN];
     ss_addr_format(&l->addr, text, sizeof text);
     if (s->backoff_until == 0 || ss_now_ms() >= s->backoff_until)
-        ss__log(s, SS_LOG_WARN, "accept %s: %s; pausing %d ms", text, ss_strerror(err),
-                BACKOFF_MS);
+        ss__log(s, SS_LOG_WARN, "accept %s: %s; pausing %d ms", text, ss_strerror(err), BACKOFF_MS);
     s->backoff_until = ss_now_ms() + BACKOFF_MS;
 }
 
@@ -63,8 +62,8 @@ static int admit(ss_server_t *s, ss__request *req)
          * never queued without bound nor left waiting. */
         char text[SS_ADDRSTRLEN];
         ss_addr_format(&req->peer, text, sizeof text);
-        ss__log(s, SS_LOG_WARN, "max_connections (%d) reached: refused %s",
-                s->cfg.max_connections, text);
+        ss__log(s, SS_LOG_WARN, "max_connections (%d) reached: refused %s", s->cfg.max_connections,
+                text);
         if (!ss__is_dgram(req->transport)) close(req->fd);
         return 0;
     }
@@ -131,14 +130,15 @@ static int recv_one(ss_server_t *s, const ss__listener *l)
                          (struct sockaddr *)&req.peer.sa, &req.peer.len);
     if (n < 0) {
         int err = ss__errno();
-        if (err != -EAGAIN && err != -EINTR) ss__log(s, SS_LOG_WARN, "recvfrom: %s", ss_strerror(err));
+        if (err != -EAGAIN && err != -EINTR)
+            ss__log(s, SS_LOG_WARN, "recvfrom: %s", ss_strerror(err));
         return -1;
     }
     if ((size_t)n > s->cfg.max_datagram) {
         char text[SS_ADDRSTRLEN];
         ss_addr_format(&req.peer, text, sizeof text);
-        ss__log(s, SS_LOG_WARN, "datagram from %s truncated: %zd bytes > max_datagram %zu",
-                text, n, s->cfg.max_datagram);
+        ss__log(s, SS_LOG_WARN, "datagram from %s truncated: %zd bytes > max_datagram %zu", text, n,
+                s->cfg.max_datagram);
         return 0;
     }
     req.packet = s->rxbuf;
@@ -182,9 +182,9 @@ static int build_pollset(ss_server_t *s, int *nlisten)
     s->pfd[n++] = (struct pollfd){.fd = s->wake_fd, .events = POLLIN};
     if (s->backoff_until && ss_now_ms() >= s->backoff_until) s->backoff_until = 0;
     for (int i = 0; i < s->nls; i++)
-        s->pfd[n++] = (struct pollfd){
-            .fd = (s->backoff_until || atomic_load(&s->closed)) ? -1 : s->ls[i].fd,
-            .events = POLLIN};
+        s->pfd[n++] =
+            (struct pollfd){.fd = (s->backoff_until || atomic_load(&s->closed)) ? -1 : s->ls[i].fd,
+                            .events = POLLIN};
     if (mode_full(s))
         for (int i = 0; i < s->nls; i++) s->pfd[1 + i].fd = -1;
     *nlisten = s->nls;

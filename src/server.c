@@ -103,8 +103,8 @@ static int make_fds(ss_server_t *s)
     /* The cancel flag lives in a shared page: fork children and prefork
      * workers see the parent set it, and a handler that never waits (a
      * chargen writing to a fast reader) still sees it at its next write. */
-    void *p = mmap(NULL, sizeof(atomic_int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
+    void *p =
+        mmap(NULL, sizeof(atomic_int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return ss__fail(ss__errno(), "mmap");
     s->cancelled = p;
     atomic_init(s->cancelled, 0);
@@ -119,7 +119,8 @@ int ss_server_create(ss_server_t **out, const ss_config_t *cfg, const ss_handler
     if (rc < 0) return rc;
     const ss__mode_ops *ops = ss__mode_ops_for(cfg->mode);
     if (!ops)
-        return ss__fail(SS_EMODE, "mode %s", ss_mode_name(cfg->mode) ? ss_mode_name(cfg->mode) : "?");
+        return ss__fail(SS_EMODE, "mode %s",
+                        ss_mode_name(cfg->mode) ? ss_mode_name(cfg->mode) : "?");
     ss_server_t *s = calloc(1, sizeof *s);
     if (!s) return ss__fail(-ENOMEM, "ss_server_create");
     s->cfg = *cfg;

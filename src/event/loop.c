@@ -190,12 +190,21 @@ static ss__task *task_new(ss__loop *l, ss__coro_fn *fn, void *arg, size_t extra)
     if (!co) return NULL;
     ss__task *t = (ss__task *)co;
     co->arg = t;
+    /* Every field past the coroutine is set here: a stack from the pool
+     * still holds the bytes of the task (or the frames) that used it, and a
+     * stale aprev or timer index would corrupt the task list or the timer
+     * heap (the list then loops on itself: a hang found by the fault walk).
+     * errmsg needs only its first byte. */
+    t->ctx.errmsg[0] = '\0';
     t->ctx.cancel_fd = -1;
     t->ctx.waiter = &l->waiter;
     t->loop = l;
     t->fn = fn;
     t->arg = arg;
+    t->rnext = t->aprev = t->wnext = t->wprev = NULL;
+    t->timer = (ss__timer){0};
     t->wfd = t->wcancel = -1;
+    t->wevents = t->result = 0;
     t->anext = l->all;
     if (l->all) l->all->aprev = t;
     l->all = t;

@@ -44,8 +44,8 @@ typedef struct shared_counts {
 
 static inline shared_counts *shared_counts_new(void)
 {
-    void *p = mmap(NULL, sizeof(shared_counts), PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    void *p = mmap(NULL, sizeof(shared_counts), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                   -1, 0);
     ASSERT(p != MAP_FAILED);
     memset(p, 0, sizeof(shared_counts));
     return p;
@@ -76,10 +76,14 @@ static inline int count_threads(void)
 /* The address text for a transport name, in dir for unix ones. */
 static inline void transport_addr(const char *t, char *dir, char *out, size_t cap)
 {
-    if (strcmp(t, "tcp4") == 0) snprintf(out, cap, "tcp://127.0.0.1:0");
-    else if (strcmp(t, "tcp6") == 0) snprintf(out, cap, "tcp://[::1]:0");
-    else if (strcmp(t, "udp4") == 0) snprintf(out, cap, "udp://127.0.0.1:0");
-    else if (strcmp(t, "udp6") == 0) snprintf(out, cap, "udp://[::1]:0");
+    if (strcmp(t, "tcp4") == 0)
+        snprintf(out, cap, "tcp://127.0.0.1:0");
+    else if (strcmp(t, "tcp6") == 0)
+        snprintf(out, cap, "tcp://[::1]:0");
+    else if (strcmp(t, "udp4") == 0)
+        snprintf(out, cap, "udp://127.0.0.1:0");
+    else if (strcmp(t, "udp6") == 0)
+        snprintf(out, cap, "udp://[::1]:0");
     else {
         snprintf(dir, 64, "/tmp/ss-test-XXXXXX");
         ASSERT(mkdtemp(dir) != NULL);
@@ -124,8 +128,7 @@ static int harness_clean(int fds, int threads)
     return 0;
 }
 
-static void harness_child(const ss_config_t *cfg0, const ss_handler_t *h, const char *want,
-                          int out)
+static void harness_child(const ss_config_t *cfg0, const ss_handler_t *h, const char *want, int out)
 {
     int fds = count_fds() - 1; /* the pipe's write end goes before the check */
     int threads = count_threads();

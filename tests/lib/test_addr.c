@@ -143,9 +143,12 @@ static void test_hostile(void)
 int main(int argc, char **argv)
 {
     static const test_case cases[] = {
-        {"good", test_good},           {"bad", test_bad},
-        {"resolve_fail", test_resolve_fail}, {"format_small", test_format_small},
-        {"resolve_many", test_resolve_many}, {"hostile", test_hostile},
+        {"good", test_good},
+        {"bad", test_bad},
+        {"resolve_fail", test_resolve_fail},
+        {"format_small", test_format_small},
+        {"resolve_many", test_resolve_many},
+        {"hostile", test_hostile},
         {NULL, NULL},
     };
     return test_main(cases, argc, argv);

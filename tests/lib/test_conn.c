@@ -4,10 +4,10 @@
 #include "internal.h"
 #include "test.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -56,8 +56,8 @@ static void *chunk_writer(void *arg)
 static void test_readline_chunked(void)
 {
     const char *text = "alpha\r\nbeta\n\n\r\ngamma delta\nlast-without-newline";
-    const char *want[] = {"alpha\r\n", "beta\n", "\n", "\r\n", "gamma delta\n",
-                          "last-without-newline"};
+    const char *want[] = {"alpha\r\n", "beta\n",        "\n",
+                          "\r\n",      "gamma delta\n", "last-without-newline"};
     for (unsigned seed = 1; seed <= 20; seed++) {
         pair_stream(NULL);
         chunker ch = {text, strlen(text), seed};

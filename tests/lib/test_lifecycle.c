@@ -5,13 +5,13 @@
  * out of descriptors, a child that crashes, configuration errors. */
 #include "harness.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 static _Atomic int timeouts, actions, handled;
 

@@ -452,10 +452,12 @@ static const struct {
     const char *name;
     void (*fn)(void);
 } cases[] = {
-    {"upper", case_upper},     {"sequential", case_sequential}, {"concurrent", case_concurrent},
-    {"big", case_big},         {"failure", case_failure},       {"verify", case_verify},
-    {"line_limit", case_line_limit}, {"timeout", case_timeout}, {"maxconn", case_maxconn},
-    {"drain", case_drain},     {"cancel", case_cancel},         {"leaks", case_leaks},
+    {"upper", case_upper},           {"sequential", case_sequential},
+    {"concurrent", case_concurrent}, {"big", case_big},
+    {"failure", case_failure},       {"verify", case_verify},
+    {"line_limit", case_line_limit}, {"timeout", case_timeout},
+    {"maxconn", case_maxconn},       {"drain", case_drain},
+    {"cancel", case_cancel},         {"leaks", case_leaks},
 };
 
 static void configure(const char *name)

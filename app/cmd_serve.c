@@ -108,7 +108,9 @@ static ss_handler_t service; /* the service's own handler */
  * at once on a second signal. The parent may already be gone: check after. */
 static int serve_setup(ss_conn_t *c, void *ctx)
 {
-    if (getpid() != serve_pid) {
+    /* fork mode only: prefork workers are the library's, which already ties
+     * them to the supervisor (and drains them) on its own. */
+    if (ss_server_config(ss_conn_server(c))->mode == SS_MODE_FORK && getpid() != serve_pid) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != serve_pid) _exit(1);
     }

@@ -5,6 +5,7 @@
  * signal ends the process (and fork-mode children) at once. */
 #include "commands.h"
 #include "opts.h"
+#include "privs.h"
 #include "services.h"
 
 #include <errno.h>
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static const char *const default_addrs[] = {"tcp://127.0.0.1:2345", "udp://127.0.0.1:2345"};
@@ -57,6 +60,12 @@ static void print_help(FILE *f)
           "      --max-line BYTES     longest line, ending included (default 8192)\n"
           "      --drain-timeout S    on SIGINT/SIGTERM, wait up to S seconds for sessions\n"
           "                           in flight (default 10)\n"
+          "      --user USER          once the listeners are bound, run as USER (and its\n"
+          "                           group): ports below 1024 need root only at start\n"
+          "      --group GROUP        once bound, run as GROUP (default with --user: the\n"
+          "                           user's primary group)\n"
+          "      --socket-mode MODE   permissions of the unix socket files, in octal (660);\n"
+          "                           with --user/--group the files are theirs\n"
           "  -v, --verbose            log debug messages too\n"
           "  -q, --quiet              log warnings and errors only\n"
           "  -h, --help               show this help\n"
@@ -103,16 +112,19 @@ static int install_signals(void)
 
 static ss_handler_t service; /* the service's own handler */
 
-/* Runs before each session. In a process of its own (fork mode), the session
- * must not outlive the server: PR_SET_PDEATHSIG kills it if the server exits
- * at once on a second signal. The parent may already be gone: check after. */
+/* Runs before each session. In a process of its own (a fork-mode child, a
+ * prefork worker), sessions must not outlive the server: PR_SET_PDEATHSIG
+ * kills the process if the server exits at once on a second signal. Once
+ * per process (a prefork worker serves many sessions). The parent may
+ * already be gone: check after. */
 static int serve_setup(ss_conn_t *c, void *ctx)
 {
-    /* fork mode only: prefork workers are the library's, which already ties
-     * them to the supervisor (and drains them) on its own. */
-    if (ss_server_config(ss_conn_server(c))->mode == SS_MODE_FORK && getpid() != serve_pid) {
+    static pid_t armed; /* the process that has set it */
+    pid_t me = getpid();
+    if (me != serve_pid && me != armed) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != serve_pid) _exit(1);
+        armed = me;
     }
     return service.setup ? service.setup(c, ctx) : 0;
 }
@@ -161,21 +173,75 @@ static int parse_addrs(const serve_opts_t *o, ss_addr_t *addrs, int *n)
     return 0;
 }
 
-static int listen_all(ss_server_t *s, const ss_addr_t *addrs, int n)
+/* Binds every listener. With --socket-mode the socket files are created
+ * with that mode already (the umask says so while binding), so that none
+ * exists, even for a moment, with looser permissions than asked. */
+static int listen_all(ss_server_t *s, const ss_addr_t *addrs, int n, int unix_mode)
 {
-    for (int i = 0; i < n; i++) {
-        int k = ss_server_listen_addr(s, &addrs[i]);
-        if (k < 0) {
+    mode_t old = 0;
+    if (unix_mode) old = umask((mode_t)(~unix_mode & 0777));
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (ss_server_listen_addr(s, &addrs[i]) < 0) {
             fprintf(stderr, "socketserver serve: %s\n", ss_errmsg());
-            return EXIT_OSERR;
+            rc = EXIT_OSERR;
         }
+    }
+    if (unix_mode) umask(old);
+    return rc;
+}
+
+/* The listening lines, once the server is ready (bound, and running as
+ * --user): scripts wait for them to learn the ports, so they are flushed. */
+static void announce(const ss_server_t *s)
+{
+    for (int i = 0; i < ss_server_listener_count(s); i++) {
         ss_addr_t bound;
         char text[SS_ADDRSTRLEN];
-        ss_server_address(s, k, &bound);
+        ss_server_address(s, i, &bound);
         if (ss_addr_format(&bound, text, sizeof text) < 0) snprintf(text, sizeof text, "?");
-        /* Scripts wait for this line to learn the port: flush it now. */
         printf("listening %s\n", text);
-        fflush(stdout);
+    }
+    fflush(stdout);
+}
+
+/* The file of a unix listener, or NULL (other transports, abstract names). */
+static const char *socket_file(const ss_addr_t *a)
+{
+    const struct sockaddr_un *un = (const struct sockaddr_un *)&a->sa;
+    if ((a->transport != SS_UNIX && a->transport != SS_UNIXGRAM) || un->sun_path[0] == '\0')
+        return NULL;
+    return un->sun_path;
+}
+
+/* --user, --group: the socket files become the user's, then root is
+ * dropped. The server removes its socket files at exit as that user, which
+ * needs write permission on their directory: when it lacks it, the file is
+ * left behind at exit (a later server replaces a stale socket file), and
+ * this is said now rather than discovered then. */
+static int drop_privileges(ss_server_t *s, const privs_t *pv)
+{
+    if (!privs_wanted(pv)) return 0;
+    for (int i = 0; i < ss_server_listener_count(s); i++) {
+        ss_addr_t a;
+        ss_server_address(s, i, &a);
+        const char *path = socket_file(&a);
+        if (!path) continue;
+        int rc = privs_give_socket(pv, path);
+        if (rc < 0) {
+            fprintf(stderr, "socketserver serve: chown %s: %s\n", path, strerror(-rc));
+            return EXIT_OSERR;
+        }
+        if (!privs_may_remove(pv, path))
+            ss_server_log(s, SS_LOG_WARN,
+                          "%s: %s may not remove it from its directory: the socket file will "
+                          "be left behind at exit",
+                          path, pv->name);
+    }
+    char err[200];
+    if (privs_drop(pv, err, sizeof err) < 0) {
+        fprintf(stderr, "socketserver serve: dropping privileges to %s: %s\n", pv->name, err);
+        return EXIT_OSERR;
     }
     return 0;
 }
@@ -212,6 +278,12 @@ static int serve(const serve_opts_t *o, const svc_t *svc)
     int n = 0;
     int rc = parse_addrs(o, addrs, &n);
     if (rc) return rc;
+    /* An unknown --user is a usage error found before anything is bound:
+     * the server never serves as root on behalf of a user who does not
+     * exist. */
+    privs_t pv;
+    char err[160];
+    if (privs_resolve(&pv, o->user, o->group, err, sizeof err) < 0) return usage_error("%s", err);
     warn_unused(&o->cfg);
     service = svc->handler;
     ss_handler_t h = service;
@@ -227,7 +299,9 @@ static int serve(const serve_opts_t *o, const svc_t *svc)
         perror("socketserver serve: sigaction");
         rc = EXIT_OSERR;
     }
-    if (rc == 0) rc = listen_all(s, addrs, n);
+    if (rc == 0) rc = listen_all(s, addrs, n, o->cfg.unix_mode);
+    if (rc == 0) rc = drop_privileges(s, &pv);
+    if (rc == 0) announce(s);
     if (rc == 0) rc = run(s, svc);
     the_server = NULL;  /* a signal from now on must not touch what close frees */
     ss_server_close(s); /* closes listeners, drains, removes socket files */

@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#define BIG 1000000000000000ULL /* a magnitude above every limit we accept */
+/* A magnitude above every limit we accept (the largest is --max-bytes' 2^50,
+ * about 1.1e15): digits saturate here, so a longer number stays too large
+ * instead of becoming BIG. Below UINT64_MAX / 10, so scanning cannot wrap. */
+#define BIG 1000000000000000000ULL
 
 static int fail(char *why, size_t cap, const char *fmt, ...) SS_PRINTF(3, 4);
 
@@ -125,6 +128,22 @@ int opts_count(const char *text, long min, long max, long *out, char *why, size_
     return 0;
 }
 
+int opts_mode(const char *text, int *out, char *why, size_t cap)
+{
+    static const char form[] = "not an octal file mode (such as 660 or 0600)";
+    if (!text || !*text) return fail(why, cap, "empty value");
+    unsigned v = 0;
+    int n = 0;
+    for (const char *p = text; *p; p++, n++) {
+        if (*p < '0' || *p > '7' || n >= 4) return fail(why, cap, form);
+        v = v * 8 + (unsigned)(*p - '0');
+    }
+    if (v > 0777) return fail(why, cap, "only permission bits (at most 0777)");
+    if (v == 0) return fail(why, cap, "0 would let nobody but root connect");
+    *out = (int)v;
+    return 0;
+}
+
 /* ------------------------------------------------------------ getopt */
 
 /* Resets getopt_long's globals so each parse starts afresh (GNU: optind 0
@@ -142,21 +161,43 @@ static const char *long_name(const struct option *lo, int val)
     return NULL;
 }
 
+/* What the user typed, for a message: its first max bytes, control
+ * characters written as \xNN, so that the message stays one line (opts.h)
+ * and cannot carry terminal escape sequences. Returns buf (cap > 4). */
+static const char *shown(const char *text, size_t max, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < max && text[i] && n + 5 < cap; i++) {
+        unsigned char ch = (unsigned char)text[i];
+        if (ch < 0x20 || ch == 0x7f)
+            n += (size_t)snprintf(buf + n, cap - n, "\\x%02x", ch);
+        else
+            buf[n++] = (char)ch;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 /* The message for getopt_long's ':' (missing value) and '?' (unknown). */
 static int getopt_failure(int c, const struct option *lo, char **argv, char *err, size_t cap)
 {
     const char *name = long_name(lo, optopt);
     const char *given = optind > 0 ? argv[optind - 1] : "";
+    char opt[2] = {(char)optopt, '\0'};
+    char buf[256];
     if (c == ':' && name) return fail(err, cap, "option --%s needs a value", name);
     if (c == ':') return fail(err, cap, "option -%c needs a value", optopt);
-    if (optopt && !name) return fail(err, cap, "unknown option -%c (see --help)", optopt);
-    return fail(err, cap, "unknown or malformed option \"%.60s\" (see --help)", given);
+    if (optopt && !name)
+        return fail(err, cap, "unknown option -%s (see --help)", shown(opt, 1, buf, sizeof buf));
+    return fail(err, cap, "unknown or malformed option \"%s\" (see --help)",
+                shown(given, 60, buf, sizeof buf));
 }
 
 /* Prefixes a value parser's phrase with the option and the value. */
 static int bad_value(const char *opt, const char *text, const char *why, char *err, size_t cap)
 {
-    return fail(err, cap, "--%s \"%.40s\": %s", opt, text, why);
+    char buf[256];
+    return fail(err, cap, "--%s \"%s\": %s", opt, shown(text, 40, buf, sizeof buf), why);
 }
 
 /* ------------------------------------------------------------ serve */
@@ -166,6 +207,9 @@ enum {
     SO_IDLE,
     SO_LINE,
     SO_DRAIN,
+    SO_USER,
+    SO_GROUP,
+    SO_SOCKMODE,
 };
 
 static const struct option serve_longopts[] = {
@@ -175,6 +219,9 @@ static const struct option serve_longopts[] = {
     {"idle-timeout", required_argument, NULL, SO_IDLE},
     {"max-line", required_argument, NULL, SO_LINE},
     {"drain-timeout", required_argument, NULL, SO_DRAIN},
+    {"user", required_argument, NULL, SO_USER},
+    {"group", required_argument, NULL, SO_GROUP},
+    {"socket-mode", required_argument, NULL, SO_SOCKMODE},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -201,9 +248,10 @@ static void available_modes(char *buf, size_t cap)
 static int set_mode(ss_config_t *cfg, const char *text, char *err, size_t cap)
 {
     ss_mode_t m;
+    char buf[256];
     if (ss_mode_parse(text, &m) < 0)
-        return fail(err, cap, "unknown mode \"%.40s\" (sync, thread, fork, pool, prefork, event)",
-                    text);
+        return fail(err, cap, "unknown mode \"%s\" (sync, thread, fork, pool, prefork, event)",
+                    shown(text, 40, buf, sizeof buf));
     if (!ss_mode_available(m)) {
         char list[80];
         available_modes(list, sizeof list);
@@ -243,6 +291,15 @@ static int serve_option(serve_opts_t *o, int c, const char *v, char *err, size_t
     case SO_LINE:
         rc = opts_size(v, 1, 16u << 20, &z, why, sizeof why);
         cfg->max_line = (size_t)z;
+        break;
+    case SO_USER:
+    case SO_GROUP:
+        /* Looked up by the caller, before anything is bound (privs.c). */
+        if (!*v) rc = fail(why, sizeof why, "empty value");
+        *(c == SO_USER ? &o->user : &o->group) = v;
+        break;
+    case SO_SOCKMODE:
+        rc = opts_mode(v, &cfg->unix_mode, why, sizeof why);
         break;
     case 'v':
         cfg->log_level = SS_LOG_DEBUG;

@@ -37,13 +37,20 @@ int opts_size(const char *text, uint64_t min, uint64_t max, uint64_t *out, char 
 /* A decimal whole number between min and max (both >= 0). */
 int opts_count(const char *text, long min, long max, long *out, char *why, size_t cap);
 
+/* File permission bits in octal, as chmod(1) takes them: "660", "0600".
+ * Between 1 and 0777 (no set-id or sticky bits). */
+int opts_mode(const char *text, int *out, char *why, size_t cap);
+
 /* ------------------------------------------------------------ serve */
 
 typedef struct serve_opts {
     const char *service;
     const char *addrs[OPTS_MAX_ADDRS]; /* point into argv; none: the defaults */
     int naddrs;
-    ss_config_t cfg; /* ss_config_init's defaults, then the options */
+    ss_config_t cfg;   /* ss_config_init's defaults, then the options
+                          (--socket-mode: cfg.unix_mode) */
+    const char *user;  /* --user: point into argv; NULL: not given */
+    const char *group; /* --group */
 } serve_opts_t;
 
 /* Parses `serve SERVICE [ADDRESS ...] [options]` (argv[0] is "serve"). GNU

@@ -39,14 +39,14 @@ static int upper_stream(ss_conn_t *c)
 static int upper_datagram(ss_conn_t *c)
 {
     if (svc_loop_guard(c)) return 0;
+    int rc = ss_write(c, "", 0); /* an empty datagram gets an empty reply, as echo's */
     char buf[1024];
     ssize_t n = 0;
-    while ((n = ss_read(c, buf, sizeof buf)) > 0) {
+    while (rc == 0 && (n = ss_read(c, buf, sizeof buf)) > 0) {
         ascii_upper(buf, (size_t)n);
-        int rc = ss_write(c, buf, (size_t)n);
-        if (rc < 0) return rc;
+        rc = ss_write(c, buf, (size_t)n);
     }
-    return (int)n;
+    return rc < 0 ? rc : (int)n;
 }
 
 int svc_upper(ss_conn_t *c, void *ctx)

@@ -88,8 +88,9 @@ TMP=$(mktemp -d /tmp/ss-bench.XXXXXX)
 SRV_PID=""
 GEN_PID=""
 cleanup() {
-    [ -n "$GEN_PID" ] && kill -KILL "$GEN_PID" 2>/dev/null
-    [ -n "$SRV_PID" ] && kill -KILL "$SRV_PID" 2>/dev/null
+    local left
+    left=$(jobs -p) # this shell's own children: servers and generators
+    [ -n "$left" ] && kill -KILL $left 2>/dev/null
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -204,6 +205,16 @@ busy_pct() {
         if (t <= 0) print "-"; else printf "%.0f", (y[2 * n + 1] - x[2 * n + 1]) * 100 / t }'
 }
 
+# Ticks of all tasks on all CPUs (user, nice and system of the "cpu" line).
+task_ticks() { awk '/^cpu / { print $2 + $3 + $4; exit }' /proc/stat; }
+
+# CPU seconds of this shell's reaped children (the generator runs), from the
+# `times` builtin (in this shell, not a subshell: hence the file).
+children_cpu() {
+    times >"$TMP/times"
+    awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$TMP/times"
+}
+
 # ------------------------------------------------------------ the generator
 
 # gen OUTFILE ARGS...: one generator run, pinned to the generator CPU.
@@ -233,15 +244,19 @@ fmt() { awk -v v="$1" -v d="${2:-0}" 'BEGIN { if (v == "-" || v == "") print "-"
 one_run() {
     local file=$1 label=$2 warm=$3
     shift 3
-    local t0 t1 w0 w1 s0 s1
+    local t0 t1 w0 w1 s0 s1 a0 a1 c0 c1
     t0=$(cpu_ticks "$SRV_PID")
     s0=$(cpu_stat)
+    a0=$(task_ticks)
+    c0=$(children_cpu)
     w0=$(date +%s%N)
     gen "$TMP/run.json" "$@" --duration "$DUR" --warmup "$warm"
     local rc=$?
     sleep 0.3 # let a fork server reap its children (cutime, cstime)
     t1=$(cpu_ticks "$SRV_PID")
     s1=$(cpu_stat)
+    a1=$(task_ticks)
+    c1=$(children_cpu)
     w1=$(date +%s%N)
     if [ $rc -gt 1 ]; then
         note "$label: bench exited $rc: $(head -c 200 "$TMP/gen.err")"
@@ -259,47 +274,66 @@ one_run() {
         sus=$(awk -v t=$((t1 - t0)) -v k="$TCK" -v n="$req" 'BEGIN { printf "%.2f", t * 1e6 / k / n }')
     fi
     util=$(awk -v t=$((t1 - t0)) -v k="$TCK" -v w=$((w1 - w0)) 'BEGIN { printf "%.1f", t / k * 1e11 / w }')
-    echo "$rps $sus $p50 $p99 $gus $util $(busy_pct "$s0" "$s1" 0) $(busy_pct "$s0" "$s1" 1) ${err:-0}" >>"$file"
+    # Whatever else ran: all tasks' CPU time less the server's and the
+    # generator's, as a share of all CPUs over the run.
+    local others
+    others=$(awk -v a=$((a1 - a0)) -v t=$((t1 - t0)) -v k="$TCK" -v c="$(awk -v x="$c0" -v y="$c1" 'BEGIN { print y - x }')" \
+        -v w=$((w1 - w0)) -v n="$NCPU" 'BEGIN { v = ((a - t) / k - c) * 1e11 / w / n; printf "%.0f", v < 0 ? 0 : v }')
+    echo "$rps $sus $p50 $p99 $gus $util $(busy_pct "$s0" "$s1" 0) $(busy_pct "$s0" "$s1" 1) ${err:-0} $others" >>"$file"
 }
 
 # summarize MODE NAME REPSFILE: the medians of the runs, as one row of
 # $TMP/rows: "mode name rps-median rps-min rps-max server-us/req p50 p99
-# errors generator-us/req server-cpu% cpu0-busy% cpu1-busy%".
+# errors generator-us/req server-cpu% cpu0-busy% cpu1-busy% others%".
 summarize() {
     local mode=$1 name=$2 file=$3
     col() { cut -d' ' -f"$1" "$file" | grep -v -- '^-$' | stats | cut -d' ' -f1; }
     local rps errors
     rps=$(cut -d' ' -f1 "$file" | stats)
     errors=$(awk '{ s += $9 } END { print s + 0 }' "$file")
-    echo "$mode $name $rps $(col 2) $(col 3) $(col 4) $errors $(col 5) $(col 6) $(col 7) $(col 8)" >>"$TMP/rows"
+    echo "$mode $name $rps $(col 2) $(col 3) $(col 4) $errors $(col 5) $(col 6) $(col 7) $(col 8) $(col 10)" >>"$TMP/rows"
     log "$mode $name: req/s $rps, server us/req $(col 2), p50 $(col 3), p99 $(col 4), errors $errors"
 }
 
-# measure MODE SCENARIO PATTERN CONNS [ARGS...]: one row. Starts the server,
-# warms it up with PREWARM s of traffic, makes REPS measured runs, stops it.
-measure() {
-    local mode=$1 name=$2 pattern=$3 conns=$4
-    shift 4
-    local scheme=tcp
+# scenario NAME PATTERN CONNS: one row per server. The scenario's servers all
+# run at once, idle but for the one being measured, and the measured runs
+# take turns between them, so that whatever else loads the machine weighs on
+# every row alike. Each server first gets PREWARM s of traffic.
+scenario() {
+    local name=$1 pattern=$2 conns=$3 scheme=tcp warm=1 mode
     [ "$pattern" = udp ] && scheme=udp
-    server_cmd "$mode" "$scheme://127.0.0.1:0" "$conns"
-    start_server "${SRV_CMD[@]}" || {
-        note "$mode $name: the server did not start"
-        return 1
-    }
     # Connecting thousands of clients takes a while (a fork server forks for
     # each): the measured window starts after it.
-    local warm=1
     [ "$conns" -ge 2000 ] && warm=3
-    local args=("$SRV_ADDR" --pattern "$pattern" --connections "$conns" --timeout 10 "$@")
-    gen "$TMP/warm.json" "${args[@]}" --duration "$PREWARM"
-    sleep 0.3
-    : >"$TMP/reps"
-    for _ in $(seq "$REPS"); do
-        one_run "$TMP/reps" "$mode $name" "$warm" "${args[@]}"
+    local -A pid addr
+    local live=()
+    for mode in ref $MODES; do
+        applies "$mode" "$pattern" "$conns" || continue
+        server_cmd "$mode" "$scheme://127.0.0.1:0" "$conns"
+        if ! start_server "${SRV_CMD[@]}"; then
+            note "$mode $name: the server did not start"
+            continue
+        fi
+        pid[$mode]=$SRV_PID
+        addr[$mode]=$SRV_ADDR
+        live+=("$mode")
+        : >"$TMP/reps.$mode"
+        gen "$TMP/warm.json" "$SRV_ADDR" --pattern "$pattern" --connections "$conns" --timeout 10 \
+            --duration "$PREWARM"
     done
-    stop_server
-    summarize "$mode" "$name" "$TMP/reps"
+    sleep 0.3
+    for _ in $(seq "$REPS"); do
+        for mode in "${live[@]}"; do
+            SRV_PID=${pid[$mode]}
+            one_run "$TMP/reps.$mode" "$mode $name" "$warm" "${addr[$mode]}" --pattern "$pattern" \
+                --connections "$conns" --timeout 10
+        done
+    done
+    for mode in "${live[@]}"; do
+        SRV_PID=${pid[$mode]}
+        stop_server
+        summarize "$mode" "$name" "$TMP/reps.$mode"
+    done
 }
 
 # Is the generator the bottleneck? The reference at 16 connections, runs with
@@ -326,11 +360,11 @@ check_generator() {
     summarize ref echo-16-threads-2 "$TMP/reps2"
 }
 
-# idle MODE: the server's memory per idle connection: PSS of its process tree
-# before and after IDLE_CONNS connections that each answered one request.
+# idle MODE N: the server's memory per idle connection: PSS of its process
+# tree before and after N connections that each answered one request.
 idle() {
-    local mode=$1
-    server_cmd "$mode" tcp://127.0.0.1:0 "$IDLE_CONNS"
+    local mode=$1 n=$2
+    server_cmd "$mode" tcp://127.0.0.1:0 "$n"
     start_server "${SRV_CMD[@]}" || {
         note "$mode idle: the server did not start"
         return 1
@@ -340,9 +374,9 @@ idle() {
     before=$(pss_kb "$SRV_PID")
     # A generous --timeout: a fork server forks 10000 times before the last
     # connection is answered, and a timeout would only add reconnects.
-    echo "${GEN_PIN[*]} $BIN bench $SRV_ADDR --pattern idle --connections $IDLE_CONNS --timeout 120 --duration 300 --quiet" |
+    echo "${GEN_PIN[*]} $BIN bench $SRV_ADDR --pattern idle --connections $n --timeout 120 --duration 300 --quiet" |
         sed "s|$BUILD/|build/|g" >>"$COMMANDS"
-    "${GEN_PIN[@]}" "$BIN" bench "$SRV_ADDR" --pattern idle --connections "$IDLE_CONNS" --timeout 120 \
+    "${GEN_PIN[@]}" "$BIN" bench "$SRV_ADDR" --pattern idle --connections "$n" --timeout 120 \
         --duration 300 --quiet >"$TMP/idle.out" 2>"$TMP/idle.err" &
     GEN_PID=$!
     local ok=0
@@ -358,13 +392,12 @@ idle() {
     GEN_PID=""
     stop_server
     if [ $ok = 0 ]; then
-        note "$mode idle: not all $IDLE_CONNS connections came up: $(tail -c 300 "$TMP/idle.out" "$TMP/idle.err" | tr '\n' ' ')"
-        echo "$mode $IDLE_CONNS $before $after -" >>"$TMP/idle_rows"
+        note "$mode idle: not all $n connections came up: $(grep -h -m1 errors "$TMP/idle.out" "$TMP/idle.err" | tr -s ' ')"
         return 1
     fi
     local per
-    per=$(awk -v a="$after" -v b="$before" -v n="$IDLE_CONNS" 'BEGIN { v = (a - b) * 1024 / n; if (v < 0.5 && v > -0.5) v = 0; printf "%.0f", v }')
-    echo "$mode $IDLE_CONNS $before $after $per" >>"$TMP/idle_rows"
+    per=$(awk -v a="$after" -v b="$before" -v n="$n" 'BEGIN { v = (a - b) * 1024 / n; if (v < 0.5) v = 0; printf "%.0f", v }')
+    echo "$mode $n $before $after $per" >>"$TMP/idle_rows"
     log "$mode idle: PSS $before -> $after KiB, $per bytes per connection"
 }
 
@@ -384,10 +417,12 @@ available_modes() {
     line=${line%%;*}
     echo "$line" | tr ',' ' '
 }
-[ -z "$MODES" ] && MODES=$(available_modes | xargs)
+AVAILABLE=$(available_modes | xargs)
+[ -z "$MODES" ] && MODES=$AVAILABLE
 for m in sync thread fork pool prefork event; do
-    case " $MODES " in
-    *" $m "*) ;;
+    case " $MODES " in *" $m "*) continue ;; esac
+    case " $AVAILABLE " in
+    *" $m "*) note "$m mode: left out by --modes, no rows" ;;
     *) note "$m mode: not in this build (\`socketserver serve --help\`), no rows" ;;
     esac
 done
@@ -413,16 +448,17 @@ log "modes: $MODES; scenarios: $SCENARIOS; $REPS x ${DUR}s each"
 
 for sc in $SCENARIOS; do
     IFS=: read -r name pattern conns <<<"$sc"
-    for mode in ref $MODES; do
-        applies "$mode" "$pattern" "$conns" || continue
-        measure "$mode" "$name" "$pattern" "$conns"
-    done
+    scenario "$name" "$pattern" "$conns"
 done
 note "sync mode serves one connection at a time, so its echo rows use 1 connection only and it has no idle row (more connections would starve all but one)"
 
+# A server that cannot hold IDLE_CONNS (a busy machine, a process limit) is
+# measured again with a fifth of them.
 for mode in ref $MODES; do
     applies "$mode" idle "$IDLE_CONNS" || continue
-    idle "$mode"
+    idle "$mode" "$IDLE_CONNS" && continue
+    [ "$IDLE_CONNS" -gt 1000 ] && idle "$mode" $((IDLE_CONNS / 5)) &&
+        note "$mode idle: measured with $((IDLE_CONNS / 5)) connections instead"
 done
 
 check_generator
@@ -432,9 +468,14 @@ ELAPSED=$(($(date +%s) - START))
 
 row_of() { awk -v m="$1" -v n="$2" '$1 == m && $2 == n' "$TMP/rows"; }
 
+# A note when other work on the machine took a noticeable share of the CPUs.
+BUSY_ROWS=$(awk '$14 != "-" && $14 >= 10 { n++ } END { print n + 0 }' "$TMP/rows")
+MAX_OTHERS=$(awk '$14 != "-" && $14 > m { m = $14 } END { print m + 0 }' "$TMP/rows")
+[ "$BUSY_ROWS" -gt 0 ] && note "other work ran on this machine during $BUSY_ROWS rows (up to $MAX_OTHERS% of the two CPUs, \"other load\"): their absolute rates are low and noisy; rows of one scenario took turns, so compare them with each other"
+
 results_table() {
-    echo "| scenario | server | requests/s (median, min-max) | vs reference | server CPU us/request | CPU 0 busy % | p50 us | p99 us | errors |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| scenario | server | requests/s (median, min-max) | vs reference | server CPU us/request | CPU 0 busy % | other load % | p50 us | p99 us | errors |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     for sc in $SCENARIOS; do
         IFS=: read -r name pattern conns <<<"$sc"
         local ref
@@ -448,7 +489,7 @@ results_table() {
             [ -n "$ref" ] && [ "$3" != "-" ] && ratio=$(awk -v a="$3" -v b="$ref" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
             local label=$mode
             [ "$mode" = ref ] && label="reference (epoll_echo)"
-            echo "| $name | $label | $(fmt "$3") ($(fmt "$4")-$(fmt "$5")) | $ratio | $6 | $(fmt "${12}") | $(fmt "$7" 1) | $(fmt "$8" 1) | $9 |"
+            echo "| $name | $label | $(fmt "$3") ($(fmt "$4")-$(fmt "$5")) | $ratio | $6 | $(fmt "${12}") | $(fmt "${14}") | $(fmt "$7" 1) | $(fmt "$8" 1) | $9 |"
         done
     done
 }
@@ -463,14 +504,14 @@ idle_table() {
 }
 
 check_table() {
-    echo "| generator threads | requests/s (median, min-max) | server process CPU % | CPU 0 (server) busy % | CPU 1 (generator) busy % | server CPU us/request | generator CPU us/request | p50 us | p99 us |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| generator threads | requests/s (median, min-max) | server process CPU % | CPU 0 (server) busy % | CPU 1 (generator) busy % | other load % | server CPU us/request | generator CPU us/request | p50 us | p99 us |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for t in 1 2; do
         local r
         r=$(row_of ref "echo-16-threads-$t")
         [ -z "$r" ] && continue
         set -- $r
-        echo "| $t | $(fmt "$3") ($(fmt "$4")-$(fmt "$5")) | $(fmt "${11}") | $(fmt "${12}") | $(fmt "${13}") | $6 | $(fmt "${10}" 2) | $(fmt "$7" 1) | $(fmt "$8" 1) |"
+        echo "| $t | $(fmt "$3") ($(fmt "$4")-$(fmt "$5")) | $(fmt "${11}") | $(fmt "${12}") | $(fmt "${13}") | $(fmt "${14}") | $6 | $(fmt "${10}" 2) | $(fmt "$7" 1) | $(fmt "$8" 1) |"
     done
 }
 
@@ -494,6 +535,8 @@ verdict() {
         printf ". "
         if (n > 1 && x[10] < lo)
             printf "Every mode costs more per request than the generator, so in their rows the server'"'"'s CPU fills first: the generator does not limit them. "
+        if (x[14] >= 10)
+            printf "Other work took %s%% of the two CPUs during these runs, so the rates are lower and noisier than on a quiet machine. ", x[14]
         if (x[10] >= x[6] * 0.8)
             printf "Against the reference both sides cost about the same per request, so its rows are the limit of this machine with one CPU each, and the reference'"'"'s true ceiling may be somewhat higher."
         printf "\n" }'
@@ -525,7 +568,7 @@ VARIANT="full"
     echo "| pinning | $PINNING |"
     echo "| descriptor limit | $NOFILE |"
     echo "| load average at start and end | $LOADAVG; $(cut -d' ' -f1-3 /proc/loadavg) |"
-    echo "| runs | per row, a fresh server, ${PREWARM} s of traffic to warm it, then $REPS runs of $DUR s measured after a warmup of 1 s (3 s from 2000 connections on) |"
+    echo "| runs | per scenario, fresh servers, ${PREWARM} s of traffic each to warm them, then $REPS runs per server, taking turns, each of $DUR s measured after a warmup of 1 s (3 s from 2000 connections on) |"
     echo "| requests | 64 bytes, closed loop, one generator thread unless said |"
     echo
     echo "## Requests"
@@ -534,7 +577,7 @@ VARIANT="full"
     echo
     echo "## Memory per idle connection"
     echo
-    echo "Server PSS (its process tree for fork modes) before and after $IDLE_CONNS connections"
+    echo "Server PSS (its process tree for fork modes) before and after $IDLE_CONNS connections (unless said)"
     echo "that each answered one request and then stay idle, divided by their number."
     echo "Kernel socket buffers are not in PSS."
     echo
@@ -557,7 +600,8 @@ VARIANT="full"
     echo
     echo "## Commands"
     echo
-    echo "Each server was started, given ${PREWARM} s of traffic, measured $REPS times and stopped."
+    echo "Per scenario, its servers were started and each given ${PREWARM} s of traffic; then the"
+    echo "measured runs took turns between the servers, $REPS each; then the servers were stopped."
     echo "The distinct commands, in order (ADDRESS: the one the server printed):"
     echo
     echo '```'

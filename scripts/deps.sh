@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# deps.sh - installs what the tests use beyond the compiler and cmake, on a
-# Debian machine where we are root. Anything it cannot install makes the
-# tests that need it print "skipped: <tool> not installed" instead.
+# deps.sh - installs what the tests use beyond the compiler and cmake (and
+# what scripts/lint.sh and scripts/coverage.sh use: clang-tidy, cppcheck,
+# gcovr), on a Debian machine where we are root. Anything it cannot install
+# makes the tests that need it print "skipped: <tool> not installed" instead.
 set -u
-want=(rdate socat netcat-openbsd openbsd-inetd groff-base clang valgrind gcovr)
+# libclang-rt-dev: libFuzzer, for scripts/fuzz.sh (clang only recommends it).
+want=(rdate socat netcat-openbsd openbsd-inetd groff-base clang libclang-rt-dev valgrind gcovr
+  clang-tidy cppcheck)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

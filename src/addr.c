@@ -24,7 +24,8 @@ static const struct {
 
 static int bad(const char *text, const char *why)
 {
-    return ss__fail(SS_EADDR, "address \"%.100s\": %s", text, why);
+    ss__fail(SS_EADDR, "address \"%.100s\": %s", text, why);
+    return SS_EADDR; /* literally, so every error path is plainly negative (clang-analyzer) */
 }
 
 static int parse_unix(ss_addr_t *out, const char *text, const char *path)
@@ -226,6 +227,112 @@ int ss_addr_format(const ss_addr_t *a, char *buf, size_t cap)
     if (fam == AF_INET6)
         return finish_fmt(snprintf(buf, cap, "%s[%s]:%s", scheme, host, serv), cap);
     return finish_fmt(snprintf(buf, cap, "%s%s:%s", scheme, host, serv), cap);
+}
+
+/* ------------------------------------------------ async-signal-safe form */
+
+typedef struct outbuf {
+    char *p;
+    size_t n, cap;
+    int full;
+} outbuf;
+
+static void out_str(outbuf *o, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (o->n + 1 >= o->cap) {
+            o->full = 1;
+            return;
+        }
+        o->p[o->n++] = s[i];
+    }
+}
+
+static void out_num(outbuf *o, unsigned long v, unsigned base)
+{
+    char d[24];
+    size_t k = sizeof d;
+    do d[--k] = "0123456789abcdef"[v % base];
+    while ((v /= base) != 0 && k > 0);
+    out_str(o, d + k, sizeof d - k);
+}
+
+static void out_ipv4(outbuf *o, const unsigned char *b)
+{
+    for (int i = 0; i < 4; i++) {
+        if (i) out_str(o, ".", 1);
+        out_num(o, b[i], 10);
+    }
+}
+
+/* RFC 5952's text, as inet_ntop(3) writes it: lower-case hexadecimal, the
+ * longest run of two or more zero groups (the first of equals) as "::",
+ * and the IPv4 tail of ::ffff:a.b.c.d and ::a.b.c.d. */
+static void out_ipv6(outbuf *o, const unsigned char *b)
+{
+    unsigned w[8];
+    for (int i = 0; i < 8; i++) w[i] = (unsigned)b[2 * i] << 8 | b[2 * i + 1];
+    int best = -1, bestlen = 0;
+    for (int i = 0; i < 8;) {
+        int j = i;
+        while (j < 8 && w[j] == 0) j++;
+        if (j - i > bestlen && j - i >= 2) best = i, bestlen = j - i;
+        i = j > i ? j : i + 1;
+    }
+    for (int i = 0; i < 8; i++) {
+        if (i == best) {
+            out_str(o, "::", i == 0 ? 2 : 1);
+            i += bestlen - 1;
+            continue;
+        }
+        if (i == 6 && best == 0 && (bestlen == 6 || (bestlen == 5 && w[5] == 0xffff))) {
+            out_ipv4(o, b + 12);
+            return;
+        }
+        out_num(o, w[i], 16);
+        if (i < 7) out_str(o, ":", 1);
+    }
+}
+
+void ss__addr_format_safe(const ss_addr_t *a, char *buf, size_t cap)
+{
+    if (!buf || cap == 0) return;
+    buf[0] = '\0';
+    const char *scheme = a ? scheme_of(a->transport) : NULL;
+    if (!scheme) return;
+    outbuf o = {.p = buf, .cap = cap};
+    out_str(&o, scheme, strlen(scheme));
+    int fam = a->sa.ss_family;
+    if (fam == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&a->sa;
+        out_ipv4(&o, (const unsigned char *)&in->sin_addr);
+        out_str(&o, ":", 1);
+        out_num(&o, ntohs(in->sin_port), 10);
+    } else if (fam == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->sa;
+        out_str(&o, "[", 1);
+        out_ipv6(&o, in6->sin6_addr.s6_addr);
+        if (in6->sin6_scope_id) {
+            out_str(&o, "%", 1);
+            out_num(&o, in6->sin6_scope_id, 10);
+        }
+        out_str(&o, "]:", 2);
+        out_num(&o, ntohs(in6->sin6_port), 10);
+    } else if (fam == AF_UNIX) {
+        const struct sockaddr_un *un = (const struct sockaddr_un *)&a->sa;
+        size_t off = offsetof(struct sockaddr_un, sun_path);
+        size_t n = a->len > off ? a->len - off : 0;
+        if (n > sizeof un->sun_path) n = sizeof un->sun_path;
+        if (n > 0 && un->sun_path[0] == '\0') {
+            out_str(&o, "@", 1);
+            out_str(&o, un->sun_path + 1, n - 1);
+        } else {
+            out_str(&o, un->sun_path, strnlen(un->sun_path, n));
+        }
+    } else {
+        o.full = 1;
+    }
+    buf[o.full ? 0 : o.n] = '\0';
 }
 
 int ss_addr_port(const ss_addr_t *a)

@@ -28,10 +28,31 @@ void ss__conn_init(ss_conn_t *c, int fd, ss_transport_t t, const ss_config_t *cf
     c->idle_ms = cfg ? cfg->idle_timeout_ms : 0;
 }
 
+/* Buffers come from the waiter's cache when it has one (event mode: see
+ * ss__waiter), else from malloc. Either way a block is malloc'd memory, so
+ * buf_put may free it from any thread. */
+static void *buf_get(size_t min, size_t *size)
+{
+    const ss__waiter *w = ss__ctx_get()->waiter;
+    if (w && w->buf_get) return w->buf_get(w->self, min, size);
+    *size = min;
+    return malloc(min);
+}
+
+static void buf_put(void *p, size_t size)
+{
+    if (!p) return;
+    const ss__waiter *w = ss__ctx_get()->waiter;
+    if (w && w->buf_put)
+        w->buf_put(w->self, p, size);
+    else
+        free(p);
+}
+
 void ss__conn_release(ss_conn_t *c)
 {
-    if (c->flags & SS__C_OWN_RBUF) free(c->rbuf);
-    free(c->wbuf);
+    if (c->flags & SS__C_OWN_RBUF) buf_put(c->rbuf, c->rcap);
+    buf_put(c->wbuf, c->wcap);
     c->rbuf = c->wbuf = NULL;
     c->rcap = c->wcap = c->rpos = c->rlen = c->wlen = 0;
     c->flags &= ~SS__C_OWN_RBUF;
@@ -39,7 +60,7 @@ void ss__conn_release(ss_conn_t *c)
 
 void ss__conn_set_packet(ss_conn_t *c, char *packet, size_t len)
 {
-    if (c->flags & SS__C_OWN_RBUF) free(c->rbuf);
+    if (c->flags & SS__C_OWN_RBUF) buf_put(c->rbuf, c->rcap);
     c->flags &= ~SS__C_OWN_RBUF;
     c->rbuf = packet;
     c->rcap = c->rlen = len;
@@ -140,7 +161,7 @@ static int grow_wbuf(ss_conn_t *c, size_t need)
     size_t cap = c->wcap ? c->wcap : (c->flags & SS__C_DGRAM ? 512 : c->bufsize);
     while (cap < need) cap *= 2;
     if (c->flags & SS__C_DGRAM && cap > c->max_dgram) cap = c->max_dgram;
-    char *b = realloc(c->wbuf, cap);
+    char *b = c->wbuf ? realloc(c->wbuf, cap) : buf_get(cap, &cap);
     if (!b) return ss__conn_fail(c, -ENOMEM, "write");
     c->wbuf = b;
     c->wcap = cap;
@@ -220,11 +241,35 @@ int ss_close_write(ss_conn_t *c)
 static int ensure_rbuf(ss_conn_t *c, size_t cap)
 {
     if (c->rbuf) return 0;
-    c->rbuf = malloc(cap);
-    if (!c->rbuf) return ss__conn_fail(c, -ENOMEM, "read");
-    c->rcap = cap;
+    c->rbuf = buf_get(cap, &c->rcap);
+    if (!c->rbuf) {
+        c->rcap = 0;
+        return ss__conn_fail(c, -ENOMEM, "read");
+    }
     c->flags |= SS__C_OWN_RBUF;
     return 0;
+}
+
+/* The connection is about to wait for input with nothing buffered either
+ * way (its input consumed, its output flushed). When the waiter keeps a
+ * cache of buffers (event mode), both go back to it: an idle connection then
+ * holds no heap memory, and the next request takes a warm block from the
+ * cache, without malloc. Blocking modes keep theirs (no cache, no churn). */
+static void release_idle(ss_conn_t *c)
+{
+    const ss__waiter *w = ss__ctx_get()->waiter;
+    if (!w || !w->buf_put) return;
+    if (c->flags & SS__C_OWN_RBUF) {
+        w->buf_put(w->self, c->rbuf, c->rcap);
+        c->rbuf = NULL;
+        c->rcap = 0;
+        c->flags &= ~SS__C_OWN_RBUF;
+    }
+    if (c->wbuf && c->wlen == 0) {
+        w->buf_put(w->self, c->wbuf, c->wcap);
+        c->wbuf = NULL;
+        c->wcap = 0;
+    }
 }
 
 /* One datagram into the (empty) buffer of a dialed datagram socket.
@@ -233,11 +278,13 @@ static ssize_t recv_datagram(ss_conn_t *c)
 {
     int rc = ensure_rbuf(c, c->max_dgram);
     if (rc < 0) return rc;
+    /* A block from a cache may be larger than asked: max_dgram still rules. */
+    size_t room = c->rcap < c->max_dgram ? c->rcap : c->max_dgram;
     for (;;) {
-        ssize_t r = recv(c->fd, c->rbuf, c->rcap, MSG_TRUNC);
+        ssize_t r = recv(c->fd, c->rbuf, room, MSG_TRUNC);
         if (r >= 0) {
             c->rpos = 0;
-            if ((size_t)r > c->rcap) {
+            if ((size_t)r > room) {
                 c->rlen = 0;
                 return ss__conn_fail(c, SS_ETRUNC, "receive");
             }
@@ -265,13 +312,14 @@ static ssize_t fill(ss_conn_t *c)
     if (cancelled(c)) return ss__conn_fail(c, -ECANCELED, "read");
     /* Called only when every buffered byte was consumed (more()). */
     c->rpos = c->rlen = 0;
-    size_t room = c->rcap;
     for (;;) {
         if (!(c->flags & SS__C_DRAINED)) {
-            ssize_t r = recv(c->fd, c->rbuf + c->rlen, room, 0);
+            int rc = ensure_rbuf(c, c->bufsize); /* again after release_idle */
+            if (rc < 0) return rc;
+            ssize_t r = recv(c->fd, c->rbuf, c->rcap, 0);
             if (r > 0) {
-                c->rlen += (size_t)r;
-                if ((size_t)r < room) c->flags |= SS__C_DRAINED;
+                c->rlen = (size_t)r;
+                if ((size_t)r < c->rcap) c->flags |= SS__C_DRAINED;
                 return r;
             }
             if (r == 0) {
@@ -284,6 +332,7 @@ static ssize_t fill(ss_conn_t *c)
         }
         int rc = ss_flush(c);
         if (rc < 0) return rc;
+        release_idle(c);
         rc = conn_wait(c, POLLIN);
         if (rc < 0) return ss__conn_fail(c, rc, "read");
         c->flags &= ~SS__C_DRAINED;
@@ -297,8 +346,6 @@ static ssize_t more(ss_conn_t *c)
         if (c->flags & SS__C_DIALED) return recv_datagram(c);
         return 0; /* a request's packet: nothing after it */
     }
-    int rc = ensure_rbuf(c, c->bufsize);
-    if (rc < 0) return rc;
     return fill(c);
 }
 

@@ -23,12 +23,21 @@ typedef struct ss__waiter {
      * (-ECANCELED). fd < 0 means just sleep until the deadline. */
     int (*wait)(void *self, int fd, int events, int64_t deadline, int cancel_fd);
     void *self;
+    /* Optional (event mode): connection buffers from a cache of the waiter's
+     * own. buf_get returns a malloc'd block of at least min bytes and sets
+     * *size to its real size; buf_put takes one back (or frees it). With
+     * them, a connection about to wait for input with nothing buffered gives
+     * its buffers back, so that an idle connection holds none (DESIGN.md:
+     * memory per idle connection) and a busy one reuses a warm block without
+     * calling malloc. NULL: buffers are malloc'd once and kept. */
+    void *(*buf_get)(void *self, size_t min, size_t *size);
+    void (*buf_put)(void *self, void *p, size_t size);
 } ss__waiter;
 
 typedef struct ss__ctx {
-    char errmsg[SS__ERRMSG_MAX];
     int cancel_fd;            /* readable once handlers are cancelled; -1 none */
     const ss__waiter *waiter; /* NULL: poll(2) in this thread */
+    char errmsg[SS__ERRMSG_MAX]; /* last: every wait reads waiter, few read this */
 } ss__ctx;
 
 ss__ctx *ss__ctx_get(void);
@@ -67,6 +76,13 @@ int ss__errno(void);
 int64_t ss__min_deadline(int64_t a, int64_t b); /* 0 means none */
 int ss__poll_timeout(int64_t deadline);         /* ms for poll(2), -1 for none */
 
+/* ---------------------------------------------------------- addresses */
+
+/* As ss_addr_format, but async-signal-safe (no getnameinfo, no stdio), for
+ * the event mode's stack overflow report: numeric only (an IPv6 scope is its
+ * interface number). Writes "" when the address cannot be shown. */
+void ss__addr_format_safe(const ss_addr_t *a, char *buf, size_t cap);
+
 /* ------------------------------------------------------------- sockets */
 
 int ss__sock_type(ss_transport_t t); /* SOCK_STREAM or SOCK_DGRAM */
@@ -75,8 +91,10 @@ int ss__set_nonblock(int fd);
 /* Creates, configures, binds and (streams) listens. On success fills *bound
  * with the real address and returns the fd. */
 int ss__listen_socket(const ss_addr_t *a, const ss_config_t *cfg, ss_addr_t *bound);
-/* Removes a unix socket file if it is still the one with dev/ino. */
-void ss__unlink_unix(const ss_addr_t *a, dev_t dev, ino_t ino);
+/* Removes a unix socket file if it is still the one with dev/ino. Returns 0
+ * (removed, or not ours any more) or the unlink error (EACCES after the
+ * program dropped its privileges, say). */
+int ss__unlink_unix(const ss_addr_t *a, dev_t dev, ino_t ino);
 /* Non-blocking connect with the wait seam. Returns fd or error. */
 int ss__connect(const ss_addr_t *a, int64_t deadline);
 /* Reads the local address of fd into out (transport set by caller). */
@@ -165,7 +183,7 @@ typedef struct ss__mode_ops {
     int (*force)(ss_server_t *s);
     /* Frees mode state; handlers are all gone (or abandoned) by then. */
     void (*destroy)(ss_server_t *s);
-    /* Optional: a whole serving loop of the mode's own (pool, prefork,
+    /* Optional: a whole serving loop of the mode's own (prefork,
      * event); NULL uses the common loop in server.c. */
     int (*serve)(ss_server_t *s);
     /* Whether process() needs a packet it can keep (the common loop then
@@ -187,6 +205,11 @@ typedef struct ss__mode_ops {
     /* Non-zero when ss_server_handle_request cannot work in the mode
      * (prefork: only worker processes take requests). */
     int no_handle_request;
+    /* Optional: when the common loop must call poll_ready even if none of
+     * the mode's descriptors fired (0: no need). Fork: children without a
+     * pidfd (pidfd_open failed: EMFILE, an old kernel, valgrind) are reaped
+     * by polling. */
+    int64_t (*wake_deadline)(const ss_server_t *s);
 } ss__mode_ops;
 
 extern const ss__mode_ops ss__mode_sync;

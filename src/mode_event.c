@@ -32,6 +32,8 @@ extern const ss__mode_ops ss__mode_event; /* until internal.h declares it */
 #define DGRAM_BATCH   8            /* datagrams per recvmmsg(2), at most */
 #define DGRAM_BUFFERS (256 * 1024) /* receive buffer per datagram listener and loop */
 #define BACKOFF_MS    100          /* pause after ENOMEM/ENOBUFS or an EMFILE not shed */
+#define INLINE_DGRAM  1024         /* datagrams up to this size travel on their task's stack */
+#define BUF_CACHE     64           /* connection buffers a loop keeps for reuse */
 
 typedef struct worker {
     ss_server_t *s;
@@ -47,6 +49,9 @@ typedef struct event_state {
     pthread_cond_t cv;          /* a worker started, an acceptor or a session ended */
     int stop_fd;                /* eventfd: acceptors stop (serve is returning) */
     int acceptors;              /* acceptor tasks running, all loops */
+    int want, started;          /* loops this serve should run, and runs */
+    atomic_int draining;        /* event_drain waits: session ends must wake it */
+    int64_t retry_at;           /* serving thread: when to start the missing loops */
     worker *workers;            /* every worker ever started; joined by destroy */
     ss__loop *local;            /* handle_request's loop, in the serving thread */
     pthread_mutex_t reserve_mu; /* s->reserve_fd, shared by the loops */
@@ -59,11 +64,16 @@ typedef struct acceptor_arg {
     int li;
 } acceptor_arg;
 
-typedef struct session_arg {
-    ss_server_t *s;
-    ss__request req;
-    int owned;
-} session_arg;
+/* A session task's data, made in place on its own stack
+ * (ss__loop_spawn_data): the connection, built by the acceptor, then for a
+ * datagram of up to INLINE_DGRAM bytes the datagram itself. So a request
+ * costs no malloc, and the stack holds one copy of the request's details
+ * rather than two (DESIGN.md: an idle connection is the stack pages its
+ * task has touched; this keeps the echo service's within one page). */
+typedef struct session {
+    ss_conn_t c;
+    char *packet; /* a datagram too large to travel inline: freed at the end */
+} session;
 
 /* ------------------------------------------------------------- state */
 
@@ -108,46 +118,82 @@ static int wait_until(event_state *st, int64_t deadline)
 
 /* ----------------------------------------------------------- sessions */
 
+/* Only event_drain waits for sessions to end, and only while it does is a
+ * session's end worth the lock and the broadcast: not on every request.
+ * Both sides are sequentially consistent (a decrement then a load here, a
+ * store then a load there), so either the drain sees the decrement or this
+ * sees the drain and wakes it. */
 static void session_end(ss_server_t *s)
 {
     event_state *st = s->mode_state;
-    pthread_mutex_lock(&st->mu);
     atomic_fetch_sub(&s->active, 1);
+    if (!atomic_load(&st->draining)) return;
+    pthread_mutex_lock(&st->mu);
     pthread_cond_broadcast(&st->cv);
     pthread_mutex_unlock(&st->mu);
 }
 
-/* One request, as a task: the connection lives on the task's stack, and
- * ss__run_handler (handler.c) runs setup/handle/finish as in every mode. */
+/* The stack overflow report's label, made only if it is ever printed: a
+ * formatted peer name for every request costs getnameinfo and snprintf,
+ * and their stack pages. */
+static void peer_label(const void *peer, char *buf, size_t cap)
+{
+    ss__addr_format_safe(peer, buf, cap);
+}
+
+/* One request, as a task: ss__run_handler (handler.c) runs setup, handle
+ * and finish on the connection as in every mode. */
 static void session_main(void *arg)
 {
-    session_arg *x = arg;
-    ss_server_t *s = x->s;
-    ss_conn_t c = {0};
-    ss__conn_for_request(s, &c, &x->req);
-    ss__loop_set_label(ss_conn_peername(&c));
-    ss__run_handler(s, &c);
-    ss__conn_release(&c);
-    if (!ss__is_dgram(x->req.transport)) {
-        ss__loop_closing(ss__loop_current(), x->req.fd);
-        close(x->req.fd);
+    session *x = arg;
+    ss_conn_t *c = &x->c;
+    ss_server_t *s = c->server;
+    ss__loop_set_label_fn(peer_label, &c->peer);
+    ss__run_handler(s, c);
+    ss__conn_release(c);
+    if (!(c->flags & SS__C_DGRAM)) {
+        ss__loop_closing(ss__loop_current(), c->fd);
+        close(c->fd);
     }
-    if (x->owned) free(x->req.packet);
+    free(x->packet);
     session_end(s);
 }
 
-/* Starts a task for req; on failure the client is dropped (closed). */
+/* Starts a task for req (the packet of a datagram is copied, or taken when
+ * owned); on failure the client is dropped (closed). */
 static int session_start(ss_server_t *s, ss__loop *l, ss__request *req, int owned)
 {
-    session_arg x = {.s = s, .req = *req, .owned = owned};
+    char *own = owned ? req->packet : NULL;
+    if (req->packet && !own && req->len > INLINE_DGRAM) {
+        own = malloc(req->len);
+        if (!own) {
+            ss__log(s, SS_LOG_WARN, "out of memory: dropped a datagram");
+            return -ENOMEM;
+        }
+        memcpy(own, req->packet, req->len);
+    }
+    size_t inline_len = req->packet && !own ? req->len : 0;
     atomic_fetch_add(&s->active, 1);
-    int rc = ss__loop_spawn_with(l, session_main, &x, sizeof x);
-    if (rc == 0) return 0;
-    session_end(s);
-    if (!ss__is_dgram(req->transport)) close(req->fd);
-    if (owned) free(req->packet);
-    ss__log(s, SS_LOG_WARN, "event: no coroutine for a request: %s", ss_strerror(rc));
-    return rc;
+    session *x = ss__loop_spawn_data(l, session_main, sizeof *x + inline_len);
+    if (!x) {
+        int rc = -errno;
+        session_end(s);
+        if (!ss__is_dgram(req->transport)) close(req->fd);
+        free(own);
+        ss__log(s, SS_LOG_WARN, "event: no coroutine for a request: %s", ss_strerror(rc));
+        return rc;
+    }
+    ss__request r = *req;
+    if (own) {
+        r.packet = own;
+    } else if (req->packet) {
+        r.packet = (char *)(x + 1);
+        memcpy(r.packet, req->packet, inline_len);
+    }
+    memset(&x->c, 0, sizeof x->c); /* a reused stack holds old bytes */
+    ss__conn_for_request(s, &x->c, &r);
+    x->packet = own;
+    return 0;
 }
 
 /* verify_request and max_connections (as serve.c's admit does). Returns 1
@@ -183,12 +229,14 @@ static int stopping(ss_server_t *s)
     return atomic_load(&s->shutdown) || atomic_load(&s->closed);
 }
 
-/* Parks until ms from now, or until the acceptors are told to stop. */
+/* Parks until ms from now, or until the acceptors are told to stop
+ * (-ECANCELED). It cannot fail otherwise: the loop reserved this task's
+ * timer and registered stop_fd before the acceptors started (worker_main). */
 static int pause_ms(ss_server_t *s, int64_t ms)
 {
     event_state *st = s->mode_state;
     int rc = ss__loop_wait(-1, 0, ss_now_ms() + ms, st->stop_fd);
-    return rc == -ETIMEDOUT ? 0 : rc;
+    return rc == -ECANCELED ? rc : 0;
 }
 
 /* Out of descriptors: give back the reserve, accept the waiting client and
@@ -224,11 +272,24 @@ static void accepted(ss_server_t *s, worker *w, const ss__listener *l, ss__reque
     if (admit(s, req)) session_start(s, w->loop, req, 0);
 }
 
+/* Waits until the listener is readable. Returns 0, or -ECANCELED once the
+ * acceptors must stop. The listener and stop_fd were registered before the
+ * acceptor started, so no other error can come from the loop; should one
+ * come all the same, a pause and a retry keep the listener served (an
+ * acceptor that ended would leave it unwatched by this loop for good). */
+static int wait_listener(ss_server_t *s, int lfd)
+{
+    event_state *st = s->mode_state;
+    int rc = ss__loop_wait(lfd, POLLIN, 0, st->stop_fd);
+    if (rc == 0 || rc == -ECANCELED) return rc;
+    ss__log(s, SS_LOG_WARN, "event: waiting for a listener: %s", ss_strerror(rc));
+    return pause_ms(s, BACKOFF_MS);
+}
+
 /* Returns 0 to go on, or < 0 to stop accepting. */
 static int accept_failed(ss_server_t *s, int lfd, int err)
 {
-    event_state *st = s->mode_state;
-    if (err == -EAGAIN) return ss__loop_wait(lfd, POLLIN, 0, st->stop_fd);
+    if (err == -EAGAIN) return wait_listener(s, lfd);
     if (err == -EMFILE || err == -ENFILE) shed_one(s, lfd);
     if (err == -ENOBUFS || err == -ENOMEM) return pause_ms(s, BACKOFF_MS);
     /* EINTR, ECONNABORTED, EPROTO, EPERM: that one client (accept(2)). */
@@ -301,13 +362,8 @@ static void datagram(worker *w, const ss__listener *l, dgram_batch *b, int i)
         return;
     }
     if (!admit(s, &req)) return;
-    req.packet = malloc(n ? n : 1);
-    if (!req.packet) {
-        ss__log(s, SS_LOG_WARN, "out of memory: dropped a datagram");
-        return;
-    }
-    memcpy(req.packet, b->iov[i].iov_base, n);
-    session_start(s, w->loop, &req, 1);
+    req.packet = b->iov[i].iov_base; /* copied by session_start: b is reused */
+    session_start(s, w->loop, &req, 0);
 }
 
 /* recvmmsg(2) takes up to DGRAM_BATCH datagrams per system call; MSG_TRUNC
@@ -315,27 +371,44 @@ static void datagram(worker *w, const ss__listener *l, dgram_batch *b, int i)
 static void dgram_acceptor(worker *w, const ss__listener *l)
 {
     ss_server_t *s = w->s;
-    event_state *st = s->mode_state;
     size_t size = s->cfg.max_datagram + 1;
     int count = batch_count(size);
-    dgram_batch *b = malloc(sizeof *b);
-    char *buf = malloc(size * (size_t)count);
-    while (b && buf && !stopping(s)) {
+    dgram_batch *b = NULL;
+    char *buf = NULL;
+    while (!stopping(s)) {
+        if (!b || !buf) {
+            /* Out of memory for the batch: retry after a pause rather than
+             * end, which would leave the listener unread by this loop. */
+            if (!b) b = malloc(sizeof *b);
+            if (!buf) buf = malloc(size * (size_t)count);
+            if (!b || !buf) {
+                ss__log(s, SS_LOG_WARN, "event: out of memory for a datagram listener; pausing");
+                if (pause_ms(s, BACKOFF_MS) < 0) break;
+                continue;
+            }
+        }
         b->buf = buf;
         batch_prepare(b, size, count);
         int n = recvmmsg(l->fd, b->msg, (unsigned)count, MSG_DONTWAIT | MSG_TRUNC, NULL);
         if (n < 0) {
             int err = ss__errno();
-            if (err == -EAGAIN && ss__loop_wait(l->fd, POLLIN, 0, st->stop_fd) < 0) break;
+            if (err == -EAGAIN && wait_listener(s, l->fd) < 0) break;
             if (err == -EAGAIN || err == -EINTR) continue;
+            if (err == -EBADF || err == -ENOTSOCK) break; /* the listener is gone */
             ss__log(s, SS_LOG_WARN, "recvmmsg: %s", ss_strerror(err));
             if (pause_ms(s, BACKOFF_MS) < 0) break;
             continue;
         }
         for (int i = 0; i < n; i++) datagram(w, l, b, i);
-        ss__loop_yield();
+        /* A short batch drained the socket: wait for its next edge instead
+         * of paying a recvmmsg that says EAGAIN (DESIGN.md, as fill() does
+         * for streams). A full one: let the sessions run, then read on. */
+        if (n < count) {
+            if (wait_listener(s, l->fd) < 0) break;
+        } else {
+            ss__loop_yield();
+        }
     }
-    if (!b || !buf) ss__log(s, SS_LOG_ERROR, "event: out of memory for a datagram listener");
     free(buf);
     free(b);
 }
@@ -345,10 +418,7 @@ static void acceptor_main(void *arg)
     acceptor_arg *a = arg;
     worker *w = a->w;
     ss__listener l = w->s->ls[a->li];
-    int rc = ss__loop_watch(w->loop, l.fd, SS__POLLER_SHARED);
-    if (rc < 0)
-        ss__log(w->s, SS_LOG_ERROR, "event: epoll_ctl listener: %s", ss_strerror(rc));
-    else if (ss__is_dgram(l.transport))
+    if (ss__is_dgram(l.transport))
         dgram_acceptor(w, &l);
     else
         stream_acceptor(w, &l);
@@ -358,12 +428,22 @@ static void acceptor_main(void *arg)
 
 /* ------------------------------------------------------------ workers */
 
+/* Everything an acceptor's waits need is registered before any acceptor
+ * runs: the listeners, stop_fd and (for the sessions) the cancel eventfd.
+ * A failure here (epoll_ctl's ENOMEM, say) fails the loop's start, which the
+ * serving thread retries; once the acceptors run, their waits cannot fail
+ * and an acceptor ends only when told to stop. */
 static int spawn_acceptors(worker *w)
 {
     event_state *st = w->s->mode_state;
+    int rc = ss__loop_watch_cancel(w->loop, st->stop_fd);
+    if (rc == 0) rc = ss__loop_watch_cancel(w->loop, w->s->cancel_fd);
+    for (int i = 0; i < w->s->nls && rc == 0; i++)
+        rc = ss__loop_watch(w->loop, w->s->ls[i].fd, SS__POLLER_SHARED);
+    if (rc < 0) return ss__fail(rc, "event: epoll_ctl");
     for (int i = 0; i < w->s->nls; i++) {
         acceptor_arg a = {.w = w, .li = i};
-        int rc = ss__loop_spawn_with(w->loop, acceptor_main, &a, sizeof a);
+        rc = ss__loop_spawn_with(w->loop, acceptor_main, &a, sizeof a);
         if (rc < 0) return rc;
         pthread_mutex_lock(&st->mu);
         w->acceptors++;
@@ -384,17 +464,21 @@ static void worker_ready(worker *w, int rc)
 }
 
 /* A worker's loop ends when its acceptors have stopped and its sessions are
- * done. If the loop fails, its acceptors no longer count. */
+ * done. If the loop fails, its acceptors no longer count. A loop that could
+ * not start (w->rc < 0) is reported and retried by the serving thread. */
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     ss_server_t *s = w->s;
     size_t stack = s->cfg.stack_size ? s->cfg.stack_size : SS__STACK_DEFAULT;
     int rc = ss__loop_create(&w->loop, stack);
+    if (rc == 0) ss__loop_buffers(w->loop, s->cfg.buffer_size, BUF_CACHE);
     if (rc == 0) rc = spawn_acceptors(w);
     worker_ready(w, rc);
-    if (rc == 0) rc = ss__loop_run(w->loop);
-    if (rc < 0) ss__log(s, SS_LOG_ERROR, "event loop: %s", ss_strerror(rc));
+    if (rc == 0) {
+        rc = ss__loop_run(w->loop);
+        if (rc < 0) ss__log(s, SS_LOG_ERROR, "event loop: %s", ss_strerror(rc));
+    }
     event_state *st = s->mode_state;
     pthread_mutex_lock(&st->mu);
     st->acceptors -= w->acceptors;
@@ -429,14 +513,22 @@ static int worker_count(const ss_server_t *s)
     return n > MAX_WORKERS ? MAX_WORKERS : (int)n;
 }
 
-/* Starts the loops and waits until each has its acceptors. */
+/* Starts loops until st->want run, waiting until each has its acceptors. A
+ * loop that cannot start (no memory, no thread, no descriptor, epoll_ctl
+ * failing) does not end serving: the loops that run serve meanwhile (with
+ * none, clients wait in the listen backlog), and the serving thread tries
+ * again BACKOFF_MS later (wait_shutdown), as the common loop pauses after
+ * ENOMEM. Returns 0 once every loop runs, else the last error. */
 static int workers_start(ss_server_t *s)
 {
     event_state *st = s->mode_state;
-    int n = worker_count(s), started = 0, rc = 0;
-    for (; started < n && rc == 0; started++) {
+    int rc = 0;
+    while (st->started < st->want) {
         worker *w = calloc(1, sizeof *w);
-        if (!w) return ss__fail(-ENOMEM, "event: workers");
+        if (!w) {
+            rc = -ENOMEM;
+            break;
+        }
         w->s = s;
         rc = worker_start(s, w);
         if (rc < 0) {
@@ -444,13 +536,30 @@ static int workers_start(ss_server_t *s)
             break;
         }
         pthread_mutex_lock(&st->mu);
-        w->next = st->workers;
-        st->workers = w;
         while (!w->ready) pthread_cond_wait(&st->cv, &st->mu);
         rc = w->rc;
+        if (rc == 0) {
+            w->next = st->workers;
+            st->workers = w;
+        }
         pthread_mutex_unlock(&st->mu);
+        if (rc < 0) {
+            pthread_join(w->tid, NULL); /* its thread is ending: nothing to wait for */
+            free(w);
+            break;
+        }
+        st->started++;
     }
-    return rc < 0 ? ss__fail(rc, "event: starting %d loops", n) : 0;
+    if (rc == 0) {
+        if (st->retry_at) ss__log(s, SS_LOG_INFO, "event: all %d loops running", st->want);
+        st->retry_at = 0;
+        return 0;
+    }
+    if (!st->retry_at) /* the first failure of a run of them: log once */
+        ss__log(s, SS_LOG_WARN, "event: %d of %d loops running (starting one: %s); retrying",
+                st->started, st->want, ss_strerror(rc));
+    st->retry_at = ss_now_ms() + BACKOFF_MS;
+    return rc;
 }
 
 /* Tells every acceptor to stop and waits until they have: after that no loop
@@ -473,20 +582,27 @@ static void drain_fd(int fd)
     }
 }
 
-/* The serving thread waits for shutdown, calling service_actions at least
- * every service_interval_ms; the loops do the serving. */
+/* The serving thread waits for shutdown, calling service_actions every
+ * service_interval_ms and starting the loops that could not start before;
+ * the loops do the serving. */
 static int wait_shutdown(ss_server_t *s)
 {
+    event_state *st = s->mode_state;
     while (!atomic_load(&s->shutdown)) {
-        int64_t next = 0;
-        if (s->cfg.service_interval_ms > 0) next = s->last_actions + s->cfg.service_interval_ms;
+        int64_t next = st->retry_at;
+        if (s->cfg.service_interval_ms > 0)
+            next = ss__min_deadline(next, s->last_actions + s->cfg.service_interval_ms);
         struct pollfd p = {.fd = s->wake_fd, .events = POLLIN};
         int rc = poll(&p, 1, ss__poll_timeout(next));
         if (rc < 0 && errno != EINTR) return ss__fail(ss__errno(), "poll");
         if (rc > 0) drain_fd(s->wake_fd);
         if (atomic_load(&s->shutdown)) break;
-        s->last_actions = ss_now_ms();
-        if (s->cfg.service_actions) s->cfg.service_actions(s, s->cfg.hook_ctx);
+        int64_t now = ss_now_ms();
+        if (st->retry_at && now >= st->retry_at) workers_start(s);
+        if (s->cfg.service_interval_ms > 0 && now >= s->last_actions + s->cfg.service_interval_ms) {
+            s->last_actions = now;
+            if (s->cfg.service_actions) s->cfg.service_actions(s, s->cfg.hook_ctx);
+        }
     }
     return 0;
 }
@@ -497,8 +613,11 @@ static int event_serve(ss_server_t *s)
     if (s->nls == 0) return ss__fail_into(s->errmsg, SS_EUSAGE, "serve: no listener");
     drain_fd(st->stop_fd); /* serve may run again after a shutdown */
     s->last_actions = ss_now_ms();
-    int rc = workers_start(s);
-    if (rc == 0) rc = wait_shutdown(s);
+    st->want = worker_count(s);
+    st->started = 0;
+    st->retry_at = 0;
+    workers_start(s); /* a loop that did not start is retried by wait_shutdown */
+    int rc = wait_shutdown(s);
     acceptors_stop(s);
     atomic_store(&s->shutdown, 0); /* serve may be called again (socketserver.py) */
     return rc;
@@ -518,6 +637,7 @@ static int event_process(ss_server_t *s, ss__request *req, int owned)
             if (owned) free(req->packet);
             return ss__fail(rc, "event: loop");
         }
+        ss__loop_buffers(st->local, s->cfg.buffer_size, BUF_CACHE);
     }
     ss__loop_closing(st->local, req->fd);
     int rc = session_start(s, st->local, req, owned);
@@ -529,8 +649,10 @@ static int event_drain(ss_server_t *s, int64_t deadline)
 {
     event_state *st = s->mode_state;
     pthread_mutex_lock(&st->mu);
+    atomic_fetch_add(&st->draining, 1); /* see session_end */
     while (atomic_load(&s->active) > 0)
         if (wait_until(st, deadline) == ETIMEDOUT) break;
+    atomic_fetch_sub(&st->draining, 1);
     pthread_mutex_unlock(&st->mu);
     return atomic_load(&s->active);
 }

@@ -42,11 +42,14 @@ int ss__pidfd_open(pid_t pid)
 #endif
 }
 
+/* sigdescr_np, not strsignal(3): the library may share the process with
+ * other threads, and strsignal is MT-Unsafe (glibc, attributes(7)). */
 static void report_exit(ss_server_t *s, const child *k, int status)
 {
-    if (WIFSIGNALED(status))
-        ss__log(s, SS_LOG_ERROR, "child %d serving %s killed by signal %d (%s)", (int)k->pid,
-                k->peer, WTERMSIG(status), strsignal(WTERMSIG(status)));
+    if (!WIFSIGNALED(status)) return;
+    const char *d = sigdescr_np(WTERMSIG(status));
+    ss__log(s, SS_LOG_ERROR, "child %d serving %s killed by signal %d (%s)", (int)k->pid, k->peer,
+            WTERMSIG(status), d ? d : "unknown signal");
 }
 
 static void forget(fork_state *f, int i)
@@ -134,11 +137,25 @@ static int fork_poll_fds(ss_server_t *s, struct pollfd *pfd, int max)
     return n;
 }
 
+#define SWEEP_MS 20 /* how often children without a pidfd are looked at */
+
+/* A child whose pidfd could not be had (pidfd_open(2) failed: EMFILE at the
+ * descriptor limit, a kernel before 5.3, valgrind) never wakes the loop by
+ * exiting: the loop then wakes every SWEEP_MS to reap it, or it would stay a
+ * zombie, counted against max_connections, until the next client came. */
+static int64_t fork_wake_deadline(const ss_server_t *s)
+{
+    const fork_state *f = s->mode_state;
+    for (int i = 0; i < f->n; i++)
+        if (f->kids[i].pidfd < 0) return ss_now_ms() + SWEEP_MS;
+    return 0;
+}
+
 static void fork_poll_ready(ss_server_t *s, const struct pollfd *pfd, int n)
 {
     int any = 0;
     for (int i = 0; i < n; i++) any |= pfd[i].revents != 0;
-    if (any) sweep(s);
+    if (any || fork_wake_deadline(s)) sweep(s);
 }
 
 static int fork_drain(ss_server_t *s, int64_t deadline)
@@ -179,6 +196,7 @@ const ss__mode_ops ss__mode_fork = {
     .process = fork_process,
     .poll_fds = fork_poll_fds,
     .poll_ready = fork_poll_ready,
+    .wake_deadline = fork_wake_deadline,
     .drain = fork_drain,
     .force = fork_force,
     .destroy = fork_destroy,

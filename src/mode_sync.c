@@ -44,14 +44,13 @@ static int sync_wait(void *self, int fd, int events, int64_t deadline, int cance
     sync_waiter *w = self;
     if (w->s->drain_deadline) return wait_draining(w, fd, events, deadline, cancel_fd);
     /* The wake eventfd stands in for the cancel fd until a shutdown. */
-    int rc;
     struct pollfd p[3];
     int n = 0;
     if (fd >= 0) p[n++] = (struct pollfd){.fd = fd, .events = (short)events};
     p[n++] = (struct pollfd){.fd = w->s->wake_fd, .events = POLLIN};
     if (cancel_fd >= 0) p[n++] = (struct pollfd){.fd = cancel_fd, .events = POLLIN};
     for (;;) {
-        rc = poll(p, (nfds_t)n, ss__poll_timeout(deadline));
+        int rc = poll(p, (nfds_t)n, ss__poll_timeout(deadline));
         if (rc < 0 && errno == EINTR) continue;
         if (rc < 0) return ss__errno();
         if (rc == 0) return -ETIMEDOUT;

@@ -197,6 +197,7 @@ int64_t ss__loop_deadline(const ss_server_t *s, int64_t deadline)
     if (s->backoff_until) deadline = ss__min_deadline(deadline, s->backoff_until);
     if (s->cfg.service_interval_ms > 0)
         deadline = ss__min_deadline(deadline, s->last_actions + s->cfg.service_interval_ms);
+    if (s->mode->wake_deadline) deadline = ss__min_deadline(deadline, s->mode->wake_deadline(s));
     return deadline;
 }
 
@@ -226,7 +227,8 @@ static int turn(ss_server_t *s, int64_t deadline)
     if (rc < 0) return errno == EINTR ? 0 : ss__fail(ss__errno(), "poll");
     if (s->pfd[0].revents) ss__drain_wake(s);
     if (atomic_load(&s->shutdown)) return -ECANCELED;
-    if (s->mode->poll_ready && n > 1 + nl) s->mode->poll_ready(s, s->pfd + 1 + nl, n - 1 - nl);
+    if (s->mode->poll_ready && (n > 1 + nl || s->mode->wake_deadline))
+        s->mode->poll_ready(s, s->pfd + 1 + nl, n - 1 - nl);
     int done = 0;
     for (int i = 0; i < nl; i++)
         if (s->pfd[1 + i].revents) done += ss__take(s, i, ACCEPT_BATCH);

@@ -235,7 +235,16 @@ static void close_listener(ss_server_t *s, ss__listener *l)
     close(l->fd);
     l->fd = -1;
     /* Only the process that bound the file removes it (not a fork child). */
-    if (l->owns_path && getpid() == s->pid) ss__unlink_unix(&l->addr, l->dev, l->ino);
+    if (!l->owns_path || getpid() != s->pid) return;
+    int rc = ss__unlink_unix(&l->addr, l->dev, l->ino);
+    if (rc < 0) {
+        /* Say so: a file left behind is replaced by the next server (a stale
+         * socket), but whoever looks for it should know why it is there. */
+        char text[SS_ADDRSTRLEN];
+        ss_addr_format(&l->addr, text, sizeof text);
+        ss__log(s, SS_LOG_WARN, "remove %s: %s; the socket file is left behind", text,
+                ss_strerror(rc));
+    }
 }
 
 /* Stream listeners close at once: a new client is refused, not left in a

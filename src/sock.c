@@ -133,14 +133,17 @@ int ss__listen_socket(const ss_addr_t *a, const ss_config_t *cfg, ss_addr_t *bou
     return fd;
 }
 
-void ss__unlink_unix(const ss_addr_t *a, dev_t dev, ino_t ino)
+int ss__unlink_unix(const ss_addr_t *a, dev_t dev, ino_t ino)
 {
     const char *path = unix_path(a);
     struct stat st;
+    if (!path) return 0;
+    if (lstat(path, &st) < 0) return errno == ENOENT ? 0 : ss__errno();
     /* Only the file we bound: a later server may have replaced it. */
-    if (path && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == dev &&
-        st.st_ino == ino)
-        unlink(path);
+    if (S_ISSOCK(st.st_mode) && st.st_dev == dev && st.st_ino == ino && unlink(path) < 0 &&
+        errno != ENOENT)
+        return ss__errno();
+    return 0;
 }
 
 static int connect_result(int fd)
@@ -152,11 +155,15 @@ static int connect_result(int fd)
 }
 
 /* Linux autobind (unix(7)): binding with only the family gives the socket a
- * unique abstract name, so a unixgram server has an address to reply to. */
+ * unique abstract name, so a unixgram server has an address to reply to.
+ * The length covers the family alone, but the whole sockaddr_un is zeroed:
+ * valgrind reads sun_path as a string whatever the length says. */
 static int autobind_unixgram(int fd)
 {
-    sa_family_t fam = AF_UNIX;
-    return bind(fd, (const struct sockaddr *)&fam, sizeof fam) < 0 ? ss__errno() : 0;
+    struct sockaddr_un un;
+    memset(&un, 0, sizeof un);
+    un.sun_family = AF_UNIX;
+    return bind(fd, (const struct sockaddr *)&un, sizeof(sa_family_t)) < 0 ? ss__errno() : 0;
 }
 
 int ss__connect(const ss_addr_t *a, int64_t deadline)

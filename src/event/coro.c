@@ -18,9 +18,28 @@ ss__coro *ss__coro_current(void)
     return current;
 }
 
+/* A label given as text: copied out when the report is made. */
+static void text_label(const void *arg, char *buf, size_t cap)
+{
+    const char *s = arg;
+    size_t n = 0;
+    while (s && s[n] && n + 1 < cap) {
+        buf[n] = s[n];
+        n++;
+    }
+    if (cap > 0) buf[n] = '\0';
+}
+
 void ss__coro_set_label(ss__coro *co, const char *label)
 {
-    co->label = label;
+    co->label_fn = label ? text_label : NULL;
+    co->label_arg = label;
+}
+
+void ss__coro_set_label_fn(ss__coro *co, ss__coro_label_fn *fn, const void *arg)
+{
+    co->label_fn = fn;
+    co->label_arg = arg;
 }
 
 void ss__coro_init_main(ss__coro *co)

@@ -61,6 +61,9 @@ int ss__stack_in_guard(const ss__stack *st, const void *addr);
 /* -------------------------------------------------------- coroutines */
 
 typedef void ss__coro_fn(void *arg);
+/* Writes a coroutine's label into buf (cap bytes, NUL-terminated). Called in
+ * the SIGSEGV handler: it must be async-signal-safe (signal-safety(7)). */
+typedef void ss__coro_label_fn(const void *arg, char *buf, size_t cap);
 
 typedef struct ss__coro ss__coro;
 struct ss__coro {
@@ -69,7 +72,8 @@ struct ss__coro {
     ss__coro *exit_to; /* where the coroutine goes when fn returns */
     ss__coro_fn *fn;
     void *arg;
-    const char *label;       /* for the stack overflow report; may be NULL */
+    ss__coro_label_fn *label_fn; /* the stack overflow report's label, made */
+    const void *label_arg;       /* from label_arg then; NULL: none */
     const void *asan_bottom; /* ASan: this coroutine's stack */
     size_t asan_size;
     void *asan_fake;  /* ASan: its fake stack while switched out */
@@ -104,6 +108,9 @@ ss__coro *ss__coro_current(void);
 /* The label named by the stack overflow report ("tcp://127.0.0.1:4242"). The
  * text must outlive the coroutine or the next call. */
 void ss__coro_set_label(ss__coro *co, const char *label);
+/* The label made by fn(arg, ...) when the report is printed: nothing is
+ * formatted unless a coroutine overflows. arg must outlive the coroutine. */
+void ss__coro_set_label_fn(ss__coro *co, ss__coro_label_fn *fn, const void *arg);
 
 /* ------------------------------------------------ stack overflow report */
 

@@ -46,9 +46,10 @@ static size_t put_uint(char *buf, size_t at, size_t cap, size_t v)
 
 static void report(const ss__coro *co)
 {
-    char msg[512];
+    char msg[512], label[256] = "";
+    if (co->label_fn) co->label_fn(co->label_arg, label, sizeof label);
     size_t n = put_str(msg, 0, sizeof msg, "socketserver: stack overflow in handler for ");
-    n = put_str(msg, n, sizeof msg, co->label ? co->label : "(unknown peer)");
+    n = put_str(msg, n, sizeof msg, label[0] ? label : "(unknown peer)");
     n = put_str(msg, n, sizeof msg, " (stack of ");
     n = put_uint(msg, n, sizeof msg, (size_t)(ss__stack_hi(co->stack) - ss__stack_lo(co->stack)));
     n = put_str(msg, n, sizeof msg, " bytes: raise stack_size)\n");

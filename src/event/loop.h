@@ -32,6 +32,19 @@ int ss__loop_spawn(ss__loop *l, ss__coro_fn *fn, void *arg);
  * with nothing allocated per task. len is at most 1 KiB. */
 int ss__loop_spawn_with(ss__loop *l, ss__coro_fn *fn, const void *data, size_t len);
 
+/* Like ss__loop_spawn_with, but returns the len bytes on the new task's
+ * stack for the caller to fill in place (before the loop runs the task, at
+ * its next turn), and fn gets them. Returns NULL with errno ENOMEM (or
+ * EINVAL: len above 2 KiB). */
+void *ss__loop_spawn_data(ss__loop *l, ss__coro_fn *fn, size_t len);
+
+/* Gives the loop's tasks a cache of connection buffers of size bytes, at
+ * most max of them kept (ss__waiter's buf_get and buf_put, used by conn.c):
+ * a connection waiting for input with nothing buffered gives its buffers
+ * back, so an idle connection holds none, and a busy one takes a warm block
+ * without malloc. Without this call, connections keep malloc'd buffers. */
+void ss__loop_buffers(ss__loop *l, size_t size, int max);
+
 /* Runs tasks until none is left or ss__loop_stop() is called. Returns 0, or
  * a negative errno if waiting for events failed. */
 int ss__loop_run(ss__loop *l);
@@ -63,6 +76,12 @@ void ss__loop_yield(void);
  * Returns 0 or a negative errno. */
 int ss__loop_watch(ss__loop *l, int fd, int how);
 
+/* Registers cancel_fd now as a cancel eventfd (what ss__loop_wait takes as
+ * its cancel_fd), instead of at the first wait that names it: a task whose
+ * waits must not fail (an acceptor) has its registration made, or failed,
+ * before it starts. Returns 0 or a negative errno. */
+int ss__loop_watch_cancel(ss__loop *l, int cancel_fd);
+
 /* Forgets fd before it is closed: its number may come back as another
  * descriptor, which must then be registered anew. Wakes tasks parked on it
  * with -EBADF. */
@@ -76,6 +95,10 @@ void ss__loop_closing(ss__loop *l, int fd);
 /* Sets the running task's label (the peer, for the stack overflow report).
  * The text must stay valid while the task runs. */
 void ss__loop_set_label(const char *label);
+/* The same, made only if the report is ever printed: fn(arg, ...) writes the
+ * label then, in the signal handler (coro.h), so a task pays nothing for a
+ * label it will almost surely never need. */
+void ss__loop_set_label_fn(ss__coro_label_fn *fn, const void *arg);
 
 /* Runs fn(arg) on a helper thread of the loop while the running task waits;
  * other tasks go on meanwhile. For calls that block and cannot be made

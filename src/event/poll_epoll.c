@@ -69,6 +69,7 @@ static unsigned poll_bits(unsigned e)
 {
     unsigned r = 0;
     if (e & (EPOLLIN | EPOLLRDHUP)) r |= POLLIN;
+    if (e & EPOLLRDHUP) r |= POLLRDHUP;
     if (e & EPOLLOUT) r |= POLLOUT;
     if (e & EPOLLERR) r |= POLLERR;
     if (e & EPOLLHUP) r |= POLLHUP;

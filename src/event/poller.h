@@ -7,8 +7,9 @@
 
 typedef struct ss__poller ss__poller;
 
-/* Ready events, in poll(2)'s bits: POLLIN (also set on RDHUP: the peer shut
- * its sending side, a read returns 0), POLLOUT, POLLERR, POLLHUP. */
+/* Ready events, in poll(2)'s bits: POLLIN, POLLOUT, POLLERR, POLLHUP, and
+ * POLLRDHUP with POLLIN when the peer shut its sending side (a read returns
+ * 0 once the data before it is read). */
 typedef struct ss__poll_event {
     int fd;
     unsigned events;

@@ -55,9 +55,10 @@ static void sift_down(ss__timer_heap *h, size_t i)
     place(h, i, t);
 }
 
-static int grow(ss__timer_heap *h)
+static int grow(ss__timer_heap *h, size_t need)
 {
     size_t cap = h->cap ? h->cap * 2 : 64;
+    while (cap < need) cap *= 2;
     ss__timer **v = realloc(h->v, cap * sizeof *v);
     if (!v) return -ENOMEM;
     h->v = v;
@@ -65,10 +66,15 @@ static int grow(ss__timer_heap *h)
     return 0;
 }
 
+int ss__timer_reserve(ss__timer_heap *h, size_t n)
+{
+    return n <= h->cap ? 0 : grow(h, n);
+}
+
 int ss__timer_add(ss__timer_heap *h, ss__timer *t, int64_t deadline)
 {
     ss__timer_cancel(h, t);
-    if (h->n == h->cap && grow(h) != 0) return -ENOMEM;
+    if (h->n == h->cap && grow(h, h->n + 1) != 0) return -ENOMEM;
     t->deadline = deadline;
     t->seq = h->seq++;
     place(h, h->n++, t);

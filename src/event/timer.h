@@ -22,7 +22,12 @@ typedef struct ss__timer_heap {
 void ss__timer_heap_init(ss__timer_heap *h);
 void ss__timer_heap_free(ss__timer_heap *h); /* the array; timers are the owners' */
 
-/* Arms t for deadline (re-arms it if armed). Returns 0 or -ENOMEM. */
+/* Makes room for n timers, so that arming up to n never allocates (the loop
+ * reserves a slot per task: a park cannot then fail for want of memory).
+ * Returns 0 or -ENOMEM. */
+int ss__timer_reserve(ss__timer_heap *h, size_t n);
+/* Arms t for deadline (re-arms it if armed). Returns 0, or -ENOMEM when the
+ * heap had to grow beyond what was reserved and could not. */
 int ss__timer_add(ss__timer_heap *h, ss__timer *t, int64_t deadline);
 /* Disarms t; a no-op when it is not armed. */
 void ss__timer_cancel(ss__timer_heap *h, ss__timer *t);

@@ -1,6 +1,7 @@
 /* test_loop.c - the event loop: park and wake on a socketpair, the latched
  * edge, deadlines with thousands waiting, cancellation, offload, per-task
- * contexts, the library's wait seam, forgetting a descriptor, yield. */
+ * contexts, the library's wait seam, forgetting a descriptor, yield, a
+ * task on a reused stack, the end of stream after a short read. */
 #include "event/loop.h"
 #include "event/sanitizer.h"
 #include "internal.h"
@@ -321,6 +322,79 @@ static void test_yield(void)
     teardown();
 }
 
+/* A task on a stack from the pool must not inherit the links of the task
+ * that ran there before: `quick` dies while not the head of the task list
+ * (its back link names `sleeper`); `late`, spawned on its stack, becomes the
+ * head and dies first. With a stale back link the list then looped on
+ * itself and kept a dead task as its head (a hang, found by the fault walk). */
+static int late_ran;
+
+static void quick(void *arg)
+{
+    (void)arg;
+}
+
+static void late(void *arg)
+{
+    (void)arg;
+    late_ran++;
+}
+
+static void sleeper(void *arg)
+{
+    (void)arg;
+    ASSERT_OK(ss__loop_spawn(loop, late, NULL));
+    ASSERT_EQ(ss__loop_wait(-1, 0, ss_now_ms() + 20, -1), -ETIMEDOUT);
+    ASSERT_EQ(ss__loop_count(loop), 1); /* just this one */
+}
+
+static void test_reused_stack(void)
+{
+    setup(0);
+    for (int round = 0; round < 3; round++) {
+        ASSERT_OK(ss__loop_spawn(loop, quick, NULL));
+        ASSERT_OK(ss__loop_spawn(loop, sleeper, NULL));
+        ASSERT_OK(ss__loop_run(loop));
+        ASSERT_EQ(ss__loop_count(loop), 0);
+    }
+    ASSERT_EQ(late_ran, 3);
+    teardown();
+}
+
+/* The peer's last data and its FIN in one edge: after a short read of the
+ * data (conn.c then takes the socket for drained and waits before reading
+ * again), the wait must still return, for the end of stream that no later
+ * edge announces. */
+static int rdhup_rc = 1;
+
+static void rdhup_reader(void *arg)
+{
+    (void)arg;
+    char buf[64];
+    ASSERT_EQ(ss__loop_wait(sp[0], POLLIN, ss_now_ms() + 5000, -1), 0);
+    ASSERT_EQ(read(sp[0], buf, sizeof buf), 3); /* short: "drained" */
+    rdhup_rc = ss__loop_wait(sp[0], POLLIN, ss_now_ms() + 500, -1);
+    ASSERT_EQ(read(sp[0], buf, sizeof buf), 0);
+}
+
+static void rdhup_writer(void *arg)
+{
+    (void)arg;
+    ASSERT_EQ(ss__loop_wait(-1, 0, ss_now_ms() + 20, -1), -ETIMEDOUT);
+    ASSERT_EQ(write(sp[1], "abc", 3), 3);
+    ASSERT_OK(shutdown(sp[1], SHUT_WR));
+}
+
+static void test_rdhup(void)
+{
+    setup(0);
+    ASSERT_OK(ss__loop_spawn(loop, rdhup_reader, NULL));
+    ASSERT_OK(ss__loop_spawn(loop, rdhup_writer, NULL));
+    ASSERT_OK(ss__loop_run(loop));
+    ASSERT_EQ(rdhup_rc, 0); /* not -ETIMEDOUT */
+    teardown();
+}
+
 int main(int argc, char **argv)
 {
     static const test_case cases[] = {{"socketpair", test_socketpair},
@@ -333,6 +407,8 @@ int main(int argc, char **argv)
                                       {"seam", test_seam},
                                       {"forget", test_forget},
                                       {"yield", test_yield},
+                                      {"reused_stack", test_reused_stack},
+                                      {"rdhup", test_rdhup},
                                       {NULL, NULL}};
     return test_main(cases, argc, argv);
 }

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -47,6 +48,7 @@ static const fault faults[] = {
     {"fork", EAGAIN, 0},
     {"eventfd", EMFILE, 0},
     {"socket", EMFILE, 0},
+    {"epoll_ctl", ENOMEM, 0}, /* event mode: a listener, a cancel eventfd, a client */
 };
 
 /* Shared with every process of a scenario (fork children included), so
@@ -89,6 +91,8 @@ int __real_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*f)(void
 pid_t __real_fork(void);
 int __real_eventfd(unsigned v, int fl);
 int __real_socket(int d, int t, int p);
+int __real_epoll_ctl(int ep, int op, int fd, struct epoll_event *e);
+int __real_recvmmsg(int fd, struct mmsghdr *v, unsigned n, int fl, struct timespec *t);
 
 void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t a, size_t b);
@@ -104,6 +108,8 @@ int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*f)(void
 pid_t __wrap_fork(void);
 int __wrap_eventfd(unsigned v, int fl);
 int __wrap_socket(int d, int t, int p);
+int __wrap_epoll_ctl(int ep, int op, int fd, struct epoll_event *e);
+int __wrap_recvmmsg(int fd, struct mmsghdr *v, unsigned n, int fl, struct timespec *t);
 
 void *__wrap_malloc(size_t n)
 {
@@ -185,6 +191,20 @@ int __wrap_socket(int d, int t, int p)
 {
     if (inject("socket")) WRAP_ERR(-1);
     return __real_socket(d, t, p);
+}
+
+int __wrap_epoll_ctl(int ep, int op, int fd, struct epoll_event *e)
+{
+    if (inject("epoll_ctl")) WRAP_ERR(-1);
+    return __real_epoll_ctl(ep, op, fd, e);
+}
+
+/* The event mode receives datagrams with recvmmsg: it counts as the
+ * "recvfrom" fault, so that those entries walk that mode's receive path. */
+int __wrap_recvmmsg(int fd, struct mmsghdr *v, unsigned n, int fl, struct timespec *t)
+{
+    if (inject("recvfrom")) WRAP_ERR(-1);
+    return __real_recvmmsg(fd, v, n, fl, t);
 }
 
 /* ------------------------------------------------------------ scenario */

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# seeds.sh - writes the hand-made seed files of fuzz/corpus/<target>/ (the
+# seed-* files; regression inputs of past findings, crash-*, are kept as
+# they were committed). Input formats: fuzz/README.md. Run from anywhere;
+# commit what changes.
+set -euo pipefail
+cd "$(dirname "$0")"
+mkdir -p corpus && cd corpus
+
+seed() { # target name printf-format [args...]
+    local dir=$1 name=$2
+    shift 2
+    mkdir -p "$dir"
+    # shellcheck disable=SC2059 # the format is ours: escapes for binary bytes
+    printf -- "$@" >"$dir/seed-$name"
+}
+
+# ---------------------------------------------------------------- addr
+seed addr tcp4 'tcp://127.0.0.1:7'
+seed addr tcp6 'tcp://[::1]:2345'
+seed addr tcp-any 'tcp://:80'
+seed addr udp-any6 'udp://[::]:0'
+seed addr udp-scoped 'udp://[fe80::1%%1]:53'
+seed addr tcp-scoped-name 'tcp://[fe80::1%%lo]:9'
+seed addr tcp-mapped 'tcp://[::ffff:10.0.0.1]:65535'
+seed addr localhost 'tcp://localhost:8080'
+seed addr v6-longest-run 'tcp://[1:0:0:2:0:0:0:3]:1'
+seed addr v6-first-of-equals 'udp://[0:0:1:0:0:1:0:0]:2'
+seed addr v6-single-zero 'tcp://[1:0:2:3:4:5:6:7]:3'
+seed addr v6-compatible 'tcp://[::2:3]:4'
+seed addr v6-mapped-long 'tcp://[0:0:0:0:0:ffff:1.2.3.4]:5'
+seed addr v6-trailing 'tcp://[1::]:6'
+seed addr v6-full 'tcp://[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%%4294967295]:65535'
+seed addr unix-path 'unix:/tmp/ss.sock'
+seed addr unix-abstract 'unix:@ss-abstract'
+seed addr unixgram-relative 'unixgram:relative/path.sock'
+seed addr unix-107 "unix:/$(printf 'p%.0s' $(seq 106))"
+seed addr unix-108 "unix:/$(printf 'p%.0s' $(seq 107))"
+seed addr bad-inet-aton 'tcp://127.1:80'
+seed addr bad-decimal-host 'tcp://2130706433:1'
+seed addr bad-no-port 'tcp://[::1]'
+seed addr bad-port-range 'udp://1.2.3.4:65536'
+seed addr bad-port-digits 'tcp://1.2.3.4:000080'
+seed addr bad-unbracketed-v6 'tcp://::1:80'
+seed addr bad-space 'tcp://host name:1'
+seed addr bad-empty-scope 'udp://[::1%%]:1'
+seed addr bad-v4-in-brackets 'tcp://[1.2.3.4]:5'
+seed addr bad-scheme 'ftp://x:1'
+seed addr bad-unix-empty 'unix:'
+seed addr bad-abstract-empty 'unix:@'
+seed addr name-never-resolved 'tcp://example.com:80'
+# Raw: NUL, transport, length (2 bytes, big-endian), sockaddr bytes.
+seed addr raw-unix-abstract-nul '\000\002\000\010\001\000\000ab\000cd'
+seed addr raw-inet-short '\000\000\000\004\002\000\000\007'
+seed addr raw-inet6 '\000\001\000\034\012\000\000\065\000\000\000\000\376\200\000\000\000\000\000\000\000\000\000\000\000\000\000\001\002\000\000\000'
+seed addr raw-unknown-transport '\000\004\000\020\002\000\000\007\177\000\000\001'
+
+# ---------------------------------------------------------------- readline
+# Header: buffer_size, max_line, cap, ss_read mask, buffer cache; then the
+# stream, \377 between chunks.
+seed readline crlf '\000\000\000\000\000alpha\r\nbeta\r\n'
+seed readline lf-chunks '\004\000\000\000\000one\n\377two\n\377\377three\n'
+seed readline no-newline '\000\000\000\000\000last-without-newline'
+seed readline max-line-8 '\000\010\000\000\000''1234567\n12345678\nok\nlonger-than-eight\n'
+seed readline cap-4 '\000\000\003\000\000abc\ndefgh\n'
+seed readline mixed-reads '\003\000\000\125\000a\nbb\nccc\n\377dd'
+seed readline empty-and-nul '\000\000\000\000\000\n\n\r\n\000\000\n'
+seed readline buffer-1 '\001\005\000\000\000hello\nworld\n'
+seed readline long-line "\\020\\000\\000\\000\\000$(printf 'x%.0s' $(seq 1500))\\377$(printf 'y%.0s' $(seq 1500))\\n"
+seed readline long-over-limit "\\010\\300\\000\\000\\000$(printf 'z%.0s' $(seq 5000))\\nafter\\n"
+seed readline cache-exact '\010\000\000\000\001one\n\377two\377\n\377three'
+seed readline cache-larger '\010\000\000\042\021ab\ncd\377ef\n\377\377gh\nij'
+
+# ---------------------------------------------------------------- opts
+# Arguments after the command name, NUL-separated; each input is parsed as
+# "serve ..." and as "send ...".
+seed opts serve-mode 'echo\000tcp://:7\000--mode\000thread\000-w\0004'
+seed opts serve-limits 'upper\000--max-line\00064k\000--idle-timeout\0000.5\000--drain-timeout\000500ms'
+seed opts help '--help'
+seed opts version '-V'
+seed opts bad-mode 'echo\000--mode\000nosuch'
+seed opts missing-value '--max-line'
+seed opts unknown-short '-x'
+seed opts workers-too-many '--workers=1025\000echo'
+seed opts send-time 'udp://127.0.0.1:13\000--time\000-t\0001.5\000-r\0003'
+seed opts send-conflict 'unix:/tmp/s\000hello\000--no-reply\000--max-bytes\0001M'
+seed opts double-dash '--\000-dash-service\000tcp://:1'
+seed opts abbreviation '--mo\000sync\000echo\000--verb'
+seed opts ambiguous '--m\000x'
+seed opts flag-with-value '--verbose=1\000echo'
+seed opts negative '--max-connections\000-1\000echo'
+seed opts exponent '--idle-timeout\0001e3\000echo'
+seed opts zero-timeout '--timeout\0000\000x'
+seed opts fractions 'x\000-t\000.0001\000--max-bytes\0001GiB\000--drain-timeout\0001.0009s'
+seed opts too-many-addresses "echo$(printf '\\000tcp://:%d' $(seq 1 70))"
+
+# ---------------------------------------------------------------- services
+# Header: kind, max_line, buffer_size or max_datagram, peer reads, buffer
+# cache; then the payload (stream: \377 between chunks; datagram: the packet).
+for svc in echo discard chargen daytime time upper timestamp; do
+    d=svc_$svc
+    seed "$d" stream-lines '\000\000\000\000\000hello\nworld\n'
+    seed "$d" stream-chunks '\000\000\007\001\000abc\377def\n\377ghi\r\n\377'
+    seed "$d" stream-empty-line '\000\000\000\000\000one\n\r\ntwo\n'
+    seed "$d" stream-no-newline '\000\000\000\000\000a\nb'
+    seed "$d" stream-long-line '\000\010\000\000\000short\nthis line is too long\nnever\n'
+    seed "$d" stream-small-sndbuf "\\002\\000\\020\\000\\000$(printf 'abcdefghij%.0s' $(seq 600))\\n"
+    seed "$d" stream-budget '\000\000\000\370\000x'
+    seed "$d" stream-cache '\000\000\001\002\011one\n\377two\n\377\377three'
+    seed "$d" dgram-unixgram '\001\000\000\000\000hello datagram'
+    seed "$d" dgram-udp '\003\000\000\000\000hello udp'
+    seed "$d" dgram-empty '\003\000\000\000\000'
+    seed "$d" dgram-empty-unixgram '\001\000\000\000\000'
+    seed "$d" dgram-guard-7 '\007\000\000\000\000loop?'
+    seed "$d" dgram-guard-37 '\037\000\000\000\000loop?'
+    seed "$d" dgram-max-20 '\001\000\024\000\000x'
+    seed "$d" dgram-binary '\001\000\000\000\000\000\377\r\nmixed Case\n'
+    seed "$d" dgram-cache '\003\000\000\000\005cached reply'
+done

@@ -229,7 +229,7 @@ static int drop_privileges(ss_server_t *s, const privs_t *pv)
         if (!path) continue;
         int rc = privs_give_socket(pv, path);
         if (rc < 0) {
-            fprintf(stderr, "socketserver serve: chown %s: %s\n", path, strerror(-rc));
+            fprintf(stderr, "socketserver serve: chown %s: %s\n", path, ss_strerror(rc));
             return EXIT_OSERR;
         }
         if (!privs_may_remove(pv, path))
@@ -301,8 +301,10 @@ static int serve(const serve_opts_t *o, const svc_t *svc)
     }
     if (rc == 0) rc = listen_all(s, addrs, n, o->cfg.unix_mode);
     if (rc == 0) rc = drop_privileges(s, &pv);
-    if (rc == 0) announce(s);
-    if (rc == 0) rc = run(s, svc);
+    if (rc == 0) {
+        announce(s);
+        rc = run(s, svc);
+    }
     the_server = NULL;  /* a signal from now on must not touch what close frees */
     ss_server_close(s); /* closes listeners, drains, removes socket files */
     return rc;

@@ -183,12 +183,13 @@ static int getopt_failure(int c, const struct option *lo, char **argv, char *err
 {
     const char *name = long_name(lo, optopt);
     const char *given = optind > 0 ? argv[optind - 1] : "";
-    char opt[2] = {(char)optopt, '\0'};
     char buf[256];
     if (c == ':' && name) return fail(err, cap, "option --%s needs a value", name);
     if (c == ':') return fail(err, cap, "option -%c needs a value", optopt);
-    if (optopt && !name)
+    if (optopt && !name) {
+        char opt[2] = {(char)optopt, '\0'};
         return fail(err, cap, "unknown option -%s (see --help)", shown(opt, 1, buf, sizeof buf));
+    }
     return fail(err, cap, "unknown or malformed option \"%s\" (see --help)",
                 shown(given, 60, buf, sizeof buf));
 }
@@ -248,10 +249,11 @@ static void available_modes(char *buf, size_t cap)
 static int set_mode(ss_config_t *cfg, const char *text, char *err, size_t cap)
 {
     ss_mode_t m;
-    char buf[256];
-    if (ss_mode_parse(text, &m) < 0)
+    if (ss_mode_parse(text, &m) < 0) {
+        char buf[256];
         return fail(err, cap, "unknown mode \"%s\" (sync, thread, fork, pool, prefork, event)",
                     shown(text, 40, buf, sizeof buf));
+    }
     if (!ss_mode_available(m)) {
         char list[80];
         available_modes(list, sizeof list);
@@ -330,6 +332,8 @@ int opts_parse_serve(int argc, char **argv, serve_opts_t *o, char *err, size_t e
     if (err && errcap) err[0] = '\0';
     getopt_reset();
     int c;
+    /* getopt's state is global (MT-Unsafe), but options are parsed before
+     * any thread starts. NOLINTNEXTLINE(concurrency-mt-unsafe) */
     while ((c = getopt_long(argc, argv, ":m:w:vqhV", serve_longopts, NULL)) != -1) {
         if (c == 'h') return OPTS_HELP;
         if (c == 'V') return OPTS_VERSION;
@@ -403,6 +407,8 @@ int opts_parse_send(int argc, char **argv, send_opts_t *o, char *err, size_t err
     if (err && errcap) err[0] = '\0';
     getopt_reset();
     int c;
+    /* getopt's state is global (MT-Unsafe), but options are parsed before
+     * any thread starts. NOLINTNEXTLINE(concurrency-mt-unsafe) */
     while ((c = getopt_long(argc, argv, ":t:r:nChV", send_longopts, NULL)) != -1) {
         if (c == 'h') return OPTS_HELP;
         if (c == 'V') return OPTS_VERSION;

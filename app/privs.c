@@ -3,6 +3,8 @@
  * the drop itself in the order setuid(2) imposes, checked afterwards. */
 #include "privs.h"
 
+#include "socketserver.h" /* ss_strerror: thread-safe, unlike strerror(3) */
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -147,7 +149,7 @@ static int check_dropped(const privs_t *p, char *err, size_t cap)
     uid_t r, e, s;
     gid_t rg, eg, sg;
     if (getresuid(&r, &e, &s) < 0 || getresgid(&rg, &eg, &sg) < 0)
-        return fail(err, cap, "getresuid: %s", strerror(errno));
+        return fail(err, cap, "getresuid: %s", ss_strerror(-errno));
     if (p->set_group && (rg != p->gid || eg != p->gid || sg != p->gid))
         return fail(err, cap, "the group is still %d after setresgid(%d)", (int)eg, (int)p->gid);
     if (p->set_user && (r != p->uid || e != p->uid || s != p->uid))
@@ -158,18 +160,24 @@ static int check_dropped(const privs_t *p, char *err, size_t cap)
     return 0;
 }
 
+/* The message of a failed set*id call: the call, the cause, and the usual
+ * reason for EPERM. */
+static int drop_failed(char *err, size_t cap, const char *call, long id)
+{
+    int e = errno;
+    return fail(err, cap, "%s(%ld): %s%s", call, id, ss_strerror(-e),
+                e == EPERM ? " (dropping privileges needs root)" : "");
+}
+
 int privs_drop(const privs_t *p, char *err, size_t cap)
 {
     if (!privs_wanted(p)) return 0;
     /* Supplementary groups first (root's would stay otherwise); only root
      * may set them, and a non-root caller has none of root's to lose. */
-    if (geteuid() == 0 && setgroups(0, NULL) < 0)
-        return fail(err, cap, "setgroups(0): %s", strerror(errno));
+    if (geteuid() == 0 && setgroups(0, NULL) < 0) return drop_failed(err, cap, "setgroups", 0);
     if (p->set_group && setresgid(p->gid, p->gid, p->gid) < 0)
-        return fail(err, cap, "setresgid(%d): %s%s", (int)p->gid, strerror(errno),
-                    errno == EPERM ? " (changing the group needs root)" : "");
+        return drop_failed(err, cap, "setresgid", (long)p->gid);
     if (p->set_user && setresuid(p->uid, p->uid, p->uid) < 0)
-        return fail(err, cap, "setresuid(%d): %s%s", (int)p->uid, strerror(errno),
-                    errno == EPERM ? " (changing the user needs root)" : "");
+        return drop_failed(err, cap, "setresuid", (long)p->uid);
     return check_dropped(p, err, cap);
 }

@@ -3,6 +3,7 @@
  * handle_error when the handler fails. Shared by every mode. */
 #include "internal.h"
 
+#include <errno.h>
 #include <string.h>
 
 void ss__conn_for_request(ss_server_t *s, ss_conn_t *c, ss__request *req)
@@ -46,9 +47,14 @@ int ss__run_handler(ss_server_t *s, ss_conn_t *c)
     if (go < 0) rc = go;
     if (go == 0) rc = s->h.handle(c, hc);
     if (s->h.finish) s->h.finish(c, hc);
-    if (rc >= 0 && !(c->flags & SS__C_FAILED)) {
+    /* What a stream handler wrote before it failed is still sent (a reply
+     * then an over-long line: the reply must not depend on how the client's
+     * bytes were split, found by fuzz/fuzz_svc.c); a failed datagram
+     * handler sends no half-built reply; a cancelled one sends nothing. */
+    int stream_failed = rc < 0 && rc != -ECANCELED && !(c->flags & SS__C_DGRAM);
+    if ((rc >= 0 || stream_failed) && !(c->flags & SS__C_FAILED)) {
         int f = ss_flush(c);
-        if (f < 0) rc = f;
+        if (f < 0 && rc >= 0) rc = f;
     }
     if (rc < 0) {
         if (s->cfg.handle_error)

@@ -35,8 +35,8 @@ typedef struct ss__waiter {
 } ss__waiter;
 
 typedef struct ss__ctx {
-    int cancel_fd;            /* readable once handlers are cancelled; -1 none */
-    const ss__waiter *waiter; /* NULL: poll(2) in this thread */
+    int cancel_fd;               /* readable once handlers are cancelled; -1 none */
+    const ss__waiter *waiter;    /* NULL: poll(2) in this thread */
     char errmsg[SS__ERRMSG_MAX]; /* last: every wait reads waiter, few read this */
 } ss__ctx;
 

@@ -74,7 +74,7 @@ struct ss__coro {
     void *arg;
     ss__coro_label_fn *label_fn; /* the stack overflow report's label, made */
     const void *label_arg;       /* from label_arg then; NULL: none */
-    const void *asan_bottom; /* ASan: this coroutine's stack */
+    const void *asan_bottom;     /* ASan: this coroutine's stack */
     size_t asan_size;
     void *asan_fake;  /* ASan: its fake stack while switched out */
     void *tsan_fiber; /* TSan: its fiber */

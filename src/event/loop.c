@@ -28,8 +28,8 @@ typedef struct ss__task ss__task;
 /* The fields each park and wake touch come first, next to the coroutine,
  * and the error message (ctx.errmsg, 256 bytes) last: with thousands of
  * connections a task is rarely in cache when its turn comes, and each line
- * it spans is a miss (perf: most of the loop's own time at 256 connections
- * went to such loads). */
+ * it spans is a miss (perf annotate: most of the loop's own time at 256
+ * connections went to such loads). */
 struct ss__task {
     ss__coro co;             /* first: the task lives where its coroutine does */
     ss__task *rnext;         /* run queue */
@@ -277,28 +277,6 @@ static void resume(ss__loop *l, ss__task *t)
     if (t->state == T_DONE) reap(l, t);
 }
 
-/* While one task runs (microseconds of system calls), the memory the next
- * one will touch first is fetched: its saved context and the frames of its
- * park path above it, and the start of its data (a session's connection);
- * and the task after it, whose saved stack pointer the next call reads.
- * With many connections these are cache misses otherwise: most of the
- * loop's own CPU time at 256 connections (perf annotate). */
-static inline void prefetch_next(const ss__task *n)
-{
-#if defined(__GNUC__)
-    if (!n) return;
-    const char *sp = n->co.ctx;
-    for (int i = 0; i < 8; i++) __builtin_prefetch(sp + 64 * i);
-    if (n->arg) {
-        __builtin_prefetch(n->arg);
-        __builtin_prefetch((const char *)n->arg + 64);
-    }
-    if (n->rnext) __builtin_prefetch(n->rnext);
-#else
-    (void)n;
-#endif
-}
-
 /* Runs the tasks queued now; those they queue run next turn, after the
  * loop has looked for I/O, so a task that yields cannot starve the rest. */
 static void run_queued(ss__loop *l)
@@ -308,7 +286,6 @@ static void run_queued(ss__loop *l)
         ss__task *t = l->rhead;
         l->rhead = t->rnext;
         if (!l->rhead) l->rtail = NULL;
-        if (t != last) prefetch_next(l->rhead);
         resume(l, t);
         if (t == last) break;
     }

@@ -711,7 +711,12 @@ static int run(bench_opts_t *o)
     if (bench_probe(o, msg, sizeof msg) < 0) return fail_early(&r, EXIT_UNAVAILABLE, msg);
     r.workers = calloc((size_t)o->threads, sizeof *r.workers);
     pthread_t *tids = calloc((size_t)o->threads, sizeof *tids);
-    if (!r.workers || !tids) return fail_early(&r, EXIT_OSERR, "out of memory");
+    if (!r.workers || !tids) {
+        free(r.workers);
+        free(tids);
+        r.workers = NULL;
+        return fail_early(&r, EXIT_OSERR, "out of memory");
+    }
     code = start_workers(&r, tids);
     if (code == 0) {
         monitor(&r);

@@ -7,9 +7,12 @@
 #   bench/soak.sh [MODE ...]        (default: every mode this build has)
 #
 # The traffic, all at once for SOAK_SECONDS per mode (default 600):
-#   - `socketserver bench` echo: 8 persistent connections, open loop 2000/s;
+#   - `socketserver bench` echo: 8 persistent connections, open loop 2000/s
+#     (sync mode: a new connection per request, as a persistent one would
+#     hold its only serving thread);
 #   - `socketserver bench` connect: connect, one line, close, 200/s;
 #   - `socketserver bench` udp: 4 sockets, 1000 datagrams/s;
+#   - the server runs with --idle-timeout 5 and --max-connections 256;
 #   - the adversary program in a loop: slowloris clients, clients that
 #     never read and then vanish (reset), half-open clients, short floods,
 #     resets in mid-stream, unix-socket churn.
@@ -26,7 +29,7 @@
 # $SOAK_BUILD/soak), SOAK_RSS_SLACK_KB, SOAK_COUNT_SLACK.
 # Exit status: 0 when nothing grows in any mode, 1 otherwise.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 SECONDS_PER_MODE=${SOAK_SECONDS:-600}
 BUILD=${SOAK_BUILD:-build-soak}
@@ -156,12 +159,20 @@ workers_for() {
     esac
 }
 
+# Sync serves one session at a time: a persistent connection would hold the
+# serving thread for the whole run, so there the echo load connects anew for
+# each request, like the connect load.
+echo_pattern() {
+    [ "$1" == sync ] && echo connect || echo echo
+}
+
 run_mode() {
     local mode=$1 csv=$OUT/soak-$1.csv log=$OUT/soak-$1.log
     local pid tcp udp unix end t base rest w
     : >"$T/$mode.out"
+    # shellcheck disable=SC2046 # workers_for's words are separate options
     "$SS" serve echo tcp://127.0.0.1:0 udp://127.0.0.1:0 "unix:$T/$mode.sock" --mode "$mode" \
-        --max-connections 256 --drain-timeout 2 --quiet $(workers_for "$mode") \
+        --max-connections 256 --idle-timeout 5 --drain-timeout 2 --quiet $(workers_for "$mode") \
         >"$T/$mode.out" 2>"$log" &
     pid=$!
     PIDS+=("$pid")
@@ -178,7 +189,7 @@ run_mode() {
 
     end=$(($(date +%s) + SECONDS_PER_MODE))
     local load=()
-    "$SS" bench "$tcp" -p echo -c 8 -r 2000 -d "$SECONDS_PER_MODE" -q >"$OUT/soak-$mode.echo.txt" 2>&1 &
+    "$SS" bench "$tcp" -p "$(echo_pattern "$mode")" -c 8 -r 2000 -d "$SECONDS_PER_MODE" -q >"$OUT/soak-$mode.echo.txt" 2>&1 &
     load+=($!)
     "$SS" bench "$tcp" -p connect -c 4 -r 200 -d "$SECONDS_PER_MODE" -q >"$OUT/soak-$mode.connect.txt" 2>&1 &
     load+=($!)

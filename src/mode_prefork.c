@@ -34,6 +34,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,7 +165,7 @@ static void worker_signals(ss_server_t *s)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
-    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
 }
 
@@ -421,7 +422,7 @@ static void report_exit(ss_server_t *s, const proc *p, int status)
 {
     if (WIFSIGNALED(status))
         ss__log(s, SS_LOG_ERROR, "prefork: worker %d killed by signal %d (%s)", (int)p->pid,
-                WTERMSIG(status), strsignal(WTERMSIG(status)));
+                WTERMSIG(status), sigdescr_np(WTERMSIG(status)));
     else if (WEXITSTATUS(status) != 0)
         ss__log(s, SS_LOG_WARN, "prefork: worker %d exited with status %d", (int)p->pid,
                 WEXITSTATUS(status));

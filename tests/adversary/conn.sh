@@ -5,6 +5,7 @@
 # byte they were sent, the last line unended included, then close. After
 # each, the server serves and is back to its startup descriptors, threads
 # and children.
+# shellcheck disable=SC2154 # PID_*, ADV_*: set by eval in lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # ---- RST while chargen writes: 40 clients, 4 at a time, each reading

@@ -6,6 +6,7 @@
 # are served at once, and capacity returns when they leave. Sync mode runs
 # one session at a time and has nothing to refuse: there 300 clients at
 # once, each leaving after its reply, must all be served in turn.
+# shellcheck disable=SC2154 # PID_*, ADV_*: set by eval in lib.sh
 . "$(dirname "$0")/lib.sh"
 
 LIMIT=20

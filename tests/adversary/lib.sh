@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh - what the adversary tests share (sourced, never run): the CLI
 # tests' helpers (servers on port 0, cleanup of everything started, fail and
 # skip), plus the adversary program, the accounting of a server's

@@ -7,6 +7,7 @@
 # well-behaved client is served meanwhile. Then the clients vanish, and the
 # server's descriptors, threads and children come back to their startup
 # counts.
+# shellcheck disable=SC2154 # PID_*, ADV_*: set by eval in lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # shellcheck disable=SC2046

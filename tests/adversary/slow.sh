@@ -4,6 +4,7 @@
 # --max-line that must cost the server neither its memory nor its service.
 # At the end the server's descriptors, threads and children are back to
 # their startup counts, and SIGTERM exits 0.
+# shellcheck disable=SC2154 # PID_*, ADV_*: set by eval in lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # shellcheck disable=SC2046 # workers_for's words are separate options
@@ -17,7 +18,7 @@ baseline slow "$tcp"
 adv_bg loris slowloris "$tcp" -n 8 -s 48 -d 40 -u -t 10000
 sleep 0.3
 if concurrent; then
-    for i in 1 2 3 4; do
+    for _ in 1 2 3 4; do
         served_within "$tcp" 1500
         served_within "$unix" 1500
         sleep 0.2

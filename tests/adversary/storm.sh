@@ -12,6 +12,7 @@
 # design); prefork gets 24 workers for 16 connections (its descriptor limit
 # is per worker, which runs one session: the limit that bites is
 # --max-connections, enforced by the idle workers).
+# shellcheck disable=SC2154 # PID_*, ADV_*: set by eval in lib.sh
 . "$(dirname "$0")/lib.sh"
 
 SS_REAL=$SS

@@ -8,6 +8,7 @@
 # time: 4 bytes, RFC 868; timestamp: the request plus its 27-byte stamp;
 # discard: nothing). Descriptors, threads and children return to their
 # startup counts.
+# shellcheck disable=SC2154 # PID_*, ADV_*: set by eval in lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # ---- the flood

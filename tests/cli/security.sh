@@ -7,6 +7,7 @@
 # directory the user may write, announced and left behind elsewhere);
 # --socket-mode; and a symbolic link at a socket path is refused and left
 # untouched.
+# shellcheck disable=SC2154 # PID_*, pid: set by eval
 . "$(dirname "$0")/lib.sh"
 
 # ---- --socket-mode (no root needed)
@@ -86,7 +87,7 @@ for mode in sync thread fork pool prefork event; do
     # Workers (prefork) and session processes (fork: a session held open).
     exec 3<>"/dev/tcp/127.0.0.1/$(port "$name" tcp)"
     printf 'held\n' >&3
-    IFS= read -r -t 5 line <&3 || fail "$mode: no reply on a held session"
+    IFS= read -r -t 5 _ <&3 || fail "$mode: no reply on a held session"
     for k in $(pgrep -P "$pid"); do
         ids_are "$k" || fail "$mode: child $k runs as $(grep -E '^(Uid|Gid)' "/proc/$k/status")"
     done

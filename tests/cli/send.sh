@@ -26,23 +26,23 @@ closed_udp=$(addr gone udp)
 stop_server gone
 
 # No reply at all: 0.2 s x (1 + 2 retries), then exit 69.
-timed 69 2500 "udp, a server that never answers" -t 0.2 -r 2 "$(addr dis udp)" hello
+timed 69 10000 "udp, a server that never answers" -t 0.2 -r 2 "$(addr dis udp)" hello
 grep -q 'after 3 attempt' "$T/err" || fail "the retries are not reported"
-timed 69 2500 "unixgram, a server that never answers" -t 0.2 -r 2 "$(addr dis unixgram)" hi
-timed 69 2000 "tcp, a server that never answers" -t 0.3 "$(addr dis tcp)" hello
+timed 69 10000 "unixgram, a server that never answers" -t 0.2 -r 2 "$(addr dis unixgram)" hi
+timed 69 10000 "tcp, a server that never answers" -t 0.3 "$(addr dis tcp)" hello
 # Nobody listening: an ICMP error or the timeout, never a hang.
-timed 69 2500 "udp, a closed port" -t 0.2 -r 2 "$closed_udp" hello
-timed 69 2000 "tcp, a closed port" -t 0.5 "$closed_tcp" hello
+timed 69 10000 "udp, a closed port" -t 0.2 -r 2 "$closed_udp" hello
+timed 69 10000 "tcp, a closed port" -t 0.5 "$closed_tcp" hello
 grep -q 'Connection refused' "$T/err" || fail "a refusal is not named"
-timed 69 2000 "unix, no such socket" -t 0.5 "unix:$T/nobody" hello
-timed 69 2000 "unixgram, no such socket" -t 0.5 "unixgram:$T/nobody" hello
+timed 69 10000 "unix, no such socket" -t 0.5 "unix:$T/nobody" hello
+timed 69 10000 "unixgram, no such socket" -t 0.5 "unixgram:$T/nobody" hello
 # A name that does not resolve (the resolver is told to give up quickly).
 RES_OPTIONS="timeout:1 attempts:1" timed 68 15000 "an unknown host" -t 0.5 \
     tcp://no-such-host.invalid:7 hello
 # A server that closes instead of answering (a line over --max-line).
-timed 69 2000 "tcp, closed without a reply" "$(addr up tcp)" 'far too long'
+timed 69 10000 "tcp, closed without a reply" "$(addr up tcp)" 'far too long'
 # A reply that is not a time.
-timed 69 2000 "udp --time, not a time" --time "$(addr up udp)" hello
+timed 69 10000 "udp --time, not a time" --time "$(addr up udp)" hello
 grep -q 'not an RFC 868 time' "$T/err" || fail "a wrong-size time is not named"
 
 # stdin lines when no message is given (the seed's tcpc1 loop)

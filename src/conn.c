@@ -105,9 +105,24 @@ static int cancelled(const ss_conn_t *c)
 
 /* ------------------------------------------------------------- writing */
 
+#define YIELD_EVERY (256 * 1024) /* bytes moved without a wait before a yield */
+
+/* A session that never has to wait (chargen to a fast reader) would keep an
+ * event loop to itself, and its own drain would never be seen: after every
+ * YIELD_EVERY bytes without a wait it lets the others run (in blocking modes
+ * this is one poll(2) with no timeout). */
+static void maybe_yield(ss_conn_t *c, size_t moved)
+{
+    c->unyielded += moved;
+    if (c->unyielded < YIELD_EVERY) return;
+    c->unyielded = 0;
+    (void)ss__wait(-1, 0, ss_now_ms(), c->cancel_fd);
+}
+
 static int send_stream(ss_conn_t *c, const char *p, size_t n)
 {
     if (cancelled(c)) return ss__conn_fail(c, -ECANCELED, "write");
+    maybe_yield(c, n);
     while (n > 0) {
         ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
         if (w >= 0) {

@@ -127,6 +127,7 @@ struct ss_conn {
     char *wbuf;
     size_t wlen, wcap;
     int cancel_fd;
+    size_t unyielded;      /* bytes moved since the last wait (see conn.c) */
     atomic_int *cancelled; /* the server's cancel flag (shared across fork) */
     void *data;
     ss_addr_t peer, local;

@@ -12,7 +12,9 @@
 #     hold its only serving thread);
 #   - `socketserver bench` connect: connect, one line, close, 200/s;
 #   - `socketserver bench` udp: 4 sockets, 1000 datagrams/s;
-#   - the server runs with --idle-timeout 5 and --max-connections 256;
+#   - the server runs with --max-connections 256 (and no idle timeout:
+#     bench's open loop leaves some of its connections idle for long, and
+#     their closing would count as errors);
 #   - the adversary program in a loop: slowloris clients, clients that
 #     never read and then vanish (reset), half-open clients, short floods,
 #     resets in mid-stream, unix-socket churn.
@@ -39,9 +41,15 @@ COUNT_SLACK=${SOAK_COUNT_SLACK:-8}
 if [ -z "${SOAK_BUILD:-}" ]; then
     gen=()
     command -v ninja >/dev/null && gen=(-G Ninja)
-    cmake -S . -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSS_SANITIZE= \
-        -DSS_BUILD_EXAMPLES=OFF >/dev/null || exit 2
-    cmake --build "$BUILD" -j "$(nproc)" --target socketserver_cli ss_adversary >/dev/null || exit 2
+    mkdir -p "$BUILD"
+    if ! { cmake -S . -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSS_SANITIZE= \
+        -DSS_BUILD_EXAMPLES=OFF &&
+        cmake --build "$BUILD" -j "$(nproc)" --target socketserver_cli ss_adversary; } \
+        >"$BUILD/soak-build.log" 2>&1; then
+        tail -n 30 "$BUILD/soak-build.log" >&2
+        echo "soak.sh: the build failed (log: $BUILD/soak-build.log)" >&2
+        exit 2
+    fi
 fi
 SS=$BUILD/socketserver
 ADV=$BUILD/tests/adversary/ss_adversary
@@ -71,24 +79,36 @@ fi
 
 # ---------------------------------------------------------------- sampling
 
-count_dir() {
-    local a
-    a=("$1"/*)
-    [ -e "${a[0]}" ] && echo "${#a[@]}" || echo 0
+# nentries DIR: sets N to the number of entries of DIR (0 once the process
+# is gone). No subshell: a sample reads a few hundred directories, and forks
+# are what makes a sample slow on a loaded machine.
+nentries() {
+    local a=("$1"/*)
+    if [ -e "${a[0]}" ]; then N=${#a[@]}; else N=0; fi
 }
 
 # sample PID: rss_kb,child_pss_kb,fds,threads,children,child_fds,child_threads
+# (one awk for every child's Pss: prefork has dozens of children)
 sample() {
-    local pid=$1 rss pss=0 kids=0 cf=0 ct=0 k p
-    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
-    for k in $(pgrep -P "$pid"); do
-        p=$(awk '/^Pss:/ { print $2 }' "/proc/$k/smaps_rollup" 2>/dev/null)
-        pss=$((pss + ${p:-0}))
-        kids=$((kids + 1))
-        cf=$((cf + $(count_dir "/proc/$k/fd")))
-        ct=$((ct + $(count_dir "/proc/$k/task")))
-    done
-    echo "${rss:-0},$pss,$(count_dir "/proc/$pid/fd"),$(count_dir "/proc/$pid/task"),$kids,$cf,$ct"
+    local pid=$1 rss=0 pss=0 kids=() cf=0 ct=0 k key val fds
+    while read -r key val _; do
+        [ "$key" == VmRSS: ] && rss=$val
+    done <"/proc/$pid/status"
+    read -r -a kids <<<"$(pgrep -P "$pid" | tr '\n' ' ')"
+    if [ "${#kids[@]}" -gt 0 ]; then
+        pss=$(cd /proc && awk '/^Pss:/ { s += $2 } END { print s + 0 }' \
+            "${kids[@]/%//smaps_rollup}" 2>/dev/null)
+        for k in "${kids[@]}"; do
+            nentries "/proc/$k/fd"
+            cf=$((cf + N))
+            nentries "/proc/$k/task"
+            ct=$((ct + N))
+        done
+    fi
+    nentries "/proc/$pid/fd"
+    fds=$N
+    nentries "/proc/$pid/task"
+    echo "$rss,${pss:-0},$fds,$N,${#kids[@]},$cf,$ct"
 }
 
 # settle PID: a sample once three in a row, 200 ms apart, agree on every
@@ -172,7 +192,7 @@ run_mode() {
     : >"$T/$mode.out"
     # shellcheck disable=SC2046 # workers_for's words are separate options
     "$SS" serve echo tcp://127.0.0.1:0 udp://127.0.0.1:0 "unix:$T/$mode.sock" --mode "$mode" \
-        --max-connections 256 --idle-timeout 5 --drain-timeout 2 --quiet $(workers_for "$mode") \
+        --max-connections 256 --drain-timeout 2 --quiet $(workers_for "$mode") \
         >"$T/$mode.out" 2>"$log" &
     pid=$!
     PIDS+=("$pid")
@@ -187,7 +207,12 @@ run_mode() {
     "$SS" send -t 5 "$tcp" warm-up >/dev/null && "$SS" send -t 5 "$udp" warm-up >/dev/null
     base=$(settle "$pid")
 
-    end=$(($(date +%s) + SECONDS_PER_MODE))
+    # The run's clock, in microseconds (EPOCHREALTIME): the samples cover
+    # SECONDS_PER_MODE from here, however long the loads take to start.
+    local t0 now_us next_us end_us
+    t0=${EPOCHREALTIME/[.,]/}
+    end_us=$((t0 + SECONDS_PER_MODE * 1000000))
+    end=$((t0 / 1000000 + SECONDS_PER_MODE))
     local load=()
     "$SS" bench "$tcp" -p "$(echo_pattern "$mode")" -c 8 -r 2000 -d "$SECONDS_PER_MODE" -q >"$OUT/soak-$mode.echo.txt" 2>&1 &
     load+=($!)
@@ -200,11 +225,20 @@ run_mode() {
     PIDS+=("${load[@]}")
 
     echo "t,rss_kb,child_pss_kb,fds,threads,children,child_fds,child_threads" >"$csv"
-    local t0
-    t0=$(date +%s)
-    while [ "$(date +%s)" -lt "$end" ] && kill -0 "$pid" 2>/dev/null; do
-        echo "$(($(date +%s) - t0)),$(sample "$pid")" >>"$csv"
-        sleep 1
+    # One sample per second of wall time: a slow sample shortens the next
+    # pause, not the rate.
+    next_us=$t0
+    now_us=$t0
+    while [ "$now_us" -lt "$end_us" ] && kill -0 "$pid" 2>/dev/null; do
+        echo "$(((now_us - t0) / 1000000)),$(sample "$pid")" >>"$csv"
+        next_us=$((next_us + 1000000))
+        now_us=${EPOCHREALTIME/[.,]/}
+        if [ "$now_us" -lt "$next_us" ]; then
+            sleep "$(printf '0.%06d' $((next_us - now_us)))"
+        else
+            next_us=$now_us # behind: go on from now
+        fi
+        now_us=${EPOCHREALTIME/[.,]/}
     done
     wait "${load[@]}" 2>/dev/null
     rest=$(settle "$pid")

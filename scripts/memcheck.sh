@@ -23,9 +23,13 @@ command -v ninja >/dev/null && gen=(-G Ninja)
 
 # -O1 keeps the stacks readable; no sanitizer; the event runtime finds
 # <valgrind/valgrind.h> and registers its coroutine stacks with valgrind.
-cmake -S . -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSS_SANITIZE= \
-    -DSS_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$build" -j "$jobs" >/dev/null
+mkdir -p "$build"
+if ! { cmake -S . -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSS_SANITIZE= \
+    -DSS_BUILD_EXAMPLES=OFF && cmake --build "$build" -j "$jobs"; } >"$build/memcheck-build.log" 2>&1; then
+    tail -n 30 "$build/memcheck-build.log" >&2
+    echo "memcheck.sh: the build failed (log: $build/memcheck-build.log)" >&2
+    exit 2
+fi
 
 # --error-exitcode makes a test fail on any error; --errors-for-leak-kinds
 # counts definite and possible leaks as errors (still reachable memory is the

@@ -105,29 +105,25 @@ static int cancelled(const ss_conn_t *c)
 
 /* ------------------------------------------------------------- writing */
 
-#define YIELD_EVERY (256 * 1024) /* bytes moved without a wait before a yield */
-
-/* A session that never has to wait (chargen to a fast reader) would keep an
- * event loop to itself, and its own drain would never be seen: after every
- * YIELD_EVERY bytes without a wait it lets the others run (in blocking modes
- * this is one poll(2) with no timeout). */
-static void maybe_yield(ss_conn_t *c, size_t moved)
+/* A transfer went through without waiting: the waiter may take a turn to
+ * let others run (ss__waiter.busy; event mode), so that a session whose peer
+ * is always ready (chargen to a fast reader) cannot keep its loop, and the
+ * shutdown its acceptors must see, to itself. */
+static void busy(void)
 {
-    c->unyielded += moved;
-    if (c->unyielded < YIELD_EVERY) return;
-    c->unyielded = 0;
-    (void)ss__wait(-1, 0, ss_now_ms(), c->cancel_fd);
+    const ss__waiter *w = ss__ctx_get()->waiter;
+    if (w && w->busy) w->busy(w->self);
 }
 
 static int send_stream(ss_conn_t *c, const char *p, size_t n)
 {
     if (cancelled(c)) return ss__conn_fail(c, -ECANCELED, "write");
-    maybe_yield(c, n);
     while (n > 0) {
         ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
         if (w >= 0) {
             p += w;
             n -= (size_t)w;
+            busy();
             continue;
         }
         int err = ss__errno();
@@ -334,7 +330,10 @@ static ssize_t fill(ss_conn_t *c)
             ssize_t r = recv(c->fd, c->rbuf, c->rcap, 0);
             if (r > 0) {
                 c->rlen = (size_t)r;
-                if ((size_t)r < c->rcap) c->flags |= SS__C_DRAINED;
+                if ((size_t)r < c->rcap)
+                    c->flags |= SS__C_DRAINED; /* the next fill waits */
+                else
+                    busy(); /* more may follow at once: no wait in sight */
                 return r;
             }
             if (r == 0) {

@@ -32,6 +32,11 @@ typedef struct ss__waiter {
      * calling malloc. NULL: buffers are malloc'd once and kept. */
     void *(*buf_get)(void *self, size_t min, size_t *size);
     void (*buf_put)(void *self, void *p, size_t size);
+    /* Optional (event mode): told after a transfer that did not wait, so a
+     * task whose peer is always ready (chargen to a fast reader, a client
+     * that never stops sending) yields now and then instead of keeping its
+     * loop from every other task, shutdown's included. */
+    void (*busy)(void *self);
 } ss__waiter;
 
 typedef struct ss__ctx {
@@ -127,7 +132,6 @@ struct ss_conn {
     char *wbuf;
     size_t wlen, wcap;
     int cancel_fd;
-    size_t unyielded;      /* bytes moved since the last wait (see conn.c) */
     atomic_int *cancelled; /* the server's cancel flag (shared across fork) */
     void *data;
     ss_addr_t peer, local;

@@ -37,6 +37,7 @@ struct ss__task {
     int wfd, wevents, wcancel;
     int result;
     int state;
+    int busy; /* transfers since it last parked or yielded (seam_busy) */
     ss__timer timer;
     void *arg;
     ss__loop *loop;
@@ -88,6 +89,7 @@ typedef struct bufnode {
 static _Thread_local ss__loop *this_loop;
 
 static int seam_wait(void *self, int fd, int events, int64_t deadline, int cancel_fd);
+static void seam_busy(void *self);
 
 /* ----------------------------------------------------------- lifecycle */
 
@@ -97,7 +99,7 @@ static int loop_init(ss__loop *l, size_t stack_size)
     ss__stack_pool_init(&l->pool, SS__STACK_FREE_MAX);
     l->stack_size = stack_size ? stack_size : SS__STACK_DEFAULT;
     ss__timer_heap_init(&l->timers);
-    l->waiter = (ss__waiter){.wait = seam_wait, .self = l};
+    l->waiter = (ss__waiter){.wait = seam_wait, .busy = seam_busy, .self = l};
     pthread_mutex_init(&l->mu, NULL);
     l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (l->wake_fd < 0) return -errno;
@@ -228,7 +230,7 @@ static ss__task *task_new(ss__loop *l, ss__coro_fn *fn, void *arg, size_t extra)
     t->rnext = t->aprev = t->wnext = t->wprev = NULL;
     t->timer = (ss__timer){0};
     t->wfd = t->wcancel = -1;
-    t->wevents = t->result = 0;
+    t->wevents = t->result = t->busy = 0;
     t->anext = l->all;
     if (l->all) l->all->aprev = t;
     l->all = t;
@@ -341,6 +343,7 @@ static int park(ss__loop *l, ss__task *t, int fd, int events, int64_t deadline, 
     t->wevents = events;
     t->wcancel = cancel_fd;
     t->state = T_PARKED;
+    t->busy = 0;
     ss__coro_switch(&t->co, &l->main);
     return t->result;
 }
@@ -454,8 +457,22 @@ void ss__loop_yield(void)
     ss__loop *l = this_loop;
     if (!l || !l->running) return;
     ss__task *t = l->running;
+    t->busy = 0;
     enqueue(l, t);
     ss__coro_switch(&t->co, &l->main);
+}
+
+/* The waiter's busy hook (internal.h): a task that has made BUSY_TURN
+ * transfers without waiting yields, so that the loop looks for events and
+ * runs its other tasks (and the acceptors see a shutdown) even while one
+ * peer is always ready. A yield costs two switches: noise at that rate. */
+#define BUSY_TURN 64
+
+static void seam_busy(void *self)
+{
+    ss__loop *l = self;
+    if (l != this_loop || !l->running) return;
+    if (++l->running->busy >= BUSY_TURN) ss__loop_yield();
 }
 
 int ss__loop_watch(ss__loop *l, int fd, int how)

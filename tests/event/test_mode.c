@@ -1,7 +1,8 @@
 /* test_mode.c - the event mode through the public API: handle_request, many
  * idle connections on small stacks, a handler that dials out twice (the
- * descriptor number comes back), and the stack overflow report naming the
- * peer. Each case prints "skipped" when this build lacks the event mode. */
+ * descriptor number comes back), the stack overflow report naming the
+ * peer, and a session whose peer is always ready (it must yield). Each case prints "skipped" when
+ * this build lacks the event mode. */
 #include "socketserver.h"
 
 #include "event/sanitizer.h"
@@ -11,7 +12,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -251,12 +254,86 @@ static void test_overflow(void)
 #endif
 }
 
+/* ------------------------------------------------------------ busy_peer */
+
+/* "flood": writes without end to a reader that keeps up, so no write ever
+ * waits; any other first line: upper. */
+static int flood_handle(ss_conn_t *c, void *ctx)
+{
+    char line[64];
+    ssize_t n = ss_readline(c, line, sizeof line);
+    if (n <= 0) return (int)n;
+    if (strcmp(line, "flood\n") != 0) {
+        for (ssize_t i = 0; i < n; i++)
+            if (line[i] >= 'a' && line[i] <= 'z') line[i] = (char)(line[i] - 32);
+        int rc = ss_write(c, line, (size_t)n);
+        return rc < 0 ? rc : upper_handle(c, ctx);
+    }
+    char buf[2048];
+    memset(buf, 'x', sizeof buf);
+    for (;;)
+        if (ss_write(c, buf, sizeof buf) < 0) return 0; /* cancelled, or the reader left */
+}
+
+/* Reads the flood as fast as the kernel allows: MSG_TRUNC discards TCP
+ * data without copying it (tcp(7)), so the server's writes never wait. */
+static void *fast_reader(void *arg)
+{
+    ss_addr_t a;
+    ASSERT_OK(ss_addr_parse(&a, arg));
+    int fd = socket(a.sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT(fd >= 0);
+    ASSERT_OK(connect(fd, (struct sockaddr *)&a.sa, a.len));
+    ASSERT_EQ(send(fd, "flood\n", 6, MSG_NOSIGNAL), 6);
+    while (recv(fd, NULL, 1 << 20, MSG_TRUNC) > 0) {
+    }
+    close(fd);
+    return NULL;
+}
+
+/* A session whose peer is always ready never waits: it must still yield
+ * now and then, so that on its one loop another client is served and a
+ * shutdown returns at once (the acceptors must see it), and the drain then
+ * cancels it (it noticed nothing while it hogged the loop before). */
+static void test_busy_peer(void)
+{
+    if (!have_event()) return;
+    ss_config_t cfg;
+    ss_config_init(&cfg);
+    cfg.mode = SS_MODE_EVENT;
+    cfg.workers = 1;
+    cfg.drain_timeout_ms = 200;
+    cfg.log_level = SS_LOG_ERROR;
+    ss_server_t *s;
+    ASSERT_OK(ss_server_create(&s, &cfg, &(ss_handler_t){.handle = flood_handle}));
+    ASSERT_OK(ss_server_listen(s, "tcp://127.0.0.1:0"));
+    char addr[SS_ADDRSTRLEN];
+    ss_addr_t a;
+    ASSERT_OK(ss_server_address(s, 0, &a));
+    ASSERT_OK(ss_addr_format(&a, addr, sizeof addr));
+    pthread_t st, rt;
+    ASSERT_EQ(pthread_create(&st, NULL, serve_thread, s), 0);
+    ASSERT_EQ(pthread_create(&rt, NULL, fast_reader, addr), 0);
+    usleep(200 * 1000);
+    ss_conn_t *c;
+    ASSERT_OK(ss_dial(&c, addr, ss_now_ms() + 3000));
+    ss_set_deadline(c, ss_now_ms() + 3000);
+    say(c, "hi\n", "HI\n");
+    ss_conn_close(c);
+    int64_t t0 = ss_now_ms();
+    ASSERT_OK(ss_server_shutdown(s));
+    pthread_join(st, NULL);
+    ASSERT_LT(ss_now_ms() - t0, 2000);
+    ss_server_close(s); /* the flood is cancelled after the drain timeout */
+    ASSERT_LT(ss_now_ms() - t0, 4000);
+    pthread_join(rt, NULL);
+}
+
 int main(int argc, char **argv)
 {
-    static const test_case cases[] = {{"handle_request", test_handle_request},
-                                      {"many_idle", test_many_idle},
-                                      {"dial_twice", test_dial_twice},
-                                      {"overflow", test_overflow},
-                                      {NULL, NULL}};
+    static const test_case cases[] = {
+        {"handle_request", test_handle_request}, {"many_idle", test_many_idle},
+        {"dial_twice", test_dial_twice},         {"overflow", test_overflow},
+        {"busy_peer", test_busy_peer},           {NULL, NULL}};
     return test_main(cases, argc, argv);
 }

@@ -39,7 +39,7 @@ void bench_hist_merge(bench_hist_t *dst, const bench_hist_t *src);
  * rank, clamped to [min, max] so that p100 is the exact maximum. 0 if empty. */
 uint64_t bench_hist_quantile(const bench_hist_t *h, double q);
 /* Bucket index of a value and the smallest value of a bucket (for tests). */
-unsigned bench_hist_index(uint64_t ns);
+unsigned bench_hist_index(uint64_t v);
 uint64_t bench_hist_lowest(unsigned index);
 
 /* ----------------------------------------------------------------- JSON */
@@ -149,7 +149,7 @@ typedef struct bench_worker {
 } bench_worker_t;
 
 /* Runs one worker until clock->measure_end or clock->stop; the pthread body. */
-void *bench_worker_run(void *worker);
+void *bench_worker_run(void *arg);
 
 /* -------------------------------------------------------- shared helpers */
 

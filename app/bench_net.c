@@ -185,14 +185,14 @@ static int probe_fail(const bench_opts_t *o, char *msg, size_t cap, int err, con
     if (err == -ETIMEDOUT)
         snprintf(msg, cap, "%s %s: no answer within %g s", what, o->target, o->timeout);
     else
-        snprintf(msg, cap, "%s %s: %s", what, o->target, strerror(-err));
+        snprintf(msg, cap, "%s %s: %s", what, o->target, ss_strerror(err));
     return err;
 }
 
 int bench_probe(const bench_opts_t *o, char *msg, size_t cap)
 {
     int64_t deadline = bench_now_ns() + (int64_t)(o->timeout * 1e9);
-    int in_progress;
+    int in_progress = 0;
     int fd = bench_socket_connect(&o->addr, &in_progress);
     if (fd < 0) return probe_fail(o, msg, cap, fd, "connect");
     int r = connected(fd, in_progress, deadline);

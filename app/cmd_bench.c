@@ -253,6 +253,8 @@ static int parse_options(int argc, char **argv, bench_opts_t *o)
     int ch;
     optind = 0; /* glibc: start afresh; main may have used getopt already */
     opterr = 0;
+    /* getopt is MT-Unsafe (a static cursor): this runs before any worker. */
+    // NOLINTNEXTLINE(concurrency-mt-unsafe)
     while ((ch = getopt_long(argc, argv, ":p:c:t:d:w:s:P:r:T:i:jqh", long_opts, NULL)) != -1) {
         if (ch == 'h') {
             fputs(usage_text, stdout);
@@ -321,7 +323,6 @@ typedef struct run {
     int idle_noted;
     int64_t last_tick;
     uint64_t last_requests, last_bytes, last_errors;
-    int fatal;
 } run_t;
 
 static void sum_live(const run_t *r, uint64_t *req, uint64_t *bytes, uint64_t *errs, int64_t *open,
@@ -453,7 +454,7 @@ static int start_workers(run_t *r, pthread_t *tids)
         if (err) {
             atomic_store(&r->clock.stop, 1);
             for (int j = 0; j < i; j++) pthread_join(tids[j], NULL);
-            fprintf(stderr, "socketserver bench: pthread_create: %s\n", strerror(err));
+            fprintf(stderr, "socketserver bench: pthread_create: %s\n", ss_strerror(-err));
             return EXIT_OSERR;
         }
     }
@@ -709,6 +710,7 @@ static int run(bench_opts_t *o)
     if (code) return code;
     bench_pattern_init(o->size);
     if (bench_probe(o, msg, sizeof msg) < 0) return fail_early(&r, EXIT_UNAVAILABLE, msg);
+    if (o->threads < 1) return fail_early(&r, EXIT_USAGE, "no generator thread");
     r.workers = calloc((size_t)o->threads, sizeof *r.workers);
     pthread_t *tids = calloc((size_t)o->threads, sizeof *tids);
     if (!r.workers || !tids) {
@@ -724,7 +726,7 @@ static int run(bench_opts_t *o)
         bench_result_t total;
         int fatal = merge(&r, &total);
         if (fatal) {
-            snprintf(msg, sizeof msg, "a worker failed: %s", strerror(-fatal));
+            snprintf(msg, sizeof msg, "a worker failed: %s", ss_strerror(fatal));
             code = fail_early(&r, EXIT_OSERR, msg);
         } else {
             if (o->json)

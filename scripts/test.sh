@@ -3,7 +3,8 @@
 # installs test tools where it can, then builds and runs every test
 #   1. gcc, AddressSanitizer + UndefinedBehaviorSanitizer, -Werror: all tests;
 #   2. clang (gcc if clang is missing), ThreadSanitizer, -Werror: the tests
-#      of the threaded modes and of the event runtime.
+#      of the threaded modes and of the event runtime;
+#   3. clang-tidy and cppcheck over src/, app/ and examples/ (scripts/lint.sh).
 # Long runs (soak, full benchmarks, fuzzing) have their own commands (README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,4 +38,11 @@ echo "== build 2/2: $tsan_cc, ThreadSanitizer"
 CC=$tsan_cc configure_build build-tsan -DSS_SANITIZE=thread
 echo "== tests 2/2: threaded modes and the event runtime under TSan"
 ctest --test-dir build-tsan -j "$jobs" --output-on-failure -L "tsan|event" || status=1
+
+echo "== lint: clang-tidy and cppcheck (scripts/lint.sh)"
+if command -v clang-tidy >/dev/null && command -v cppcheck >/dev/null; then
+  bash scripts/lint.sh || status=1
+else
+  echo "skipped: lint (clang-tidy or cppcheck not installed)"
+fi
 exit $status

@@ -25,8 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-extern const ss__mode_ops ss__mode_event; /* until internal.h declares it */
-
 #define MAX_WORKERS   256
 #define ACCEPT_BATCH  16           /* accepts in a row before the acceptor yields */
 #define DGRAM_BATCH   8            /* datagrams per recvmmsg(2), at most */
@@ -492,8 +490,10 @@ static void *worker_main(void *arg)
     ss_server_t *s = w->s;
     size_t stack = s->cfg.stack_size ? s->cfg.stack_size : SS__STACK_DEFAULT;
     int rc = ss__loop_create(&w->loop, stack);
-    if (rc == 0) ss__loop_buffers(w->loop, s->cfg.buffer_size, BUF_CACHE);
-    if (rc == 0) rc = spawn_acceptors(w);
+    if (rc == 0) {
+        ss__loop_buffers(w->loop, s->cfg.buffer_size, BUF_CACHE);
+        rc = spawn_acceptors(w);
+    }
     worker_ready(w, rc);
     if (rc == 0) {
         rc = ss__loop_run(w->loop);

@@ -22,10 +22,11 @@ static int install_err;
 static struct sigaction prev_segv;
 
 /* This thread's alternate stack, if we set it; depth counts nested inits. */
-static _Thread_local struct {
-    int depth;
-    void *mem;
-} alt;
+struct altstack {
+    int depth; // cppcheck-suppress unusedStructMember ; used as alt.depth (cppcheck 2.10 misses _Thread_local)
+    void *mem; // cppcheck-suppress unusedStructMember ; used as alt.mem
+};
+static _Thread_local struct altstack alt;
 
 /* async-signal-safe helpers: no stdio, no snprintf (signal-safety(7)). */
 static size_t put_str(char *buf, size_t at, size_t cap, const char *s)

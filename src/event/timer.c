@@ -59,7 +59,7 @@ static int grow(ss__timer_heap *h, size_t need)
 {
     size_t cap = h->cap ? h->cap * 2 : 64;
     while (cap < need) cap *= 2;
-    ss__timer **v = realloc(h->v, cap * sizeof *v);
+    ss__timer **v = realloc(h->v, cap * sizeof(ss__timer *));
     if (!v) return -ENOMEM;
     h->v = v;
     h->cap = cap;

@@ -5,6 +5,7 @@
 # bench/RESULTS.md (see bench/README.md for the method).
 #
 #   bench/run.sh [--quick] [--reps N] [--duration S] [--modes "sync thread ..."]
+#                [--only "echo-16 connect-16 idle ..."] [--no-check]
 #                [--build DIR] [--out FILE] [--no-build]
 #
 # Every run is bounded: each generator run has a --duration, each server is
@@ -18,6 +19,8 @@ QUICK=0
 REPS=3
 DUR=5
 MODES=""
+ONLY=""    # scenario names to run (and "idle"); empty: all
+CHECK=1    # the generator check (reference with one and two generator threads)
 DO_BUILD=1
 FORK_MAX=10000 # largest connection count given to process-per-connection modes
 
@@ -27,10 +30,12 @@ while [ $# -gt 0 ]; do
     --reps) REPS=$2; shift ;;
     --duration) DUR=$2; shift ;;
     --modes) MODES=$2; shift ;;
+    --only) ONLY=$2; shift ;;
+    --no-check) CHECK=0 ;;
     --build) BUILD=$2; shift ;;
     --out) OUT=$2; shift ;;
     --no-build) DO_BUILD=0 ;;
-    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 64 ;;
     esac
     shift
@@ -48,6 +53,7 @@ else
                echo-10000:echo:10000 connect-16:connect:16 udp-16:udp:16"
     IDLE_CONNS=10000
 fi
+wanted() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 PREWARM=1 # seconds of traffic before the measured runs, on the same server
 
 log() { printf '%s\n' "$*" >&2; }
@@ -448,20 +454,21 @@ log "modes: $MODES; scenarios: $SCENARIOS; $REPS x ${DUR}s each"
 
 for sc in $SCENARIOS; do
     IFS=: read -r name pattern conns <<<"$sc"
-    scenario "$name" "$pattern" "$conns"
+    wanted "$name" && scenario "$name" "$pattern" "$conns"
 done
 note "sync mode serves one connection at a time, so its echo rows use 1 connection only and it has no idle row (more connections would starve all but one)"
 
 # A server that cannot hold IDLE_CONNS (a busy machine, a process limit) is
 # measured again with a fifth of them.
 for mode in ref $MODES; do
+    wanted idle || break
     applies "$mode" idle "$IDLE_CONNS" || continue
     idle "$mode" "$IDLE_CONNS" && continue
     [ "$IDLE_CONNS" -gt 1000 ] && idle "$mode" $((IDLE_CONNS / 5)) &&
         note "$mode idle: measured with $((IDLE_CONNS / 5)) connections instead"
 done
 
-check_generator
+[ $CHECK = 1 ] && check_generator
 ELAPSED=$(($(date +%s) - START))
 
 # ----------------------------------------------------------------- report

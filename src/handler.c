@@ -29,10 +29,15 @@ void ss__conn_for_request(ss_server_t *s, ss_conn_t *c, ss__request *req)
     if (req->packet) ss__conn_set_packet(c, req->packet, req->len);
 }
 
+/* A peer that went away (reset, or a write after it closed: tcp(7), EPIPE in
+ * send(2)) is the client's doing and routine under load: info, so that a
+ * benchmark's 10,000 closing clients do not flood a --quiet log. Anything
+ * else (a timeout, a protocol error, a cancellation) is a warning. */
 void ss__report_error(ss_server_t *s, ss_conn_t *c, int err)
 {
     const char *msg = c->errmsg[0] ? c->errmsg : ss_strerror(err);
-    ss__log(s, SS_LOG_WARN, "request from %s failed: %s", ss_conn_peername(c), msg);
+    int level = err == -ECONNRESET || err == -EPIPE ? SS_LOG_INFO : SS_LOG_WARN;
+    ss__log(s, level, "request from %s failed: %s", ss_conn_peername(c), msg);
 }
 
 int ss__run_handler(ss_server_t *s, ss_conn_t *c)

@@ -128,7 +128,29 @@ typedef enum ss_mode {
  * dropped. Prefork: worker processes accept on the shared listeners and run
  * one request at a time; the parent replaces a worker that dies (backing off
  * if they keep dying), and workers exit when the parent does, even if it is
- * killed with SIGKILL. */
+ * killed with SIGKILL.
+ *
+ * Event: each session is a coroutine with its own stack (stack_size, 64 KiB
+ * by default, a guard page below it) on one of `workers` epoll loops, each
+ * loop a thread. The library's calls (ss_read, ss_write, ss_readline,
+ * ss_dial, ss_request, ss_sleep, ...) park only the calling coroutine, with
+ * the same results, errors and deadlines as in the blocking modes. What a
+ * handler must NOT do in this mode is block its thread outside those calls:
+ * no read/recv/accept/connect on its own blocking descriptors, no sleep(3),
+ * no waiting on a mutex another session holds across a library call, no long
+ * computation without a pause: every session on that loop would stop with
+ * it. Run such work with ss_offload(). Deep recursion or large local arrays
+ * need a larger stack_size; an overflow is reported with the peer's address,
+ * then the process dies of the fault (no safe recovery exists from it). */
+
+/* Runs fn(arg) where it may block: in event mode on a helper thread of the
+ * calling loop while only the calling coroutine waits for it (a database
+ * client, a file read, a blocking library); in every other mode, or outside
+ * a handler, simply by calling it. fn must not call the library's I/O on the
+ * handler's connection. The wait is not cancelled by a shutdown: the session
+ * resumes when fn returns. Returns 0, or a negative error when no helper
+ * thread could be started (fn has then not run). */
+SS_API int ss_offload(void (*fn)(void *arg), void *arg);
 
 /* "sync", "thread", ... ; NULL for a value out of range. */
 SS_API const char *ss_mode_name(ss_mode_t mode);

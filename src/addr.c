@@ -124,6 +124,42 @@ static int from_ai(ss_addr_t *out, const struct addrinfo *ai, ss_transport_t t)
     return 0;
 }
 
+/* getaddrinfo(3) as a job for ss_offload: a name lookup blocks for as long as
+ * DNS takes, which in event mode would stop every session of the loop. */
+typedef struct gai_job {
+    const char *host, *serv;
+    const struct addrinfo *hints;
+    struct addrinfo *res;
+    int rc, err; /* err: the helper thread's errno, for EAI_SYSTEM */
+} gai_job;
+
+static void gai_run(void *arg)
+{
+    gai_job *j = arg;
+    j->rc = getaddrinfo(j->host, j->serv, j->hints, &j->res);
+    j->err = errno;
+}
+
+/* A literal address is parsed in place (AI_NUMERICHOST never blocks); only
+ * a name goes off the loop. */
+static int lookup(const char *host, const char *serv, const struct addrinfo *hints,
+                  struct addrinfo **res)
+{
+    struct addrinfo numeric = *hints;
+    numeric.ai_flags |= AI_NUMERICHOST;
+    int g = getaddrinfo(host, serv, &numeric, res);
+    if (g != EAI_NONAME || !host) return g;
+    gai_job j = {.host = host, .serv = serv, .hints = hints};
+    int rc = ss_offload(gai_run, &j);
+    if (rc < 0) {
+        errno = -rc;
+        return EAI_SYSTEM;
+    }
+    *res = j.res;
+    if (j.rc == EAI_SYSTEM) errno = j.err;
+    return j.rc;
+}
+
 static int resolve_ip(const char *text, const char *hp, ss_transport_t t, ss_addr_t *out, int max)
 {
     char host[256];
@@ -138,7 +174,7 @@ static int resolve_ip(const char *text, const char *hp, ss_transport_t t, ss_add
                              .ai_flags = AI_NUMERICSERV | (host[0] ? 0 : AI_PASSIVE)};
     hints.ai_family = host[0] ? AF_UNSPEC : AF_INET;
     struct addrinfo *res = NULL;
-    int g = getaddrinfo(host[0] ? host : NULL, serv, &hints, &res);
+    int g = lookup(host[0] ? host : NULL, serv, &hints, &res);
     if (g != 0) {
         if (g == EAI_SYSTEM) return ss__fail(ss__errno(), "resolve \"%.100s\"", host);
         return ss__fail_plain(SS_ERESOLVE, "resolve \"%.100s\": %s", host, gai_strerror(g));

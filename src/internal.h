@@ -37,6 +37,9 @@ typedef struct ss__waiter {
      * that never stops sending) yields now and then instead of keeping its
      * loop from every other task, shutdown's included. */
     void (*busy)(void *self);
+    /* Optional (event mode): runs fn(arg) off the loop while the calling
+     * task waits (ss_offload). NULL: fn is called in place. */
+    int (*offload)(void *self, void (*fn)(void *), void *arg);
 } ss__waiter;
 
 typedef struct ss__ctx {

@@ -12,6 +12,15 @@ int ss__wait(int fd, int events, int64_t deadline, int cancel_fd)
     return ss__poll_wait(fd, events, deadline, cancel_fd);
 }
 
+int ss_offload(void (*fn)(void *arg), void *arg)
+{
+    if (!fn) return ss__fail(SS_EUSAGE, "ss_offload");
+    const ss__waiter *w = ss__ctx_get()->waiter;
+    if (w && w->offload) return w->offload(w->self, fn, arg);
+    fn(arg); /* a thread or a process of its own: blocking is allowed here */
+    return 0;
+}
+
 void ss__fd_closing(int fd)
 {
 #ifdef SS_HAVE_EVENT

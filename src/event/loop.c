@@ -90,6 +90,7 @@ static _Thread_local ss__loop *this_loop;
 
 static int seam_wait(void *self, int fd, int events, int64_t deadline, int cancel_fd);
 static void seam_busy(void *self);
+static int seam_offload(void *self, void (*fn)(void *), void *arg);
 
 /* ----------------------------------------------------------- lifecycle */
 
@@ -99,7 +100,8 @@ static int loop_init(ss__loop *l, size_t stack_size)
     ss__stack_pool_init(&l->pool, SS__STACK_FREE_MAX);
     l->stack_size = stack_size ? stack_size : SS__STACK_DEFAULT;
     ss__timer_heap_init(&l->timers);
-    l->waiter = (ss__waiter){.wait = seam_wait, .busy = seam_busy, .self = l};
+    l->waiter =
+        (ss__waiter){.wait = seam_wait, .busy = seam_busy, .offload = seam_offload, .self = l};
     pthread_mutex_init(&l->mu, NULL);
     l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (l->wake_fd < 0) return -errno;
@@ -659,6 +661,16 @@ static void offload_done(ss__job *j, void *ctx)
     l->done = j;
     pthread_mutex_unlock(&l->mu);
     ss__loop_wake(l);
+}
+
+/* The waiter's offload hook (ss_offload): the loop's own task only. */
+static int seam_offload(void *self, void (*fn)(void *), void *arg)
+{
+    if (self != this_loop) {
+        fn(arg);
+        return 0;
+    }
+    return ss__loop_offload(fn, arg);
 }
 
 int ss__loop_offload(void (*fn)(void *), void *arg)

@@ -384,11 +384,98 @@ static void test_busy_peer(void)
     pthread_join(rt, NULL);
 }
 
+/* -------------------------------------------------------------- offload */
+
+static void block_200ms(void *arg)
+{
+    usleep(200 * 1000); /* a blocking call: on the loop it would stop it */
+    *(int *)arg = 42;
+}
+
+/* "slow": a blocking function through ss_offload, then "done 42"; "dial
+ * PORT": a dial by name (localhost: its lookup goes off the loop too) to
+ * the same server, which answers "hi" with "HI"; anything else: upper. */
+static int offload_handle(ss_conn_t *c, void *ctx)
+{
+    char line[64];
+    ssize_t n = ss_readline(c, line, sizeof line);
+    if (n <= 0) return (int)n;
+    if (strcmp(line, "slow\n") == 0) {
+        int v = 0;
+        int rc = ss_offload(block_200ms, &v);
+        return rc < 0 ? rc : ss_printf(c, "done %d\n", v);
+    }
+    if (strncmp(line, "dial ", 5) == 0) {
+        char to[64];
+        snprintf(to, sizeof to, "tcp://localhost:%d", atoi(line + 5));
+        ss_conn_t *b;
+        int rc = ss_dial(&b, to, ss_now_ms() + 3000);
+        if (rc < 0) return rc;
+        char got[16];
+        ssize_t m = ss_puts(b, "hi\n") == 0 && ss_flush(b) == 0 ? ss_readline(b, got, sizeof got) : -EIO;
+        ss_conn_close(b);
+        return m < 0 ? (int)m : ss_write(c, got, (size_t)m);
+    }
+    for (ssize_t i = 0; i < n; i++)
+        if (line[i] >= 'a' && line[i] <= 'z') line[i] = (char)(line[i] - 32);
+    int rc = ss_write(c, line, (size_t)n);
+    return rc < 0 ? rc : upper_handle(c, ctx);
+}
+
+/* One loop: while a session waits 200 ms for its offloaded blocking call,
+ * another session on the same loop is answered at once; the call's result
+ * reaches the handler; a name lookup in ss_dial does not stop the loop. */
+static void test_offload(void)
+{
+    if (!have_event()) return;
+    ss_config_t cfg;
+    ss_config_init(&cfg);
+    cfg.mode = SS_MODE_EVENT;
+    cfg.workers = 1;
+    cfg.log_level = SS_LOG_ERROR;
+    ss_server_t *s;
+    ASSERT_OK(ss_server_create(&s, &cfg, &(ss_handler_t){.handle = offload_handle}));
+    ASSERT_OK(ss_server_listen(s, "tcp://127.0.0.1:0"));
+    char addr[SS_ADDRSTRLEN];
+    ss_addr_t a;
+    ASSERT_OK(ss_server_address(s, 0, &a));
+    ASSERT_OK(ss_addr_format(&a, addr, sizeof addr));
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, serve_thread, s), 0);
+    ss_conn_t *slow, *quick;
+    ASSERT_OK(ss_dial(&slow, addr, ss_now_ms() + 3000));
+    ASSERT_OK(ss_dial(&quick, addr, ss_now_ms() + 3000));
+    ss_set_deadline(slow, ss_now_ms() + 5000);
+    ss_set_deadline(quick, ss_now_ms() + 5000);
+    ASSERT_OK(ss_puts(slow, "slow\n"));
+    ASSERT_OK(ss_flush(slow));
+    usleep(20 * 1000); /* the offloaded call is under way */
+    int64_t t0 = ss_now_ms();
+    say(quick, "ping\n", "PING\n");
+    ASSERT_LT(ss_now_ms() - t0, 150); /* not behind the 200 ms call */
+    char got[64];
+    ASSERT_GT(ss_readline(slow, got, sizeof got), 0);
+    ASSERT_STR_EQ(got, "done 42\n");
+    ss_conn_close(slow);
+    ss_conn_close(quick);
+    ss_conn_t *d;
+    ASSERT_OK(ss_dial(&d, addr, ss_now_ms() + 3000));
+    ss_set_deadline(d, ss_now_ms() + 5000);
+    char dial[32];
+    snprintf(dial, sizeof dial, "dial %d\n", ss_addr_port(&a));
+    say(d, dial, "HI\n");
+    ss_conn_close(d);
+    ASSERT_OK(ss_server_shutdown(s));
+    pthread_join(t, NULL);
+    ss_server_close(s);
+}
+
 int main(int argc, char **argv)
 {
     static const test_case cases[] = {
         {"handle_request", test_handle_request}, {"many_idle", test_many_idle},
         {"dial_twice", test_dial_twice},         {"overflow", test_overflow},
-        {"busy_peer", test_busy_peer},           {NULL, NULL}};
+        {"busy_peer", test_busy_peer},           {"offload", test_offload},
+        {NULL, NULL}};
     return test_main(cases, argc, argv);
 }

@@ -1,5 +1,4 @@
 /* test_addr.c - the address parser and formatter, on good and hostile text. */
-#include "internal.h"
 #include "socketserver.h"
 #include "test.h"
 
@@ -141,38 +140,6 @@ static void test_hostile(void)
     }
 }
 
-/* The async-signal-safe form (the event mode's stack overflow report) says
- * what ss_addr_format says, for every family and the IPv6 shortenings. */
-static void test_format_safe(void)
-{
-    static const char *const texts[] = {
-        "tcp://127.0.0.1:80",
-        "udp://0.0.0.0:0",
-        "tcp://255.255.255.255:65535",
-        "tcp://[::1]:7",
-        "tcp://[::]:9",
-        "udp://[2001:db8::1]:53",
-        "tcp://[2001:db8:0:1:0:0:0:1]:1",
-        "tcp://[1:0:0:2:0:0:0:3]:2",
-        "tcp://[1:2:3:4:5:6:7:8]:3",
-        "tcp://[::ffff:10.0.0.1]:4",
-        "tcp://[fe80::1:0:0:0]:5",
-        "unix:/tmp/some.sock",
-        "unix:@abstract",
-        "unixgram:/tmp/dgram.sock",
-    };
-    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
-        ss_addr_t a;
-        ASSERT_OK(ss_addr_parse(&a, texts[i]));
-        char want[SS_ADDRSTRLEN], got[SS_ADDRSTRLEN];
-        ASSERT_OK(ss_addr_format(&a, want, sizeof want));
-        ss__addr_format_safe(&a, got, sizeof got);
-        ASSERT_STR_EQ(got, want);
-        ss__addr_format_safe(&a, got, 8); /* too small: nothing, not a cut */
-        ASSERT_STR_EQ(got, "");
-    }
-}
-
 int main(int argc, char **argv)
 {
     static const test_case cases[] = {
@@ -182,7 +149,6 @@ int main(int argc, char **argv)
         {"format_small", test_format_small},
         {"resolve_many", test_resolve_many},
         {"hostile", test_hostile},
-        {"format_safe", test_format_safe},
         {NULL, NULL},
     };
     return test_main(cases, argc, argv);

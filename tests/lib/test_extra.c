@@ -270,6 +270,22 @@ static void expect_same_format(const ss_addr_t *a)
     ASSERT_OK(ss_addr_format(a, want, sizeof want));
     ss__addr_format_safe(a, got, sizeof got);
     ASSERT_STR_EQ(got, want);
+    ss__addr_format_safe(a, got, 4); /* too small: nothing, never a cut address */
+    ASSERT_STR_EQ(got, "");
+}
+
+/* ss_offload outside the event mode calls the function in place. */
+static void set_seven(void *arg)
+{
+    *(int *)arg = 7;
+}
+
+static void test_offload_in_place(void)
+{
+    int v = 0;
+    ASSERT_OK(ss_offload(set_seven, &v));
+    ASSERT_EQ(v, 7);
+    ASSERT_EQ(ss_offload(NULL, &v), SS_EUSAGE);
 }
 
 static void test_addr_format_safe(void)
@@ -765,6 +781,7 @@ int main(int argc, char **argv)
         {"dgram_reply_too_big", test_dgram_reply_too_big},
         {"conn_usage", test_conn_usage},
         {"unix_backlog_full", test_unix_backlog_full},
+        {"offload_in_place", test_offload_in_place},
         {NULL, NULL},
     };
     return test_main(cases, argc, argv);

@@ -549,6 +549,69 @@ verdict() {
         printf "\n" }'
 }
 
+# The performance targets of the modes (issue 4), each from two rows of this
+# run: "target | measured | goal | met". A row that was not run is left out.
+# field MODE SCENARIO COLUMN: one column of a row ($3 requests/s, $6 CPU us).
+field_of() { row_of "$1" "$2" | awk -v c="$3" '{ print $c }'; }
+idle_of() { awk -v m="$1" '$1 == m { print $5 }' "$TMP/idle_rows"; }
+
+# target_row TEXT A B OP GOAL: the ratio A/B against GOAL (OP: ge or le).
+target_row() {
+    local text=$1 a=$2 b=$3 op=$4 goal=$5
+    [ -z "$a" ] || [ -z "$b" ] || [ "$a" = - ] || [ "$b" = - ] && return
+    awk -v t="$text" -v a="$a" -v b="$b" -v op="$op" -v g="$goal" 'BEGIN {
+        if (b <= 0) exit
+        r = a / b; ok = (op == "ge") ? r >= g : r <= g
+        f = a >= 100 ? "%.0f" : "%.2f"
+        printf "| %s | " f " / " f " = %.2f | %s %s | %s |\n", t, a, b, r, op == "ge" ? ">=" : "<=", g, ok ? "yes" : "**no**" }'
+}
+
+targets_table() {
+    echo "| target | measured (this run) | goal | met |"
+    echo "|---|---|---|---|"
+    local n
+    for n in 16 256 2000 10000; do
+        target_row "event echo-$n: server CPU per request vs reference" \
+            "$(field_of event "echo-$n" 6)" "$(field_of ref "echo-$n" 6)" le 1.10
+        target_row "event echo-$n: requests/s vs reference" \
+            "$(field_of event "echo-$n" 3)" "$(field_of ref "echo-$n" 3)" ge 0.95
+    done
+    target_row "event connect-16: connections/s vs reference" \
+        "$(field_of event connect-16 3)" "$(field_of ref connect-16 3)" ge 0.95
+    target_row "event udp-16: requests/s vs reference (recvfrom/sendto)" \
+        "$(field_of event udp-16 3)" "$(field_of ref udp-16 3)" ge 0.95
+    local per
+    per=$(idle_of event)
+    [ -n "$per" ] && awk -v p="$per" -v n="$IDLE_CONNS" 'BEGIN {
+        printf "| event idle: PSS per idle connection (%d connections) | %d bytes | <= 6144 bytes | %s |\n", n, p, p <= 6144 ? "yes" : "**no**" }'
+    target_row "pool connect-16: connections/s vs thread" \
+        "$(field_of pool connect-16 3)" "$(field_of thread connect-16 3)" ge 5
+    target_row "prefork connect-16: connections/s vs fork" \
+        "$(field_of prefork connect-16 3)" "$(field_of fork connect-16 3)" ge 10
+    echo
+    echo "What bounds the last two on this machine: the reference itself, the practical limit, against"
+    echo "the same modes (a mode cannot beat it by much), and the server CPU per connection, which"
+    echo "does not depend on the generator:"
+    echo
+    echo "| comparison | measured (this run) |"
+    echo "|---|---|"
+    local a b
+    for a in thread fork; do
+        b=$(field_of "$a" connect-16 3)
+        [ -n "$b" ] && [ -n "$(field_of ref connect-16 3)" ] && awk -v m="$a" -v r="$(field_of ref connect-16 3)" -v x="$b" \
+            'BEGIN { printf "| reference vs %s, connections/s | %.0f / %.0f = %.2f |\n", m, r, x, r / x }'
+    done
+    for pair in "pool thread" "prefork fork" "ref thread" "ref fork"; do
+        set -- $pair
+        a=$(field_of "$1" connect-16 6)
+        b=$(field_of "$2" connect-16 6)
+        [ -z "$a" ] || [ -z "$b" ] || [ "$a" = - ] || [ "$b" = - ] && continue
+        awk -v x="$1" -v y="$2" -v a="$a" -v b="$b" 'BEGIN {
+            if (x == "ref") x = "reference"
+            printf "| server CPU us per connection, %s vs %s | %.1f vs %.1f: %.2fx less |\n", x, y, a, b, b / a }'
+    done
+}
+
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 CC_PATH=$(awk -F= '/^CMAKE_C_COMPILER:/ { print $2 }' "$BUILD/CMakeCache.txt" 2>/dev/null)
 CC_VERSION=$("${CC_PATH:-cc}" --version 2>/dev/null | head -1)
@@ -589,6 +652,10 @@ VARIANT="full"
     echo "Kernel socket buffers are not in PSS."
     echo
     idle_table
+    echo
+    echo "## Targets of the pool, prefork and event modes"
+    echo
+    targets_table
     echo
     echo "## Is the generator the bottleneck?"
     echo

@@ -60,12 +60,15 @@ static void print_help(FILE *f)
           "      --max-line BYTES     longest line, ending included (default 8192)\n"
           "      --drain-timeout S    on SIGINT/SIGTERM, wait up to S seconds for sessions\n"
           "                           in flight (default 10)\n"
-          "      --user USER          once the listeners are bound, run as USER (and its\n"
-          "                           group): ports below 1024 need root only at start\n"
-          "      --group GROUP        once bound, run as GROUP (default with --user: the\n"
-          "                           user's primary group)\n"
-          "      --socket-mode MODE   permissions of the unix socket files, in octal (660);\n"
-          "                           with --user/--group the files are theirs\n"
+          "      --user USER          once the listeners are bound, run as USER (a name or\n"
+          "                           a uid), with its group and supplementary groups:\n"
+          "                           ports below 1024 need root only at start\n"
+          "      --group GROUP        once bound, run as GROUP (a name or a gid; default\n"
+          "                           with --user: the user's primary group); alone, it\n"
+          "                           changes the group only\n"
+          "      --socket-mode MODE   permissions of the unix and unixgram socket files, in\n"
+          "                           octal (660, 0600; at most 0777); with --user/--group\n"
+          "                           the files are theirs\n"
           "  -v, --verbose            log debug messages too\n"
           "  -q, --quiet              log warnings and errors only\n"
           "  -h, --help               show this help\n"
@@ -73,8 +76,9 @@ static void print_help(FILE *f)
           "\nDurations are seconds (1.5, 0.25) or milliseconds (500ms); sizes take\n"
           "k, M, G (1024-based). Each bound listener prints \"listening ADDRESS\" on\n"
           "stdout; logs go to stderr. A second signal exits at once.\n"
-          "Exit status: 0 after a signal, 64 bad usage, 68 unknown host, 71 system\n"
-          "error (such as an address in use).\n",
+          "Exit status: 0 after a signal, 64 bad usage, 67 unknown user or group,\n"
+          "68 unknown host, 71 system error (such as an address in use), 77 --user or\n"
+          "--group without root.\n",
           f);
 }
 
@@ -175,8 +179,10 @@ static int parse_addrs(const serve_opts_t *o, ss_addr_t *addrs, int *n)
 
 /* Binds every listener. With --socket-mode the socket files are created
  * with that mode already (the umask says so while binding), so that none
- * exists, even for a moment, with looser permissions than asked. */
-static int listen_all(ss_server_t *s, const ss_addr_t *addrs, int n, int unix_mode)
+ * exists, even for a moment, with looser permissions than asked: the
+ * library's chmod(2) comes before listen(2), but after bind(2), when a
+ * datagram could already arrive. No thread exists yet to mind the umask. */
+static int listen_all(ss_server_t *s, const ss_addr_t *addrs, int n, unsigned unix_mode)
 {
     mode_t old = 0;
     if (unix_mode) old = umask((mode_t)(~unix_mode & 0777));
@@ -214,11 +220,13 @@ static const char *socket_file(const ss_addr_t *a)
     return un->sun_path;
 }
 
-/* --user, --group: the socket files become the user's, then root is
- * dropped. The server removes its socket files at exit as that user, which
- * needs write permission on their directory: when it lacks it, the file is
- * left behind at exit (a later server replaces a stale socket file), and
- * this is said now rather than discovered then. */
+/* --user, --group: the socket files become the user's (so that the
+ * operator's clients in that group may connect under --socket-mode 660),
+ * then root is dropped. The server removes its socket files at exit as that
+ * user, which needs write permission on their directory: when it lacks it,
+ * the file is left behind at exit, with a warning and exit status 0 (a
+ * later server replaces a stale socket file), and this is said now rather
+ * than discovered then. Returns 0 or an exit status. */
 static int drop_privileges(ss_server_t *s, const privs_t *pv)
 {
     if (!privs_wanted(pv)) return 0;
@@ -239,11 +247,9 @@ static int drop_privileges(ss_server_t *s, const privs_t *pv)
                           path, pv->name);
     }
     char err[200];
-    if (privs_drop(pv, err, sizeof err) < 0) {
-        fprintf(stderr, "socketserver serve: dropping privileges to %s: %s\n", pv->name, err);
-        return EXIT_OSERR;
-    }
-    return 0;
+    int rc = privs_drop(pv, err, sizeof err);
+    if (rc) fprintf(stderr, "socketserver serve: dropping privileges to %s: %s\n", pv->name, err);
+    return rc;
 }
 
 static int run(ss_server_t *s, const svc_t *svc)
@@ -263,28 +269,37 @@ static int run(ss_server_t *s, const svc_t *svc)
     return 0;
 }
 
-static void warn_unused(const ss_config_t *cfg)
+static void warn_unused(const ss_config_t *cfg, const ss_addr_t *addrs, int n)
 {
     int pooled =
         cfg->mode == SS_MODE_POOL || cfg->mode == SS_MODE_PREFORK || cfg->mode == SS_MODE_EVENT;
     if (cfg->workers > 0 && !pooled)
         fprintf(stderr, "socketserver: warning: --workers has no effect in %s mode\n",
                 ss_mode_name(cfg->mode));
+    int files = 0;
+    for (int i = 0; i < n; i++) files += socket_file(&addrs[i]) != NULL;
+    if (cfg->unix_mode && !files)
+        fputs("socketserver: warning: --socket-mode has no effect without a unix or unixgram "
+              "socket file (abstract names have none)\n",
+              stderr);
 }
 
-static int serve(const serve_opts_t *o, const svc_t *svc)
+/* --user, --group: looked up and checked before anything is bound, so that
+ * an unknown user (67) or a caller without root (77) leaves nothing behind,
+ * and the server never serves as root on behalf of a user who does not
+ * exist. Returns 0 or an exit status. */
+static int prepare_privs(const serve_opts_t *o, privs_t *pv)
 {
-    ss_addr_t addrs[OPTS_MAX_ADDRS];
-    int n = 0;
-    int rc = parse_addrs(o, addrs, &n);
-    if (rc) return rc;
-    /* An unknown --user is a usage error found before anything is bound:
-     * the server never serves as root on behalf of a user who does not
-     * exist. */
-    privs_t pv;
-    char err[160];
-    if (privs_resolve(&pv, o->user, o->group, err, sizeof err) < 0) return usage_error("%s", err);
-    warn_unused(&o->cfg);
+    char err[200];
+    int rc = privs_resolve(pv, o->user, o->group, err, sizeof err);
+    if (rc == 0) rc = privs_check(pv, err, sizeof err);
+    if (rc) fprintf(stderr, "socketserver serve: %s\n", err);
+    return rc;
+}
+
+static int serve_on(const serve_opts_t *o, const svc_t *svc, const ss_addr_t *addrs, int n,
+                    const privs_t *pv)
+{
     service = svc->handler;
     ss_handler_t h = service;
     h.setup = serve_setup;
@@ -295,18 +310,38 @@ static int serve(const serve_opts_t *o, const svc_t *svc)
         return EXIT_OSERR;
     }
     the_server = s;
+    int rc = 0;
     if (install_signals() < 0) {
         perror("socketserver serve: sigaction");
         rc = EXIT_OSERR;
     }
+    /* Root is needed to bind (a port below 1024, a root-owned directory),
+     * and dropped before ss_server_serve() starts the threads (pool,
+     * thread, event) and processes (fork, prefork) that serve: none of
+     * them ever runs as root. */
     if (rc == 0) rc = listen_all(s, addrs, n, o->cfg.unix_mode);
-    if (rc == 0) rc = drop_privileges(s, &pv);
+    if (rc == 0) rc = drop_privileges(s, pv);
     if (rc == 0) {
         announce(s);
         rc = run(s, svc);
     }
     the_server = NULL;  /* a signal from now on must not touch what close frees */
     ss_server_close(s); /* closes listeners, drains, removes socket files */
+    return rc;
+}
+
+static int serve(const serve_opts_t *o, const svc_t *svc)
+{
+    ss_addr_t addrs[OPTS_MAX_ADDRS];
+    int n = 0;
+    privs_t pv = {0};
+    int rc = parse_addrs(o, addrs, &n);
+    if (rc == 0) rc = prepare_privs(o, &pv);
+    if (rc == 0) {
+        warn_unused(&o->cfg, addrs, n);
+        rc = serve_on(o, svc, addrs, n, &pv);
+    }
+    privs_release(&pv);
     return rc;
 }
 

@@ -128,7 +128,7 @@ int opts_count(const char *text, long min, long max, long *out, char *why, size_
     return 0;
 }
 
-int opts_mode(const char *text, int *out, char *why, size_t cap)
+int opts_mode(const char *text, unsigned *out, char *why, size_t cap)
 {
     static const char form[] = "not an octal file mode (such as 660 or 0600)";
     if (!text || !*text) return fail(why, cap, "empty value");
@@ -139,8 +139,10 @@ int opts_mode(const char *text, int *out, char *why, size_t cap)
         v = v * 8 + (unsigned)(*p - '0');
     }
     if (v > 0777) return fail(why, cap, "only permission bits (at most 0777)");
+    /* The library reads 0 as "leave the umask's": taking it here would
+     * silently do nothing, and a mode of 0 has no use for a socket. */
     if (v == 0) return fail(why, cap, "0 would let nobody but root connect");
-    *out = (int)v;
+    *out = v;
     return 0;
 }
 

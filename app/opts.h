@@ -37,9 +37,10 @@ int opts_size(const char *text, uint64_t min, uint64_t max, uint64_t *out, char 
 /* A decimal whole number between min and max (both >= 0). */
 int opts_count(const char *text, long min, long max, long *out, char *why, size_t cap);
 
-/* File permission bits in octal, as chmod(1) takes them: "660", "0600".
- * Between 1 and 0777 (no set-id or sticky bits). */
-int opts_mode(const char *text, int *out, char *why, size_t cap);
+/* File permission bits in octal, as chmod(1) takes them: "660", "0600";
+ * octal digits only, at most four. Between 1 and 0777 (no set-id or sticky
+ * bits). */
+int opts_mode(const char *text, unsigned *out, char *why, size_t cap);
 
 /* ------------------------------------------------------------ serve */
 

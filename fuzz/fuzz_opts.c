@@ -72,6 +72,9 @@ static void check_serve(const argv_copy *v, const serve_opts_t *o)
     FUZZ_CHECK(c->idle_timeout_ms >= 0 && c->idle_timeout_ms <= YEAR_MS, "idle");
     FUZZ_CHECK(c->drain_timeout_ms >= 0 && c->drain_timeout_ms <= DAY_MS, "drain");
     FUZZ_CHECK(c->max_line >= 1 && c->max_line <= 16u << 20, "max_line %zu", c->max_line);
+    FUZZ_CHECK(c->unix_mode <= 0777, "unix_mode %#o", c->unix_mode);
+    FUZZ_CHECK(!o->user || (*o->user && points_into(v, o->user)), "user");
+    FUZZ_CHECK(!o->group || (*o->group && points_into(v, o->group)), "group");
 }
 
 static void check_send(const argv_copy *v, const send_opts_t *o)

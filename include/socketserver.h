@@ -231,7 +231,10 @@ typedef struct ss_config {
     int backlog;                 /* listen(2) backlog. Default SOMAXCONN */
     int reuse_port;              /* SO_REUSEPORT on listeners. Default 0 */
     int tcp_nodelay;             /* TCP_NODELAY on accepted connections. Default 1 */
-    int unix_mode;               /* chmod of unix socket files; 0 = leave the umask's */
+    unsigned unix_mode;          /* permission bits (at most 0777) of the files of
+                                    unix and unixgram listeners, such as 0660;
+                                    0 = leave what the umask gave. See
+                                    ss_server_listen */
     int64_t service_interval_ms; /* also call service_actions at least this often;
                                    0 = only on activity */
 
@@ -255,7 +258,18 @@ SS_API int ss_server_create(ss_server_t **out, const ss_config_t *cfg, const ss_
 /* Binds one listener (ss_addr_parse syntax) and listens on it. May be called
  * for several addresses before ss_server_serve(). A unix socket path left by a
  * dead server is replaced; one that a live server answers on is not
- * (-EADDRINUSE). Returns the listener's index, or an error. */
+ * (-EADDRINUSE). Returns the listener's index, or an error.
+ *
+ * Unix socket files: bind(2) creates the file with 0777 less the umask
+ * (unix(7)); with cfg.unix_mode set, the file then gets exactly that mode
+ * with chmod(2), before listen(2), so no stream client can connect while it
+ * has the umask's. A symbolic link put at the path since bind(2) is refused
+ * (-EOPNOTSUPP), never followed. A datagram can still arrive in the short
+ * time between bind(2) and chmod(2): a program that must exclude that sets
+ * a umask at least as strict around the call (socketserver serve does).
+ * Abstract names (unix:@name) have no file, and no mode: unix_mode is
+ * ignored for them. Linux checks write permission on the file to connect
+ * or to send a datagram; other systems may ignore it. */
 SS_API int ss_server_listen(ss_server_t *s, const char *address);
 SS_API int ss_server_listen_addr(ss_server_t *s, const ss_addr_t *addr);
 

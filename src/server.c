@@ -43,6 +43,9 @@ static int check_config(const ss_config_t *c)
         return ss__fail(-EINVAL, "config: max_line, buffer_size (>= 64), max_datagram");
     if (c->max_datagram > 16 * 1024 * 1024)
         return ss__fail(-EINVAL, "config: max_datagram above 16 MiB");
+    if (c->unix_mode > 0777)
+        return ss__fail(-EINVAL, "config: unix_mode %#o is not permission bits (at most 0777)",
+                        c->unix_mode);
     return 0;
 }
 

@@ -102,6 +102,22 @@ static int bind_unix(int fd, const ss_addr_t *a)
     return rc < 0 ? ss__errno() : 0;
 }
 
+/* Gives the socket file bind(2) just created the mode asked for (0: leave
+ * the umask's), before listen(2): until then a stream client's connect(2) is
+ * refused, so none connects under the wrong mode. By path, not with
+ * fchmod(2) on the descriptor: on Linux that changes the socket's inode in
+ * sockfs and returns 0, but not the file's mode, which is what connect(2)
+ * and sendto(2) check (unix(7), "Pathname socket ownership and
+ * permissions"; POSIX leaves fchmod on a socket unspecified). And with
+ * AT_SYMLINK_NOFOLLOW (fchmodat(2)): should the file have been swapped for a
+ * symbolic link since bind, it is refused rather than followed, so a server
+ * running as root never changes another file's mode. */
+static int chmod_socket_file(const char *path, unsigned mode)
+{
+    if (!path || mode == 0) return 0;
+    return fchmodat(AT_FDCWD, path, (mode_t)mode, AT_SYMLINK_NOFOLLOW) < 0 ? ss__errno() : 0;
+}
+
 int ss__listen_socket(const ss_addr_t *a, const ss_config_t *cfg, ss_addr_t *bound)
 {
     char text[SS_ADDRSTRLEN];
@@ -122,13 +138,15 @@ int ss__listen_socket(const ss_addr_t *a, const ss_config_t *cfg, ss_addr_t *bou
         return ss__fail(rc, "bind %s", text);
     }
     const char *path = unix_path(a);
-    if (path && cfg->unix_mode && chmod(path, (mode_t)cfg->unix_mode) < 0) rc = ss__errno();
+    const char *op = "chmod";
+    rc = chmod_socket_file(path, cfg->unix_mode);
+    if (rc == 0) op = "listen";
     if (rc == 0 && !ss__is_dgram(a->transport) && listen(fd, cfg->backlog) < 0) rc = ss__errno();
     if (rc == 0) rc = ss__local_addr(fd, a->transport, bound);
     if (rc < 0) {
         if (path) unlink(path);
         close(fd);
-        return ss__fail(rc, "listen %s", text);
+        return ss__fail(rc, "%s %s", op, text);
     }
     return fd;
 }

@@ -23,7 +23,7 @@ for cmd in serve send; do
     done
 done
 for word in echo discard chargen daytime time upper timestamp sync thread fork pool prefork event \
-    SIGINT SIGTERM 64 68 69 71; do
+    SIGINT SIGTERM 64 67 68 69 71 77; do
     grep -qw -- "$word" "$T/page.txt" || fail "the man page does not mention $word"
 done
 echo "ok: the man page renders cleanly and covers --help"

@@ -293,22 +293,94 @@ static void test_unix_replaced(void)
     rmdir(dir);
 }
 
-static void test_unix_mode(void)
+/* The mode of the socket files of a unix and a unixgram listener made with
+ * cfg.unix_mode = mode under umask mask; both must be want. The umask is
+ * the process's, but each case runs in a process of its own. */
+static void check_unix_mode(unsigned mode, mode_t mask, mode_t want)
 {
-    char dir[64], addr[128], path[128];
-    tmpdir(dir, addr, sizeof addr, "unix");
-    snprintf(path, sizeof path, "%s/s", dir);
+    char dir[64], ux[128], ug[128], path[128];
+    tmpdir(dir, ux, sizeof ux, "unix");
+    snprintf(ug, sizeof ug, "unixgram:%s/g", dir);
     ss_config_t cfg;
     ss_config_init(&cfg);
+    cfg.log_level = SS_LOG_ERROR;
+    cfg.unix_mode = mode;
+    mode_t old = umask(mask);
+    ss_server_t *s;
+    ASSERT_OK(ss_server_create(&s, &cfg, &h_upper));
+    ASSERT_OK(ss_server_listen(s, ux));
+    ASSERT_OK(ss_server_listen(s, ug));
+    umask(old);
+    struct stat st;
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, i ? "g" : "s");
+        ASSERT_EQ(lstat(path, &st), 0);
+        ASSERT(S_ISSOCK(st.st_mode));
+        if ((st.st_mode & 0777) != want)
+            FAIL_AT("%s: mode %o, expected %o", path, (unsigned)(st.st_mode & 0777),
+                    (unsigned)want);
+    }
+    bg b;
+    bg_start(&b, s);
+    roundtrip(ux, "unix\n", "UNIX\n");
+    roundtrip(ug, "gram", "GRAM");
+    ss_server_shutdown(s);
+    pthread_join(b.t, NULL);
+    ss_server_close(s);
+    ASSERT_EQ(count_dir(dir), 0);
+    rmdir(dir);
+}
+
+/* unix_mode is the files' mode whatever the umask: narrower (0640 under
+ * 022), wider (0666 under 077, which bind alone would have made 0700). */
+static void test_unix_mode(void)
+{
+    check_unix_mode(0640, 022, 0640);
+    check_unix_mode(0600, 0, 0600);
+}
+
+static void test_unix_mode_wide(void)
+{
+    check_unix_mode(0666, 077, 0666);
+}
+
+/* 0 leaves the files as bind(2) made them: 0777 less the umask. */
+static void test_unix_mode_default(void)
+{
+    check_unix_mode(0, 027, 0750);
+    check_unix_mode(0, 022, 0755);
+}
+
+/* An abstract name has no file: the mode is ignored, the listener works.
+ * Beyond 0777 (set-id, sticky or wider bits) the configuration is refused. */
+static void test_unix_mode_abstract(void)
+{
+    char ux[64], ug[64];
+    snprintf(ux, sizeof ux, "unix:@ss-life-mode-%d", (int)getpid());
+    snprintf(ug, sizeof ug, "unixgram:@ss-life-modeg-%d", (int)getpid());
+    ss_config_t cfg;
+    ss_config_init(&cfg);
+    cfg.log_level = SS_LOG_ERROR;
     cfg.unix_mode = 0600;
     ss_server_t *s;
     ASSERT_OK(ss_server_create(&s, &cfg, &h_upper));
-    ASSERT_OK(ss_server_listen(s, addr));
-    struct stat st;
-    ASSERT_EQ(lstat(path, &st), 0);
-    ASSERT_EQ(st.st_mode & 0777, 0600);
+    ASSERT_OK(ss_server_listen(s, ux));
+    ASSERT_OK(ss_server_listen(s, ug));
+    bg b;
+    bg_start(&b, s);
+    roundtrip(ux, "abstract\n", "ABSTRACT\n");
+    roundtrip(ug, "gram", "GRAM");
+    ss_server_shutdown(s);
+    pthread_join(b.t, NULL);
     ss_server_close(s);
-    rmdir(dir);
+    unsigned bad[] = {01000, 04755, 07777, 0x10000, ~0u};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cfg.unix_mode = bad[i];
+        s = NULL;
+        ASSERT_EQ(ss_server_create(&s, &cfg, &h_upper), -EINVAL);
+        ASSERT(s == NULL);
+        ASSERT(strstr(ss_errmsg(), "unix_mode") != NULL);
+    }
 }
 
 /* One server, one handler, four transports at once. */
@@ -516,6 +588,9 @@ int main(int argc, char **argv)
         {"unix_not_socket", test_unix_not_socket},
         {"unix_replaced", test_unix_replaced},
         {"unix_mode", test_unix_mode},
+        {"unix_mode_wide", test_unix_mode_wide},
+        {"unix_mode_default", test_unix_mode_default},
+        {"unix_mode_abstract", test_unix_mode_abstract},
         {"many_listeners", test_many_listeners},
         {"listen_fd", test_listen_fd},
         {"config_errors", test_config_errors},

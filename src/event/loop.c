@@ -663,7 +663,9 @@ static void offload_done(ss__job *j, void *ctx)
     ss__loop_wake(l);
 }
 
-/* The waiter's offload hook (ss_offload): the loop's own task only. */
+/* The waiter's offload hook (ss_offload): the loop's own task only. Its
+ * signature is the hook's (ss__waiter.offload), hence the non-const self. */
+// cppcheck-suppress constParameter
 static int seam_offload(void *self, void (*fn)(void *), void *arg)
 {
     if (self != this_loop) {

@@ -34,22 +34,35 @@ static int upper_handle(ss_conn_t *c, void *ctx)
     return n < 0 ? (int)n : 0;
 }
 
-static ss_server_t *make_server(ss_handler_t *h, size_t stack, char *addr)
+/* An event-mode configuration: `workers` loops, errors logged only. */
+static ss_config_t event_config(int workers)
 {
     ss_config_t cfg;
     ss_config_init(&cfg);
     cfg.mode = SS_MODE_EVENT;
-    cfg.workers = 2;
-    cfg.stack_size = stack;
-    cfg.max_connections = 0;
+    cfg.workers = workers;
     cfg.log_level = SS_LOG_ERROR;
+    return cfg;
+}
+
+/* A server on an ephemeral loopback port; its address into addr. */
+static ss_server_t *listen_with(const ss_config_t *cfg, ss_handler_t *h, char *addr)
+{
     ss_server_t *s;
-    ASSERT_OK(ss_server_create(&s, &cfg, h));
+    ASSERT_OK(ss_server_create(&s, cfg, h));
     ASSERT_OK(ss_server_listen(s, "tcp://127.0.0.1:0"));
     ss_addr_t a;
     ASSERT_OK(ss_server_address(s, 0, &a));
     ASSERT_OK(ss_addr_format(&a, addr, SS_ADDRSTRLEN));
     return s;
+}
+
+static ss_server_t *make_server(ss_handler_t *h, size_t stack, char *addr)
+{
+    ss_config_t cfg = event_config(2);
+    cfg.stack_size = stack;
+    cfg.max_connections = 0;
+    return listen_with(&cfg, h, addr);
 }
 
 static void *serve_thread(void *arg)
@@ -155,21 +168,12 @@ static void test_many_idle(void)
         printf("note: descriptor limit %ld: %d idle connections instead of %d\n", lim, n,
                IDLE_CLIENTS);
     }
-    ss_config_t cfg;
-    ss_config_init(&cfg);
-    cfg.mode = SS_MODE_EVENT;
-    cfg.workers = 1;
+    ss_config_t cfg = event_config(1);
     cfg.stack_size = 16 * 1024;
     cfg.max_connections = 0;
     cfg.backlog = 4096;
-    cfg.log_level = SS_LOG_ERROR;
-    ss_server_t *s;
-    ASSERT_OK(ss_server_create(&s, &cfg, &(ss_handler_t){.handle = upper_handle}));
-    ASSERT_OK(ss_server_listen(s, "tcp://127.0.0.1:0"));
     char addr[SS_ADDRSTRLEN];
-    ss_addr_t a;
-    ASSERT_OK(ss_server_address(s, 0, &a));
-    ASSERT_OK(ss_addr_format(&a, addr, sizeof addr));
+    ss_server_t *s = listen_with(&cfg, &(ss_handler_t){.handle = upper_handle}, addr);
     int ready[2], go[2];
     ASSERT_OK(pipe(ready));
     ASSERT_OK(pipe(go));
@@ -353,19 +357,10 @@ static void *fast_reader(void *arg)
 static void test_busy_peer(void)
 {
     if (!have_event()) return;
-    ss_config_t cfg;
-    ss_config_init(&cfg);
-    cfg.mode = SS_MODE_EVENT;
-    cfg.workers = 1;
+    ss_config_t cfg = event_config(1);
     cfg.drain_timeout_ms = 200;
-    cfg.log_level = SS_LOG_ERROR;
-    ss_server_t *s;
-    ASSERT_OK(ss_server_create(&s, &cfg, &(ss_handler_t){.handle = flood_handle}));
-    ASSERT_OK(ss_server_listen(s, "tcp://127.0.0.1:0"));
     char addr[SS_ADDRSTRLEN];
-    ss_addr_t a;
-    ASSERT_OK(ss_server_address(s, 0, &a));
-    ASSERT_OK(ss_addr_format(&a, addr, sizeof addr));
+    ss_server_t *s = listen_with(&cfg, &(ss_handler_t){.handle = flood_handle}, addr);
     pthread_t st, rt;
     ASSERT_EQ(pthread_create(&st, NULL, serve_thread, s), 0);
     ASSERT_EQ(pthread_create(&rt, NULL, fast_reader, addr), 0);
@@ -428,18 +423,9 @@ static int offload_handle(ss_conn_t *c, void *ctx)
 static void test_offload(void)
 {
     if (!have_event()) return;
-    ss_config_t cfg;
-    ss_config_init(&cfg);
-    cfg.mode = SS_MODE_EVENT;
-    cfg.workers = 1;
-    cfg.log_level = SS_LOG_ERROR;
-    ss_server_t *s;
-    ASSERT_OK(ss_server_create(&s, &cfg, &(ss_handler_t){.handle = offload_handle}));
-    ASSERT_OK(ss_server_listen(s, "tcp://127.0.0.1:0"));
+    ss_config_t cfg = event_config(1);
     char addr[SS_ADDRSTRLEN];
-    ss_addr_t a;
-    ASSERT_OK(ss_server_address(s, 0, &a));
-    ASSERT_OK(ss_addr_format(&a, addr, sizeof addr));
+    ss_server_t *s = listen_with(&cfg, &(ss_handler_t){.handle = offload_handle}, addr);
     pthread_t t;
     ASSERT_EQ(pthread_create(&t, NULL, serve_thread, s), 0);
     ss_conn_t *slow, *quick;
@@ -462,6 +448,8 @@ static void test_offload(void)
     ASSERT_OK(ss_dial(&d, addr, ss_now_ms() + 3000));
     ss_set_deadline(d, ss_now_ms() + 5000);
     char dial[32];
+    ss_addr_t a;
+    ASSERT_OK(ss_server_address(s, 0, &a));
     snprintf(dial, sizeof dial, "dial %d\n", ss_addr_port(&a));
     say(d, dial, "HI\n");
     ss_conn_close(d);

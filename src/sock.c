@@ -138,13 +138,17 @@ int ss__listen_socket(const ss_addr_t *a, const ss_config_t *cfg, ss_addr_t *bou
         return ss__fail(rc, "bind %s", text);
     }
     const char *path = unix_path(a);
+    /* The file bind made, so that a failure below removes that file only
+     * (ss__unlink_unix), never one that replaced it meanwhile. */
+    struct stat made;
+    int ours = path && lstat(path, &made) == 0 && S_ISSOCK(made.st_mode);
     const char *op = "chmod";
     rc = chmod_socket_file(path, cfg->unix_mode);
     if (rc == 0) op = "listen";
     if (rc == 0 && !ss__is_dgram(a->transport) && listen(fd, cfg->backlog) < 0) rc = ss__errno();
     if (rc == 0) rc = ss__local_addr(fd, a->transport, bound);
     if (rc < 0) {
-        if (path) unlink(path);
+        if (ours) (void)ss__unlink_unix(a, made.st_dev, made.st_ino);
         close(fd);
         return ss__fail(rc, "%s %s", op, text);
     }

@@ -185,13 +185,35 @@ static inline void start_server(running *r, const ss_config_t *cfg, const ss_han
     r->addr[n - 1] = '\0';
 }
 
+/* Waits for the server process. Under ThreadSanitizer the SIGTERM is sent
+ * again every 2 s while it runs: TSan's runtime defers an asynchronous
+ * signal to the receiving thread's next intercepted call and, rarely, never
+ * delivers it (seen here about once in 1,000 runs: the handler never ran,
+ * the main thread unblocked, nothing pending in /proc; cf.
+ * google/sanitizers#1179, #1855). The handler only calls
+ * ss_server_shutdown, which a second time does nothing more. Other builds
+ * send it once: a lost signal there would be a bug of ours. */
+static inline pid_t wait_server(pid_t pid, int *status)
+{
+    if (!SS_TSAN) return waitpid(pid, status, 0);
+    for (int i = 1;; i++) {
+        pid_t w = waitpid(pid, status, WNOHANG);
+        if (w != 0) return w;
+        usleep(10 * 1000);
+        if (i % 200 == 0) {
+            fprintf(stderr, "note: SIGTERM sent again (ThreadSanitizer)\n");
+            kill(pid, SIGTERM);
+        }
+    }
+}
+
 /* SIGTERM, then the server must exit 0: it drained, closed everything and
  * left no descriptor, thread or child behind, nor its socket file. */
 static inline void stop_server(running *r)
 {
     int status;
     ASSERT_EQ(kill(r->pid, SIGTERM), 0);
-    ASSERT_EQ(waitpid(r->pid, &status, 0), r->pid);
+    ASSERT_EQ(wait_server(r->pid, &status), r->pid);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         FAIL_AT("server process ended with status 0x%x (3 fds, 4 threads, 5 children left)",
                 status);

@@ -191,7 +191,7 @@ static void wait_active(int n)
 static void expect_clean_exit(pid_t pid)
 {
     int status;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_EQ(wait_server(pid, &status), pid);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         FAIL_AT("server ended with status 0x%x (3 fds, 4 threads, 5 children left)", status);
 }

@@ -23,6 +23,7 @@ ONLY=""    # scenario names to run (and "idle"); empty: all
 CHECK=1    # the generator check (reference with one and two generator threads)
 DO_BUILD=1
 FORK_MAX=10000 # largest connection count given to process-per-connection modes
+POOL_MAX=1024  # --workers' limit: pool and prefork run one session per worker
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -440,6 +441,7 @@ applies() {
     if [ "$mode" = sync ] && [ "$pattern" = idle ]; then return 1; fi
     if [ "$mode" = sync ] && [ "$pattern" = echo ] && [ "$conns" -gt 1 ]; then return 1; fi
     if [ "$mode" = fork ] || [ "$mode" = prefork ]; then [ "$conns" -le "$FORK_MAX" ] || return 1; fi
+    if [ "$mode" = pool ] || [ "$mode" = prefork ]; then [ "$conns" -le "$POOL_MAX" ] || return 1; fi
     return 0
 }
 
@@ -457,6 +459,9 @@ for sc in $SCENARIOS; do
     wanted "$name" && scenario "$name" "$pattern" "$conns"
 done
 note "sync mode serves one connection at a time, so its echo rows use 1 connection only and it has no idle row (more connections would starve all but one)"
+case " $MODES " in *" pool "* | *" prefork "*)
+    note "pool and prefork run one session per worker and take at most $POOL_MAX workers (--workers): they have no rows beyond $POOL_MAX connections (persistent clients beyond the workers wait in the backlog, by design)" ;;
+esac
 
 # A server that cannot hold IDLE_CONNS (a busy machine, a process limit) is
 # measured again with a fifth of them.

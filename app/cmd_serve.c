@@ -9,6 +9,7 @@
 #include "services.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -121,10 +122,17 @@ static ss_handler_t service; /* the service's own handler */
  * kills the process if the server exits at once on a second signal. Once
  * per process (a prefork worker serves many sessions). The parent may
  * already be gone: check after. */
+static pid_t self_pid; /* getpid(), kept by after_fork: not a syscall a request */
+
+static void after_fork(void)
+{
+    self_pid = getpid();
+}
+
 static int serve_setup(ss_conn_t *c, void *ctx)
 {
     static pid_t armed; /* the process that has set it */
-    pid_t me = getpid();
+    pid_t me = self_pid;
     if (me != serve_pid && me != armed) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != serve_pid) _exit(1);
@@ -303,7 +311,8 @@ static int serve_on(const serve_opts_t *o, const svc_t *svc, const ss_addr_t *ad
     service = svc->handler;
     ss_handler_t h = service;
     h.setup = serve_setup;
-    serve_pid = getpid();
+    serve_pid = self_pid = getpid();
+    pthread_atfork(NULL, NULL, after_fork); /* the modes' children: fork(2) */
     ss_server_t *s;
     if (ss_server_create(&s, &o->cfg, &h) < 0) {
         fprintf(stderr, "socketserver serve: %s\n", ss_errmsg());

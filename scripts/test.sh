@@ -10,6 +10,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 
+# Every test reads an empty input from /dev/null (see tests/cli/lib.sh).
+if [ ! -c /dev/null ]; then
+  echo "test.sh: /dev/null is not a character device ($(stat -c %F /dev/null)); as root: rm -f /dev/null && mknod -m 666 /dev/null c 1 3" >&2
+  exit 2
+fi
+
 bash scripts/deps.sh
 
 gen=()

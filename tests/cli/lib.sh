@@ -5,6 +5,15 @@
 set -u
 
 SS=${SS_BIN:?SS_BIN must name the socketserver program}
+
+# The tests feed `send` an empty input with </dev/null. Once, on a shared
+# machine, /dev/null had been deleted and a root process's >/dev/null made
+# it a regular file full of log lines: `send` then sent them as messages,
+# and services answered twice or closed "without a reply". Say so plainly.
+if [ ! -c /dev/null ]; then
+    echo "FAIL: /dev/null is not a character device ($(stat -c %F /dev/null 2>&1)); as root: rm -f /dev/null && mknod -m 666 /dev/null c 1 3" >&2
+    exit 1
+fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/ss-cli.XXXXXX") || exit 1
 PIDS=()
 

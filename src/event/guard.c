@@ -21,10 +21,11 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int install_err;
 static struct sigaction prev_segv;
 
-/* This thread's alternate stack, if we set it; depth counts nested inits. */
+/* This thread's alternate stack, if we set it; depth counts nested inits.
+ * cppcheck 2.10 does not see members used through a _Thread_local object. */
 struct altstack {
-    int depth; // cppcheck-suppress unusedStructMember ; used as alt.depth (cppcheck 2.10 misses _Thread_local)
-    void *mem; // cppcheck-suppress unusedStructMember ; used as alt.mem
+    int depth; // cppcheck-suppress unusedStructMember
+    void *mem; // cppcheck-suppress unusedStructMember
 };
 static _Thread_local struct altstack alt;
 

@@ -36,21 +36,19 @@ check_modes() {
     if [ -e "$T/$1.s" ] || [ -e "$T/$1.g" ]; then fail "$1: socket files left behind"; fi
 }
 
-# ---- the mode asked for, in the forms chmod(1) takes
-serve_modes m600 022 --socket-mode 0600
-check_modes m600 600
-serve_modes m666 022 --socket-mode 0666
-check_modes m666 666
-serve_modes m660 022 --socket-mode 660
-check_modes m660 660
-serve_modes m700 022 --socket-mode 700
-check_modes m700 700
-
-# ---- whatever the umask: wider than it lets bind(2) make, and narrower
-serve_modes wide 077 --socket-mode 0666
-check_modes wide 666
-serve_modes narrow 0 --socket-mode 0640
-check_modes narrow 640
+# ---- the mode asked for, in the forms chmod(1) takes (name umask option
+# want), then whatever the umask: wider than it lets bind(2) make, and narrower
+while read -r name mask opt want <&3; do
+    serve_modes "$name" "$mask" --socket-mode "$opt"
+    check_modes "$name" "$want"
+done 3<<'EOF_MODES'
+m600 022 0600 600
+m666 022 0666 666
+m660 022 660 660
+m700 022 700 700
+wide 077 0666 666
+narrow 0 0640 640
+EOF_MODES
 
 # ---- no option: the umask's result (0777 less the umask, unix(7))
 serve_modes def027 027

@@ -188,7 +188,7 @@ static void test_many_idle(void)
     ASSERT_EQ(pthread_create(&t, NULL, serve_thread, s), 0);
     char b;
     ASSERT_EQ(read(ready[0], &b, 1), 1); /* the child's ASSERTs end it: EOF */
-    ASSERT_EQ(ss_server_active(s), n);    /* every session parked, none lost */
+    ASSERT_EQ(ss_server_active(s), n);   /* every session parked, none lost */
     ASSERT_EQ(write(go[1], &b, 1), 1);
     int status;
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
@@ -407,7 +407,9 @@ static int offload_handle(ss_conn_t *c, void *ctx)
         int rc = ss_dial(&b, to, ss_now_ms() + 3000);
         if (rc < 0) return rc;
         char got[16];
-        ssize_t m = ss_puts(b, "hi\n") == 0 && ss_flush(b) == 0 ? ss_readline(b, got, sizeof got) : -EIO;
+        ssize_t m = ss_puts(b, "hi\n");
+        if (m == 0) m = ss_flush(b);
+        if (m == 0) m = ss_readline(b, got, sizeof got);
         ss_conn_close(b);
         return m < 0 ? (int)m : ss_write(c, got, (size_t)m);
     }
@@ -460,10 +462,12 @@ static void test_offload(void)
 
 int main(int argc, char **argv)
 {
-    static const test_case cases[] = {
-        {"handle_request", test_handle_request}, {"many_idle", test_many_idle},
-        {"dial_twice", test_dial_twice},         {"overflow", test_overflow},
-        {"busy_peer", test_busy_peer},           {"offload", test_offload},
-        {NULL, NULL}};
+    static const test_case cases[] = {{"handle_request", test_handle_request},
+                                      {"many_idle", test_many_idle},
+                                      {"dial_twice", test_dial_twice},
+                                      {"overflow", test_overflow},
+                                      {"busy_peer", test_busy_peer},
+                                      {"offload", test_offload},
+                                      {NULL, NULL}};
     return test_main(cases, argc, argv);
 }

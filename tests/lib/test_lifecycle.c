@@ -293,6 +293,18 @@ static void test_unix_replaced(void)
     rmdir(dir);
 }
 
+/* Serves s in the background until one stream line and one datagram have
+ * been answered (upper), then shuts it down. */
+static void serve_both(ss_server_t *s, const char *stream, const char *dgram)
+{
+    bg b;
+    bg_start(&b, s);
+    roundtrip(stream, "unix\n", "UNIX\n");
+    roundtrip(dgram, "gram", "GRAM");
+    ss_server_shutdown(s);
+    pthread_join(b.t, NULL);
+}
+
 /* The mode of the socket files of a unix and a unixgram listener made with
  * cfg.unix_mode = mode under umask mask; both must be want. The umask is
  * the process's, but each case runs in a process of its own. */
@@ -320,12 +332,7 @@ static void check_unix_mode(unsigned mode, mode_t mask, mode_t want)
             FAIL_AT("%s: mode %o, expected %o", path, (unsigned)(st.st_mode & 0777),
                     (unsigned)want);
     }
-    bg b;
-    bg_start(&b, s);
-    roundtrip(ux, "unix\n", "UNIX\n");
-    roundtrip(ug, "gram", "GRAM");
-    ss_server_shutdown(s);
-    pthread_join(b.t, NULL);
+    serve_both(s, ux, ug);
     ss_server_close(s);
     ASSERT_EQ(count_dir(dir), 0);
     rmdir(dir);
@@ -366,12 +373,7 @@ static void test_unix_mode_abstract(void)
     ASSERT_OK(ss_server_create(&s, &cfg, &h_upper));
     ASSERT_OK(ss_server_listen(s, ux));
     ASSERT_OK(ss_server_listen(s, ug));
-    bg b;
-    bg_start(&b, s);
-    roundtrip(ux, "abstract\n", "ABSTRACT\n");
-    roundtrip(ug, "gram", "GRAM");
-    ss_server_shutdown(s);
-    pthread_join(b.t, NULL);
+    serve_both(s, ux, ug);
     ss_server_close(s);
     unsigned bad[] = {01000, 04755, 07777, 0x10000, ~0u};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -214,7 +214,7 @@ static int bad_option(int ch, char **argv)
 static int parse_address(bench_opts_t *o, const char *text)
 {
     snprintf(o->target, sizeof o->target, "%s", text);
-    int r = ss_addr_parse(&o->addr, text);
+    int r = ss_addr_parse(text, &o->addr);
     if (r == 0) return 0;
     fprintf(stderr, "socketserver bench: %s\n", ss_errmsg());
     return r == SS_ERESOLVE ? EXIT_NOHOST : EXIT_USAGE;

@@ -264,7 +264,8 @@ static int one_datagram(ss_conn_t *c, const send_opts_t *o, sink *k, const char 
         if (rc == 0) rc = ss_flush(c);
         return rc < 0 ? fail(o, c, rc) : 0;
     }
-    ssize_t n = ss_request(c, msg, len, reply, sizeof reply, o->timeout_ms, o->retries);
+    ssize_t n = ss_request(c, msg, len, reply, sizeof reply,
+                           ss_now_ms() + o->timeout_ms * (o->retries + 1), o->retries + 1);
     if (n == -ETIMEDOUT) {
         fprintf(stderr, "socketserver send: no reply from %s after %d attempt(s) of %.3g s\n",
                 o->address, o->retries + 1, (double)o->timeout_ms / 1000);
@@ -296,7 +297,7 @@ static int datagram_session(ss_conn_t *c, const send_opts_t *o, source *src)
 static int run(const send_opts_t *o)
 {
     ss_conn_t *c;
-    int rc = ss_dial(&c, o->address, ss_now_ms() + o->timeout_ms);
+    int rc = ss_dial(o->address, ss_now_ms() + o->timeout_ms, &c);
     if (rc < 0) return fail(o, NULL, rc); /* ss_errmsg(): "connect ADDRESS: cause" */
     source src = {.o = o};
     rc = ss_conn_is_datagram(c) ? datagram_session(c, o, &src) : stream_session(c, o, &src);

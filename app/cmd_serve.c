@@ -174,7 +174,7 @@ static int parse_addrs(const serve_opts_t *o, ss_addr_t *addrs, int *n)
     int count = o->naddrs ? o->naddrs : 2;
     for (int i = 0; i < count; i++) {
         const char *text = o->naddrs ? o->addrs[i] : default_addrs[i];
-        int rc = ss_addr_parse(&addrs[i], text);
+        int rc = ss_addr_parse(text, &addrs[i]);
         if (rc == SS_ERESOLVE) {
             fprintf(stderr, "socketserver serve: %s\n", ss_errmsg());
             return EXIT_NOHOST;
@@ -314,7 +314,7 @@ static int serve_on(const serve_opts_t *o, const svc_t *svc, const ss_addr_t *ad
     serve_pid = self_pid = getpid();
     pthread_atfork(NULL, NULL, after_fork); /* the modes' children: fork(2) */
     ss_server_t *s;
-    if (ss_server_create(&s, &o->cfg, &h) < 0) {
+    if (ss_server_create(&o->cfg, &h, &s) < 0) {
         fprintf(stderr, "socketserver serve: %s\n", ss_errmsg());
         return EXIT_OSERR;
     }

@@ -256,7 +256,7 @@ int main(int argc, char **argv)
               help ? stdout : stderr);
         return help ? 0 : 64;
     }
-    if (ss_addr_parse(&a, argv[1]) < 0) {
+    if (ss_addr_parse(argv[1], &a) < 0) {
         fprintf(stderr, "ss_epoll_echo: %s\n", ss_errmsg());
         return 64;
     }

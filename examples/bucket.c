@@ -59,7 +59,7 @@ int main(int argc, char **argv)
     cfg.max_datagram = BUFSIZE;
     ss_handler_t handler = {.handle = log_datagram};
     ss_server_t *s = NULL;
-    if (ss_server_create(&s, &cfg, &handler) < 0 || ss_server_listen(s, address) < 0)
+    if (ss_server_create(&cfg, &handler, &s) < 0 || ss_server_listen(s, address) < 0)
         return example_fail(s, "bucket");
     return example_serve(s); /* its `listening` line: "waiting on port: %s" */
 }

@@ -30,7 +30,7 @@ int main(int argc, char **argv)
     ss_config_init(&cfg); /* sync mode: one client at a time, like ex1.py */
     ss_handler_t handler = {.handle = send_time};
     ss_server_t *s = NULL;
-    if (ss_server_create(&s, &cfg, &handler) < 0 || ss_server_listen(s, address) < 0)
+    if (ss_server_create(&cfg, &handler, &s) < 0 || ss_server_listen(s, address) < 0)
         return example_fail(s, "ex1_time_server");
     return example_serve(s); /* the accept loop, until SIGINT or SIGTERM */
 }

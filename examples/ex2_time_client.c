@@ -15,7 +15,7 @@ int main(int argc, char **argv)
     const char *address = argc > 1 ? argv[1] : "tcp://127.0.0.1:8888";
 
     ss_conn_t *s;
-    if (ss_dial(&s, address, ss_now_ms() + 5000) < 0) { /* s.connect(...) */
+    if (ss_dial(address, ss_now_ms() + 5000, &s) < 0) { /* s.connect(...) */
         fprintf(stderr, "ex2_time_client: %s\n", ss_errmsg());
         return 1;
     }

@@ -37,7 +37,7 @@ int main(int argc, char **argv)
     cfg.max_datagram = BUFSIZE;
     ss_handler_t handler = {.handle = upper_reply};
     ss_server_t *s = NULL;
-    if (ss_server_create(&s, &cfg, &handler) < 0 || ss_server_listen(s, address) < 0)
+    if (ss_server_create(&cfg, &handler, &s) < 0 || ss_server_listen(s, address) < 0)
         return example_fail(s, "ex3_udp_upper_server");
     return example_serve(s); /* the recvfrom loop, until SIGINT or SIGTERM */
 }

@@ -17,7 +17,7 @@ int main(int argc, char **argv)
     /* Dialing UDP binds to port 0, as s.bind(('127.0.0.1', 0)) does: the
      * system chooses the port, and ss_conn_local tells which. */
     ss_conn_t *s;
-    if (ss_dial(&s, server, 0) < 0) {
+    if (ss_dial(server, 0, &s) < 0) {
         fprintf(stderr, "ex4_udp_upper_client: %s\n", ss_errmsg());
         return 1;
     }
@@ -29,7 +29,7 @@ int main(int argc, char **argv)
      * ss_request gives up after 1 s and one resend. */
     const char msg[] = "MixedCaseString";
     char data[1024];
-    ssize_t n = ss_request(s, msg, sizeof msg - 1, data, sizeof data, 1000, 1);
+    ssize_t n = ss_request(s, msg, sizeof msg - 1, data, sizeof data, ss_now_ms() + 2000, 2);
     if (n < 0) {
         fprintf(stderr, "ex4_udp_upper_client: %s\n", ss_conn_errmsg(s));
         ss_conn_close(s);

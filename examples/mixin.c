@@ -49,7 +49,7 @@ int main(int argc, char **argv)
 
     ss_handler_t handler = {.handle = handle};
     ss_server_t *myserver = NULL;
-    if (ss_server_create(&myserver, &cfg, &handler) < 0 || ss_server_listen(myserver, myaddr) < 0)
+    if (ss_server_create(&cfg, &handler, &myserver) < 0 || ss_server_listen(myserver, myaddr) < 0)
         return example_fail(myserver, "mixin");
     return example_serve(myserver); /* myserver.serve_forever() */
 }

@@ -64,7 +64,7 @@ int main(int argc, char **argv)
     }
     if (argc > 2) len = strlen(msg);
     ss_conn_t *s;
-    int rc = ss_dial(&s, address, 0); /* s.bind(('', 0)): any free port */
+    int rc = ss_dial(address, 0, &s); /* s.bind(('', 0)): any free port */
     if (rc == 0) {
         rc = spew(s, msg, len);
         if (rc < 0) fprintf(stderr, "spew: %s\n", ss_conn_errmsg(s));

@@ -43,7 +43,7 @@ int main(int argc, char **argv)
     const char *srvaddr = argc > 1 ? argv[1] : "tcp://127.0.0.1:2345";
 
     ss_conn_t *s;
-    if (ss_dial(&s, srvaddr, ss_now_ms() + 5000) < 0) { /* s.connect(srvaddr) */
+    if (ss_dial(srvaddr, ss_now_ms() + 5000, &s) < 0) { /* s.connect(srvaddr) */
         fprintf(stderr, "tcpc1: %s\n", ss_errmsg());
         return 1;
     }

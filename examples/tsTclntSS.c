@@ -20,7 +20,7 @@
 static int ask(const char *address, const char *data)
 {
     ss_conn_t *c;
-    if (ss_dial(&c, address, ss_now_ms() + 5000) < 0) {
+    if (ss_dial(address, ss_now_ms() + 5000, &c) < 0) {
         fprintf(stderr, "tsTclntSS: %s\n", ss_errmsg());
         return -1;
     }

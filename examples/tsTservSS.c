@@ -33,7 +33,7 @@ int main(int argc, char **argv)
     ss_config_init(&cfg); /* SocketServer.TCPServer: sync mode */
     ss_handler_t handler = {.handle = handle};
     ss_server_t *server = NULL;
-    if (ss_server_create(&server, &cfg, &handler) < 0 || ss_server_listen(server, address) < 0)
+    if (ss_server_create(&cfg, &handler, &server) < 0 || ss_server_listen(server, address) < 0)
         return example_fail(server, "tsTservSS");
     return example_serve(server); /* server.serve_forever() */
 }

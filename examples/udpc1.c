@@ -32,13 +32,14 @@ int main(int argc, char **argv)
         return 0;
     }
     ss_conn_t *s;
-    if (ss_dial(&s, srvaddr, 0) < 0) { /* s.bind(('', 0)): any free port */
+    if (ss_dial(srvaddr, 0, &s) < 0) { /* s.bind(('', 0)): any free port */
         fprintf(stderr, "udpc1: %s\n", ss_errmsg());
         free(data);
         return 1;
     }
     char reply[1024];
-    ssize_t n = ss_request(s, data, (size_t)len, reply, sizeof reply, TIMEOUT_MS, RETRIES);
+    ssize_t n = ss_request(s, data, (size_t)len, reply, sizeof reply,
+                           ss_now_ms() + TIMEOUT_MS * (RETRIES + 1), RETRIES + 1);
     if (n >= 0)
         printf("Recv: %.*s\n", (int)n, reply);
     else

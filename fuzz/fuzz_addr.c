@@ -143,7 +143,7 @@ static void round_trip(const ss_addr_t *a, const char *input)
     FUZZ_CHECK(len > 0 && (size_t)len == strlen(text), "\"%s\" parsed but formats to %d (%s)",
                input, len, len < 0 ? ss_strerror(len) : text);
     ss_addr_t b;
-    int rc = ss_addr_parse(&b, text);
+    int rc = ss_addr_parse(text, &b);
     FUZZ_CHECK(rc == 0, "\"%s\" formats to \"%s\", which does not parse: %s", input, text,
                ss_errmsg());
     FUZZ_CHECK(same_addr(a, &b), "\"%s\" -> \"%s\" parses to another address", input, text);
@@ -161,7 +161,7 @@ static void round_trip(const ss_addr_t *a, const char *input)
 static void text_input(const char *text)
 {
     ss_addr_t one, many[MAX_RESOLVE];
-    int rc = ss_addr_parse(&one, text);
+    int rc = ss_addr_parse(text, &one);
     int n = ss_addr_resolve(text, many, MAX_RESOLVE);
     if (rc < 0) {
         FUZZ_CHECK(rc == SS_EADDR || rc == SS_ERESOLVE, "\"%s\": %d", text, rc);
@@ -204,7 +204,7 @@ static void raw_input(const uint8_t *data, size_t size)
     int unix_fam = a.sa.ss_family == AF_UNIX;
     if (unix_fam != (a.transport == SS_UNIX || a.transport == SS_UNIXGRAM)) return;
     ss_addr_t b;
-    if (ss_addr_parse(&b, text) == 0) { /* what parses formats as it was read */
+    if (ss_addr_parse(text, &b) == 0) { /* what parses formats as it was read */
         char again[SS_ADDRSTRLEN];
         FUZZ_CHECK(ss_addr_format(&b, again, sizeof again) == len && strcmp(text, again) == 0,
                    "raw: \"%s\" -> \"%s\"", text, again);

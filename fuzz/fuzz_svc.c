@@ -69,7 +69,7 @@ static int is(const char *name)
     return strcmp(cur.svc->name, name) == 0;
 }
 
-static void quiet_log(int level, const char *msg, void *ctx)
+static void quiet_log(ss_log_level_t level, const char *msg, void *ctx)
 {
     (void)level;
     (void)msg;
@@ -106,7 +106,7 @@ static ss_server_t *make_server(size_t max_line, size_t buffer_size, size_t max_
     ss_handler_t h = cur.svc->handler;
     h.finish = on_finish;
     ss_server_t *s;
-    int rc = ss_server_create(&s, &cfg, &h);
+    int rc = ss_server_create(&cfg, &h, &s);
     FUZZ_CHECK(rc == 0, "ss_server_create: %s", ss_errmsg());
     return s;
 }

@@ -3,13 +3,31 @@
  * A C counterpart of Python's SocketServer: a request handler written once, in
  * plain blocking style, runs unchanged in every server mode (sync, thread, fork,
  * pool, prefork, event) over every transport (tcp, udp, unix, unixgram).
+ * socketserver(7) explains the concepts; each function has a section 3 page.
  *
- * Conventions (libuv's): calls that can fail return an int or ssize_t that is
- * >= 0 on success and a negative errno value (or one of the SS_E* codes below)
- * on failure; ss_strerror() names the code and ss_errmsg() returns a message
- * naming the operation, the address and the cause, such as
- * "bind tcp://0.0.0.0:7: Address already in use".  Deadlines are absolute
- * milliseconds on the monotonic clock of ss_now_ms(); 0 means "no deadline".
+ * The rules every declaration below follows:
+ *  1. Errors. A call that can fail returns an int (or ssize_t) that is >= 0 on
+ *     success and, on failure, a negative errno value or one of the SS_E*
+ *     codes (libuv's convention). ss_strerror() names a code; ss_errmsg()
+ *     returns a message naming the operation, the address and the cause, such
+ *     as "bind tcp://0.0.0.0:7: Address already in use".
+ *  2. Time. Every call that may wait takes an absolute deadline: milliseconds
+ *     on the monotonic clock of ss_now_ms(), in a parameter named deadline.
+ *     SS_NO_DEADLINE (0) means no limit; a deadline already past means "do not
+ *     wait" (the call does what it can at once, then fails with -ETIMEDOUT).
+ *     So one deadline can bound a whole exchange (libdill, Go). Configuration
+ *     fields are durations, named *_ms; 0 there turns the limit off.
+ *  3. Arguments. The object a call acts on comes first, its inputs next, and
+ *     what it produces (out-parameters) last; a buffer is followed by its
+ *     capacity.
+ *  4. Hooks. A hook that can say no returns 0 to go on; any other value stops
+ *     (verify_request refuses the client, setup skips handle). A negative value
+ *     is an error code: it is reported (setup's through handle_error, as
+ *     handle's are; verify_request's in the log, as the refusal's reason).
+ *  5. Callbacks have _fn types; enumerations are named; every type of the API
+ *     ends in _t.
+ *  6. Ownership, validity and the thread each hook runs in are stated on each
+ *     declaration; "Hooks and threads" below sums up the last per mode.
  */
 #ifndef SOCKETSERVER_H
 #define SOCKETSERVER_H
@@ -24,9 +42,9 @@ extern "C" {
 #endif
 
 #define SS_VERSION_MAJOR  0
-#define SS_VERSION_MINOR  1
+#define SS_VERSION_MINOR  2
 #define SS_VERSION_PATCH  0
-#define SS_VERSION_STRING "0.1.0"
+#define SS_VERSION_STRING "0.2.0"
 
 #if defined(__GNUC__)
 #define SS_API          __attribute__((visibility("default")))
@@ -38,15 +56,17 @@ extern "C" {
 
 /* ---------------------------------------------------------------- errors */
 
-/* Library error codes, in a range no errno value reaches. Returned negated,
- * like errno values: a call fails with SS_EADDR, never with +SS_EADDR. */
-#define SS_EADDR    (-20001) /* malformed address text */
-#define SS_ERESOLVE (-20002) /* host name could not be resolved */
-#define SS_ELINE    (-20003) /* line longer than the limit (max_line) */
-#define SS_ETRUNC   (-20004) /* datagram larger than the buffer */
-#define SS_EEOF     (-20005) /* stream ended inside a record (ss_read_full) */
-#define SS_EMODE    (-20006) /* mode not available in this build or call */
-#define SS_EUSAGE   (-20007) /* invalid argument or call order */
+/* Library error codes, in a range no errno value reaches. Returned as they
+ * are (negative), like negated errno values. */
+typedef enum ss_error {
+    SS_EADDR = -20001,    /* malformed address text */
+    SS_ERESOLVE = -20002, /* host name could not be resolved */
+    SS_ELINE = -20003,    /* line longer than the limit (max_line) */
+    SS_ETRUNC = -20004,   /* datagram larger than the buffer */
+    SS_EEOF = -20005,     /* stream ended inside a record (ss_read_full) */
+    SS_EMODE = -20006,    /* mode not available in this build or call */
+    SS_EUSAGE = -20007    /* invalid argument or call order */
+} ss_error_t;
 
 /* The name of an error code: ss_strerror(-ECONNRESET) is "Connection reset by
  * peer". Always a static string, never NULL. */
@@ -63,9 +83,14 @@ SS_API const char *ss_errmsg(void);
 /* Milliseconds on CLOCK_MONOTONIC, the clock of every deadline. */
 SS_API int64_t ss_now_ms(void);
 
-/* Sleeps until now + ms. In event mode only the calling coroutine waits.
- * Returns 0, or -ECANCELED when the server cancels its handlers. */
-SS_API int ss_sleep(int64_t ms);
+/* The deadline that sets no limit (rule 2). */
+#define SS_NO_DEADLINE 0
+
+/* Sleeps until the deadline. In event mode only the calling coroutine waits;
+ * elsewhere the calling thread. Returns 0 once the deadline has passed (at
+ * once for a past one or SS_NO_DEADLINE), or -ECANCELED when the server
+ * cancels its handlers first. */
+SS_API int ss_sleep_until(int64_t deadline);
 
 /* ------------------------------------------------------------- addresses */
 
@@ -94,7 +119,7 @@ typedef struct ss_addr {
  * names the Linux abstract namespace (unix(7)).
  * Returns 0, SS_EADDR for malformed text, SS_ERESOLVE for a name that does not
  * resolve; ss_errmsg() then says what is wrong. Blocks while resolving. */
-SS_API int ss_addr_parse(ss_addr_t *out, const char *text);
+SS_API int ss_addr_parse(const char *text, ss_addr_t *out);
 
 /* Like ss_addr_parse() but returns up to max addresses of every family a host
  * name resolves to, in getaddrinfo's order. Returns the count (>= 1) or an
@@ -133,7 +158,7 @@ typedef enum ss_mode {
  * Event: each session is a coroutine with its own stack (stack_size, 64 KiB
  * by default, a guard page below it) on one of `workers` epoll loops, each
  * loop a thread. The library's calls (ss_read, ss_write, ss_readline,
- * ss_dial, ss_request, ss_sleep, ...) park only the calling coroutine, with
+ * ss_dial, ss_request, ss_sleep_until, ...) park only the calling coroutine, with
  * the same results, errors and deadlines as in the blocking modes. What a
  * handler must NOT do in this mode is block its thread outside those calls:
  * no read/recv/accept/connect on its own blocking descriptors, no sleep(3),
@@ -150,7 +175,8 @@ typedef enum ss_mode {
  * handler's connection. The wait is not cancelled by a shutdown: the session
  * resumes when fn returns. Returns 0, or a negative error when no helper
  * thread could be started (fn has then not run). */
-SS_API int ss_offload(void (*fn)(void *arg), void *arg);
+typedef void ss_offload_fn(void *arg);
+SS_API int ss_offload(ss_offload_fn *fn, void *arg);
 
 /* "sync", "thread", ... ; NULL for a value out of range. */
 SS_API const char *ss_mode_name(ss_mode_t mode);
@@ -167,13 +193,15 @@ typedef struct ss_server ss_server_t; /* opaque; one per server */
 typedef struct ss_conn ss_conn_t;     /* opaque; a connection, or one datagram and its reply */
 
 /* The request handler (BaseRequestHandler). setup and finish are optional.
- * setup: returns 0 to go on to handle, or non-zero to skip it.
+ * setup: returns 0 to go on to handle; any other value skips handle (rule 4),
+ *        and a negative one is an error reported through handle_error.
  * handle: does the request with blocking-style calls on c; returns 0, or a
  *         negative error that the server reports through handle_error.
- * finish: always runs once setup has run, even when handle failed.
+ * finish: always runs once setup has run, even when setup or handle failed.
  * ctx is the handler's own pointer; the server passes it back untouched. The
  * same handler may run concurrently in several threads (thread, pool and event
- * modes), so anything ctx points to must then be safe to share. */
+ * modes), so anything ctx points to must then be safe to share. c is valid
+ * from setup to the end of finish; the server owns and frees it. */
 typedef int ss_setup_fn(ss_conn_t *c, void *ctx);
 typedef int ss_handle_fn(ss_conn_t *c, void *ctx);
 typedef void ss_finish_fn(ss_conn_t *c, void *ctx);
@@ -186,27 +214,55 @@ typedef struct ss_handler {
 } ss_handler_t;
 
 /* Server hooks (BaseServer's overridable methods). Each is optional; all get
- * ss_config_t.hook_ctx. They run in the serving thread, except handle_error,
- * which runs where the handler ran (thread, child process or coroutine). In
- * prefork mode verify_request too runs in the worker process that accepted
- * the client, while service_actions runs in the supervising parent; there
- * ss_server_shutdown, called in a worker, retires that worker only. */
+ * ss_config_t.hook_ctx.
+ *
+ * Hooks and threads: where each hook runs, mode by mode.
+ *   verify_request  where the client is taken in: the serving thread (the one
+ *                   in ss_server_serve or ss_server_handle_request) in sync,
+ *                   thread, fork and pool modes; in prefork, the worker process
+ *                   that accepted the client; in event mode, the loop thread
+ *                   that accepted it, so with several loops it runs on several
+ *                   threads at once and must be thread-safe (it must not
+ *                   block either: it runs on the loop). In event mode under
+ *                   ss_server_handle_request, the serving thread.
+ *   setup, handle, finish, handle_error
+ *                   where the request runs: the serving thread (sync), the
+ *                   request's own thread (thread), a child process (fork), a
+ *                   pool thread (pool), a worker process (prefork), a
+ *                   coroutine on a loop thread (event).
+ *   handle_timeout  the thread in ss_server_handle_request.
+ *   service_actions the serving thread (prefork: the supervising parent's),
+ *                   never concurrently with itself.
+ *   log             any of the above: it must be thread-safe.
+ * In prefork mode, ss_server_shutdown called in a worker retires that worker
+ * only. */
 
-/* verify_request: return non-zero to serve the client, 0 to refuse it (the
- * connection is closed, the datagram dropped). */
+/* verify_request: return 0 to serve the client; any other value refuses it
+ * (the connection is closed, the datagram dropped), and a negative one names
+ * the reason in the log (debug level). */
 typedef int ss_verify_fn(ss_server_t *s, const ss_addr_t *peer, void *ctx);
 /* handle_error: a handler failed with err; the default logs the peer and
  * ss_conn_errmsg(c). The server keeps serving either way. */
 typedef void ss_error_fn(ss_server_t *s, ss_conn_t *c, int err, void *ctx);
-/* handle_timeout: ss_server_handle_request() waited its whole timeout. */
+/* handle_timeout: the deadline of ss_server_handle_request() passed with no
+ * request. */
 typedef void ss_timeout_fn(ss_server_t *s, void *ctx);
-/* service_actions: called once per turn of the serving loop. */
+/* service_actions: called after each turn in which requests were taken in
+ * (accepted, received, or refused), in every mode, and also at least every
+ * service_interval_ms when that is set. In event and prefork modes, where
+ * loops or workers take requests in, a burst of requests may be reported by
+ * one call. */
 typedef void ss_actions_fn(ss_server_t *s, void *ctx);
 
 /* Log levels and the log sink. The default writes
  * "socketserver: LEVEL: message" to stderr for levels up to SS_LOG_INFO. */
-enum { SS_LOG_ERROR = 0, SS_LOG_WARN = 1, SS_LOG_INFO = 2, SS_LOG_DEBUG = 3 };
-typedef void ss_log_fn(int level, const char *msg, void *ctx);
+typedef enum ss_log_level {
+    SS_LOG_ERROR = 0,
+    SS_LOG_WARN = 1,
+    SS_LOG_INFO = 2,
+    SS_LOG_DEBUG = 3
+} ss_log_level_t;
+typedef void ss_log_fn(ss_log_level_t level, const char *msg, void *ctx);
 
 typedef struct ss_config {
     ss_mode_t mode;              /* SS_MODE_SYNC by default */
@@ -236,24 +292,25 @@ typedef struct ss_config {
                                     0 = leave what the umask gave. See
                                     ss_server_listen */
     int64_t service_interval_ms; /* also call service_actions at least this often;
-                                   0 = only on activity */
+                                    0 = only after requests */
 
     ss_verify_fn *verify_request;
     ss_error_fn *handle_error;
     ss_timeout_fn *handle_timeout;
     ss_actions_fn *service_actions;
-    ss_log_fn *log; /* NULL: the default stderr logger */
-    void *hook_ctx; /* passed to every hook and to log */
-    int log_level;  /* highest level logged. Default SS_LOG_INFO */
+    ss_log_fn *log;           /* NULL: the default stderr logger */
+    void *hook_ctx;           /* passed to every hook and to log */
+    ss_log_level_t log_level; /* highest level logged. Default SS_LOG_INFO */
 } ss_config_t;
 
 /* Fills cfg with the defaults above. Call it first, then set what differs. */
 SS_API void ss_config_init(ss_config_t *cfg);
 
 /* Creates a server (nothing is bound yet). cfg and h are copied. On success
- * *out owns the server until ss_server_close(). Returns 0, SS_EMODE for a mode
- * this build lacks, or -EINVAL (see ss_errmsg()) for a bad configuration. */
-SS_API int ss_server_create(ss_server_t **out, const ss_config_t *cfg, const ss_handler_t *h);
+ * *out holds the server, which the caller owns until ss_server_close().
+ * Returns 0, SS_EMODE for a mode this build lacks, or -EINVAL (see
+ * ss_errmsg()) for a bad configuration. */
+SS_API int ss_server_create(const ss_config_t *cfg, const ss_handler_t *h, ss_server_t **out);
 
 /* Binds one listener (ss_addr_parse syntax) and listens on it. May be called
  * for several addresses before ss_server_serve(). A unix socket path left by a
@@ -287,12 +344,14 @@ SS_API int ss_server_address(const ss_server_t *s, int i, ss_addr_t *out);
  * from one thread at a time. */
 SS_API int ss_server_serve(ss_server_t *s);
 
-/* handle_request: waits up to timeout_ms (< 0: forever) for one request and
- * dispatches it in the server's mode. Returns 0 when a request was
- * dispatched (or refused), -ETIMEDOUT after calling handle_timeout, or
- * -ECANCELED after a shutdown; SS_EMODE in prefork mode, where only the
- * worker processes take requests. */
-SS_API int ss_server_handle_request(ss_server_t *s, int64_t timeout_ms);
+/* handle_request: waits until the deadline (SS_NO_DEADLINE: without limit)
+ * for one request and dispatches it in the server's mode, as Python's
+ * handle_request does. Returns 0 as soon as a request was taken in, whether it
+ * was dispatched or refused (verify_request, max_connections); -ETIMEDOUT
+ * after calling handle_timeout when the deadline passed first; -ECANCELED
+ * after a shutdown; SS_EMODE in prefork mode, where only the worker processes
+ * take requests. */
+SS_API int ss_server_handle_request(ss_server_t *s, int64_t deadline);
 
 /* shutdown: makes ss_server_serve() return promptly. Safe from any thread and
  * from a signal handler (it only stores a flag and writes to an eventfd).
@@ -315,7 +374,8 @@ SS_API int ss_server_active(const ss_server_t *s);
 SS_API const ss_config_t *ss_server_config(const ss_server_t *s);
 
 /* Logs through the server's log sink. */
-SS_API void ss_server_log(ss_server_t *s, int level, const char *fmt, ...) SS_PRINTF(3, 4);
+SS_API void ss_server_log(ss_server_t *s, ss_log_level_t level, const char *fmt, ...)
+    SS_PRINTF(3, 4);
 
 /* ------------------------------------------------------------ connection */
 
@@ -369,7 +429,7 @@ SS_API int ss_close_write(ss_conn_t *c);
 
 /* Sets the absolute deadline (ss_now_ms() based) of every later call on c;
  * 0 removes it. The server sets request_timeout_ms' deadline before setup. */
-SS_API void ss_set_deadline(ss_conn_t *c, int64_t deadline_ms);
+SS_API void ss_set_deadline(ss_conn_t *c, int64_t deadline);
 SS_API int64_t ss_deadline(const ss_conn_t *c);
 
 SS_API const ss_addr_t *ss_conn_peer(const ss_conn_t *c);  /* the client */
@@ -389,20 +449,26 @@ SS_API void *ss_conn_data(const ss_conn_t *c);
 
 /* ------------------------------------------------------------ client side */
 
-/* Connects to address with a deadline (0: none) and returns a connection with
- * the same calls as a handler's. tcp/unix: a stream. udp/unixgram: a
- * connected datagram socket (unixgram binds an autobound abstract address so
- * the server can reply); each ss_flush() sends one datagram and each wait for
- * input receives one. Host names are tried in getaddrinfo's order.
- * On success *out is owned by the caller until ss_conn_close(). */
-SS_API int ss_dial(ss_conn_t **out, const char *address, int64_t deadline_ms);
+/* Connects to address before the deadline (SS_NO_DEADLINE: none) and puts in
+ * *out a connection with the same calls as a handler's. tcp/unix: a stream.
+ * udp/unixgram: a connected datagram socket (unixgram binds an autobound
+ * abstract address so the server can reply); each ss_flush() sends one
+ * datagram and each wait for input receives one. Host names are tried in
+ * getaddrinfo's order. On success *out is owned by the caller until
+ * ss_conn_close(); on failure it is NULL. */
+SS_API int ss_dial(const char *address, int64_t deadline, ss_conn_t **out);
 
-/* A datagram request: sends req (n bytes) on a dialed datagram connection,
- * waits up to timeout_ms for a reply, resending up to retries more times.
- * Returns the reply's length (copied into reply), -ETIMEDOUT when no reply
- * came, SS_ETRUNC if it was larger than cap, or an error. Never hangs. */
+/* A datagram request: sends req (n bytes) on a dialed datagram connection
+ * and waits for the reply, sending it up to tries times in all (at least
+ * once) before the deadline, which bounds the whole exchange: each send waits
+ * for its reply an even share of the time left to the sends that remain, as
+ * resolvers do (resolv.conf(5), timeout and attempts). The deadline is
+ * required (SS_NO_DEADLINE fails with SS_EUSAGE): a datagram's reply may
+ * never come, and this call never hangs. Returns the reply's length (copied
+ * into reply), -ETIMEDOUT when no reply came, SS_ETRUNC if it was larger than
+ * cap, or an error. */
 SS_API ssize_t ss_request(ss_conn_t *c, const void *req, size_t n, void *reply, size_t cap,
-                          int64_t timeout_ms, int retries);
+                          int64_t deadline, int tries);
 
 /* Flushes (best effort), closes and frees a dialed connection. NULL is a
  * no-op. Not for connections handed to a handler: the server owns those. */

@@ -206,7 +206,7 @@ int ss_addr_resolve(const char *text, ss_addr_t *out, int max)
     return bad(text, "expected tcp://HOST:PORT, udp://HOST:PORT, unix:PATH or unixgram:PATH");
 }
 
-int ss_addr_parse(ss_addr_t *out, const char *text)
+int ss_addr_parse(const char *text, ss_addr_t *out)
 {
     int n = ss_addr_resolve(text, out, 1);
     return n < 0 ? n : 0;

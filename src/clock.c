@@ -1,8 +1,7 @@
 /* clock.c - the monotonic millisecond clock every deadline is measured on,
- * and the coroutine-aware sleep. */
+ * and the arithmetic of deadlines (0: none). */
 #include "internal.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <time.h>
 
@@ -26,12 +25,4 @@ int ss__poll_timeout(int64_t deadline)
     int64_t left = deadline - ss_now_ms();
     if (left <= 0) return 0;
     return left > INT_MAX ? INT_MAX : (int)left;
-}
-
-int ss_sleep(int64_t ms)
-{
-    if (ms <= 0) return 0;
-    ss__ctx *ctx = ss__ctx_get();
-    int rc = ss__wait(-1, 0, ss_now_ms() + ms, ctx->cancel_fd);
-    return rc == -ETIMEDOUT ? 0 : rc;
 }

@@ -1,8 +1,9 @@
 /* conn.c - the connection object: buffered reads and writes with deadlines
- * over a stream, and the same calls over one datagram and its reply.
- * Every wait goes through ss__wait (wait.c), so these calls run unchanged in
- * every mode. Sockets are non-blocking; send uses MSG_NOSIGNAL so a closed
- * peer is an EPIPE error, never a SIGPIPE. */
+ * over a stream's top connection layer (the socket, or a layer pushed above
+ * it: internal.h, ss__layer), and the same calls over one datagram and its
+ * reply. Every wait goes through ss__wait (wait.c), so these calls run
+ * unchanged in every mode. Datagram sends use MSG_NOSIGNAL: a closed peer is
+ * an error, never a SIGPIPE. */
 #include "internal.h"
 
 #include <errno.h>
@@ -26,6 +27,25 @@ void ss__conn_init(ss_conn_t *c, int fd, ss_transport_t t, const ss_config_t *cf
     c->max_line = cfg && cfg->max_line ? cfg->max_line : DEFAULT_LINE;
     c->max_dgram = cfg && cfg->max_datagram ? cfg->max_datagram : DEFAULT_DGRAM;
     c->idle_ms = cfg ? cfg->idle_timeout_ms : 0;
+    c->sock = (ss__layer){.ops = &ss__layer_socket, .fd = fd};
+    c->top = &c->sock;
+}
+
+void ss__conn_push(ss_conn_t *c, ss__layer *l)
+{
+    l->below = c->top;
+    l->fd = c->fd;
+    c->top = l;
+}
+
+/* Closes the layers above the socket, top first. */
+static void close_layers(ss_conn_t *c)
+{
+    while (c->top && c->top != &c->sock) {
+        ss__layer *l = c->top;
+        c->top = l->below;
+        if (l->ops->close) l->ops->close(l);
+    }
 }
 
 /* Buffers come from the waiter's cache when it has one (event mode: see
@@ -51,6 +71,7 @@ static void buf_put(void *p, size_t size)
 
 void ss__conn_release(ss_conn_t *c)
 {
+    close_layers(c);
     if (c->flags & SS__C_OWN_RBUF) buf_put(c->rbuf, c->rcap);
     buf_put(c->wbuf, c->wcap);
     c->rbuf = c->wbuf = NULL;
@@ -93,14 +114,35 @@ static int conn_wait(ss_conn_t *c, int events)
     return ss__wait(c->fd, events, wait_deadline(c), c->cancel_fd);
 }
 
-/* The server cancelled its handlers: a memory load, no syscall (and, after a
- * shutdown in a mode that runs handlers inside serve, the mode's verdict). */
+/* The server cancelled its handlers: a memory load, no syscall (and, in a
+ * mode that runs handlers inside serve, its waiter's verdict). */
 static int cancelled(const ss_conn_t *c)
 {
     if (c->cancelled && atomic_load(c->cancelled)) return 1;
-    ss_server_t *s = c->server;
-    return s && s->mode && s->mode->check_cancel && atomic_load(&s->shutdown) &&
-           s->mode->check_cancel(s);
+    return ss__wait_cancelled();
+}
+
+/* Starts layer l and those below it, bottom first. A layer's start may set
+ * its own deadline (a PROXY header's 5 s), sooner than the connection's. */
+static int start_layer(ss_conn_t *c, ss__layer *l)
+{
+    if (!l) return 0;
+    int rc = start_layer(c, l->below); /* NOLINT(misc-no-recursion): SS__LAYERS_MAX deep */
+    while (rc == 0 && l->ops->start) {
+        int events = 0;
+        rc = l->ops->start(l, c, &events);
+        if (rc != -EAGAIN) break;
+        rc = ss__wait(c->fd, events, ss__min_deadline(wait_deadline(c), l->deadline), c->cancel_fd);
+        if (rc == 0) continue;
+        break;
+    }
+    if (rc < 0) return ss__conn_fail(c, rc, l->ops->name);
+    return 0;
+}
+
+int ss__conn_start(ss_conn_t *c)
+{
+    return c->top == &c->sock ? 0 : start_layer(c, c->top);
 }
 
 /* ------------------------------------------------------------- writing */
@@ -119,16 +161,16 @@ static int send_stream(ss_conn_t *c, const char *p, size_t n)
 {
     if (cancelled(c)) return ss__conn_fail(c, -ECANCELED, "write");
     while (n > 0) {
-        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+        int events = 0;
+        ssize_t w = c->top->ops->send(c->top, p, n, &events);
         if (w >= 0) {
             p += w;
             n -= (size_t)w;
             busy();
             continue;
         }
-        int err = ss__errno();
-        if (err == -EINTR) continue;
-        if (err == -EAGAIN) err = conn_wait(c, POLLOUT);
+        int err = (int)w;
+        if (err == -EAGAIN) err = conn_wait(c, events);
         if (err < 0) {
             c->flags |= SS__C_FAILED;
             return ss__conn_fail(c, err, "write");
@@ -242,9 +284,12 @@ int ss_close_write(ss_conn_t *c)
 {
     if (c->flags & SS__C_DGRAM) return ss__conn_fail(c, SS_EUSAGE, "shutdown");
     int rc = ss_flush(c);
-    if (rc < 0) return rc;
-    if (shutdown(c->fd, SHUT_WR) < 0) return ss__conn_fail(c, ss__errno(), "shutdown");
-    return 0;
+    for (int events = 0; rc == 0;) {
+        rc = c->top->ops->shutdown(c->top, &events);
+        if (rc != -EAGAIN) break;
+        rc = conn_wait(c, events);
+    }
+    return rc < 0 ? ss__conn_fail(c, rc, "shutdown") : 0;
 }
 
 /* ------------------------------------------------------------- reading */
@@ -324,13 +369,14 @@ static ssize_t fill(ss_conn_t *c)
     /* Called only when every buffered byte was consumed (more()). */
     c->rpos = c->rlen = 0;
     for (;;) {
+        int events = POLLIN;
         if (!(c->flags & SS__C_DRAINED)) {
             int rc = ensure_rbuf(c, c->bufsize); /* again after release_idle */
             if (rc < 0) return rc;
-            ssize_t r = recv(c->fd, c->rbuf, c->rcap, 0);
+            ssize_t r = c->top->ops->recv(c->top, c->rbuf, c->rcap, &events);
             if (r > 0) {
                 c->rlen = (size_t)r;
-                if ((size_t)r < c->rcap)
+                if ((size_t)r < c->rcap && (c->top->ops->flags & SS__LAYER_SHORT_READ_DRAINS))
                     c->flags |= SS__C_DRAINED; /* the next fill waits */
                 else
                     busy(); /* more may follow at once: no wait in sight */
@@ -340,14 +386,12 @@ static ssize_t fill(ss_conn_t *c)
                 c->flags |= SS__C_EOF;
                 return 0;
             }
-            int err = ss__errno();
-            if (err == -EINTR) continue;
-            if (err != -EAGAIN) return ss__conn_fail(c, err, "read");
+            if (r != -EAGAIN) return ss__conn_fail(c, (int)r, "read");
         }
         int rc = ss_flush(c);
         if (rc < 0) return rc;
         release_idle(c);
-        rc = conn_wait(c, POLLIN);
+        rc = conn_wait(c, events);
         if (rc < 0) return ss__conn_fail(c, rc, "read");
         c->flags &= ~SS__C_DRAINED;
     }

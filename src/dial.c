@@ -30,7 +30,7 @@ static int dial_one(ss_conn_t **out, const ss_addr_t *a, int64_t deadline)
     return 0;
 }
 
-int ss_dial(ss_conn_t **out, const char *address, int64_t deadline_ms)
+int ss_dial(const char *address, int64_t deadline, ss_conn_t **out)
 {
     ss_addr_t addrs[MAX_ADDRS];
     if (!out || !address) return ss__fail(SS_EUSAGE, "dial");
@@ -40,7 +40,7 @@ int ss_dial(ss_conn_t **out, const char *address, int64_t deadline_ms)
     int rc = -ECONNREFUSED;
     /* Each address of a name in turn, as getaddrinfo(3) orders them. */
     for (int i = 0; i < n; i++) {
-        rc = dial_one(out, &addrs[i], deadline_ms);
+        rc = dial_one(out, &addrs[i], deadline);
         if (rc == 0 || rc == -ETIMEDOUT || rc == -ECANCELED) break;
     }
     if (rc < 0) return ss__fail(rc, "connect %s", address);
@@ -84,16 +84,21 @@ static int send_request(ss_conn_t *c, const void *req, size_t n)
     return rc < 0 ? rc : ss_flush(c);
 }
 
+/* Each send waits for its reply an even share of the time left to the sends
+ * that remain (resolv.conf(5): timeout and attempts). */
 ssize_t ss_request(ss_conn_t *c, const void *req, size_t n, void *reply, size_t cap,
-                   int64_t timeout_ms, int retries)
+                   int64_t deadline, int tries)
 {
     if (!(c->flags & SS__C_DGRAM) || !(c->flags & SS__C_DIALED))
         return ss__conn_fail(c, SS_EUSAGE, "request (needs a dialed datagram connection)");
-    if (timeout_ms <= 0) timeout_ms = 1000;
-    for (int attempt = 0; attempt <= retries; attempt++) {
+    if (deadline <= 0) return ss__conn_fail(c, SS_EUSAGE, "request (needs a deadline)");
+    if (tries < 1) tries = 1;
+    for (int left = tries; left > 0; left--) {
         int rc = send_request(c, req, n);
         if (rc < 0) return rc;
-        ssize_t r = await_reply(c, reply, cap, ss_now_ms() + timeout_ms);
+        int64_t now = ss_now_ms();
+        int64_t share = deadline > now ? (deadline - now) / left : 0;
+        ssize_t r = await_reply(c, reply, cap, left == 1 ? deadline : now + share);
         if (r != -ETIMEDOUT) return r;
     }
     return ss__conn_fail(c, -ETIMEDOUT, "no reply from");

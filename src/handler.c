@@ -1,12 +1,15 @@
-/* handler.c - running one request's handler: BaseRequestHandler's
- * setup / handle / finish, the final flush (for a datagram: the reply), and
- * handle_error when the handler fails. Shared by every mode. */
+/* handler.c - running one request's handler: its connection built from the
+ * request (with the listener's layers started), BaseRequestHandler's setup /
+ * handle / finish, the final flush (for a datagram: the reply), handle_error
+ * when the handler fails, and the end of the request. Shared by every mode. */
 #include "internal.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-void ss__conn_for_request(ss_server_t *s, ss_conn_t *c, ss__request *req)
+void ss__conn_for_request(ss_server_t *s, ss_conn_t *c, const ss__request *req)
 {
     /* Keep buffers a reused connection already has (sync mode). */
     char *rb = (c->flags & SS__C_OWN_RBUF) ? c->rbuf : NULL;
@@ -23,7 +26,8 @@ void ss__conn_for_request(ss_server_t *s, ss_conn_t *c, ss__request *req)
     c->wcap = wcap;
     c->server = s;
     c->cancel_fd = s->cancel_fd;
-    c->cancelled = s->cancelled;
+    c->cancelled = &s->shared->cancelled;
+    c->listener = req->listener;
     c->peer = req->peer;
     c->local = req->local;
     if (req->packet) ss__conn_set_packet(c, req->packet, req->len);
@@ -40,12 +44,54 @@ void ss__report_error(ss_server_t *s, ss_conn_t *c, int err)
     ss__log(s, level, "request from %s failed: %s", ss_conn_peername(c), msg);
 }
 
+void ss__request_drop(const ss__request *req)
+{
+    if (!ss__is_dgram(req->transport)) close(req->fd);
+    if (req->flags & SS__REQ_PACKET_OWNED) free(req->packet);
+}
+
+void ss__request_done(ss_conn_t *c, const ss__request *req, int keep)
+{
+    if (keep) {
+        while (c->top != &c->sock) { /* the layers go; the buffers stay */
+            ss__layer *l = c->top;
+            c->top = l->below;
+            if (l->ops->close) l->ops->close(l);
+        }
+        if (!(c->flags & SS__C_OWN_RBUF)) {
+            c->rbuf = NULL; /* the packet was borrowed */
+            c->rcap = 0;
+        }
+    } else {
+        ss__conn_release(c);
+    }
+    ss__request_drop(req);
+}
+
+/* The listener's layers, made and started before setup (a handshake, a
+ * PROXY header), under the connection's deadlines. A failure ends the
+ * connection with a log line; no hook of the handler runs. */
+static int start_layers(ss_server_t *s, ss_conn_t *c)
+{
+    const ss__listener *l = c->listener;
+    int rc = 0;
+    for (int i = 0; l && i < l->nlayers && rc == 0; i++)
+        rc = l->layers[i].push(c, l->layers[i].arg);
+    if (rc == 0) rc = ss__conn_start(c);
+    if (rc < 0) ss__report_error(s, c, rc);
+    return rc;
+}
+
 int ss__run_handler(ss_server_t *s, ss_conn_t *c)
 {
     ss__ctx *ctx = ss__ctx_get();
     int saved_cancel = ctx->cancel_fd;
     ctx->cancel_fd = s->cancel_fd;
     if (s->cfg.request_timeout_ms > 0) c->deadline = ss_now_ms() + s->cfg.request_timeout_ms;
+    if (c->listener && c->listener->nlayers && start_layers(s, c) < 0) {
+        ctx->cancel_fd = saved_cancel;
+        return -ECONNABORTED;
+    }
     void *hc = s->h.ctx;
     int rc = 0;
     int go = s->h.setup ? s->h.setup(c, hc) : 0;

@@ -5,9 +5,11 @@
 
 #include "socketserver.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #define SS__ERRMSG_MAX 256
@@ -39,7 +41,17 @@ typedef struct ss__waiter {
     void (*busy)(void *self);
     /* Optional (event mode): runs fn(arg) off the loop while the calling
      * task waits (ss_offload). NULL: fn is called in place. */
-    int (*offload)(void *self, void (*fn)(void *), void *arg);
+    int (*offload)(void *self, ss_offload_fn *fn, void *arg);
+    /* Optional (event mode): fd, which a wait may have seen, is about to be
+     * closed by the library (a dialed socket): the loop forgets it, since
+     * the number may come back as another descriptor that must be
+     * registered anew (each is registered once, edge-triggered). */
+    void (*closing)(void *self, int fd);
+    /* Optional (sync mode, whose handlers run inside ss_server_serve): asked
+     * by every read and write whether the handler is cancelled, beyond the
+     * server's shared flag: after a shutdown, once the drain deadline has
+     * passed. */
+    int (*cancelled)(void *self);
 } ss__waiter;
 
 typedef struct ss__ctx {
@@ -57,12 +69,11 @@ ss__ctx *ss__ctx_swap(ss__ctx *ctx);
 int ss__wait(int fd, int events, int64_t deadline, int cancel_fd);
 
 /* A descriptor that ss__wait may have seen is about to be closed by the
- * library outside a mode's own bookkeeping (dialed sockets): the event loop
- * of the calling thread, if any, forgets it, since the number may come back
- * as another descriptor that must be registered anew (each is registered
- * with epoll once, edge-triggered). No system call; a no-op elsewhere. */
+ * library outside a mode's own bookkeeping (dialed sockets): tells the
+ * waiter (ss__waiter.closing). No system call; a no-op in blocking modes. */
 void ss__fd_closing(int fd);
-void ss__event_fd_closing(int fd); /* src/event/loop.c */
+/* The waiter's verdict on cancellation (ss__waiter.cancelled); 0 without. */
+int ss__wait_cancelled(void);
 
 /* The blocking implementation: poll(2) on fd and cancel_fd. */
 int ss__poll_wait(int fd, int events, int64_t deadline, int cancel_fd);
@@ -108,6 +119,61 @@ int ss__connect(const ss_addr_t *a, int64_t deadline);
 /* Reads the local address of fd into out (transport set by caller). */
 int ss__local_addr(int fd, ss_transport_t t, ss_addr_t *out);
 
+/* --------------------------------------------------- connection layers */
+
+/* A connection layer: what sits between a stream connection's buffers
+ * (conn.c) and its socket. The plain socket is the first layer, embedded in
+ * every ss_conn; a PROXY-header reader or a TLS session is pushed above it by
+ * the listener that took the connection in (ss__listener_add_layer), so that
+ * no mode and no handler knows it is there. The shape is that of curl's
+ * connection filters and of an OpenSSL BIO: calls that never block, which
+ * say what they wait for, and the wait itself made by the caller through the
+ * one seam (ss__wait). Datagrams have no layers (DTLS is out of scope). */
+typedef struct ss__layer ss__layer;
+typedef struct ss__layer_ops {
+    const char *name;
+    /* SS__LAYER_SHORT_READ_DRAINS: a read shorter than asked means the
+     * source is empty, so the next read waits first instead of paying a
+     * call that says EAGAIN (a socket; not TLS, whose reads stop at a
+     * record's end). */
+    unsigned flags;
+    /* Optional: runs once before setup, bottom layer first (a handshake, a
+     * header to read). 0 when done; -EAGAIN with *events set to what to wait
+     * for (POLLIN, POLLOUT) to be called again; or an error that ends the
+     * connection before setup. */
+    int (*start)(ss__layer *l, ss_conn_t *c, int *events);
+    /* Reads up to n bytes: the count, 0 at end of stream, -EAGAIN with
+     * *events set, or an error. */
+    ssize_t (*recv)(ss__layer *l, void *buf, size_t n, int *events);
+    /* Writes up to n bytes (n > 0): the count, -EAGAIN with *events set, or
+     * an error (-EPIPE once the peer is gone: never SIGPIPE). */
+    ssize_t (*send)(ss__layer *l, const void *buf, size_t n, int *events);
+    /* Ends the sending side (SHUT_WR, close_notify): 0, -EAGAIN, an error. */
+    int (*shutdown)(ss__layer *l, int *events);
+    /* Optional: frees the layer's own state. The socket is closed by the
+     * connection's owner, never by a layer. */
+    void (*close)(ss__layer *l);
+} ss__layer_ops;
+
+enum { SS__LAYER_SHORT_READ_DRAINS = 1u << 0 };
+
+struct ss__layer {
+    const ss__layer_ops *ops;
+    ss__layer *below; /* NULL for the socket */
+    int fd;           /* the socket: what every wait of every layer is on */
+    int64_t deadline; /* start() must finish by then (0: the connection's) */
+};
+
+/* The socket itself, the bottom of every stream's stack. */
+extern const ss__layer_ops ss__layer_socket;
+
+/* Makes a layer the connection's top (l->below is set to the old top). The
+ * connection owns it from then on (its close op runs at ss__conn_release). */
+void ss__conn_push(ss_conn_t *c, ss__layer *l);
+/* Runs every layer's start, bottom first, waiting through the seam under the
+ * connection's deadlines. Returns 0 or the error that ends the session. */
+int ss__conn_start(ss_conn_t *c);
+
 /* ---------------------------------------------------------- connection */
 
 enum {
@@ -120,13 +186,17 @@ enum {
     SS__C_REPLY = 1u << 6     /* datagram: a reply was written, even an empty one */
 };
 
+typedef struct ss__listener ss__listener;
+
 struct ss_conn {
     int fd;
     unsigned flags;
     ss_transport_t transport;
-    ss_server_t *server; /* NULL when dialed */
-    int64_t deadline;    /* absolute, 0 = none */
-    int64_t idle_ms;     /* per wait, 0 = none */
+    ss__layer *top;               /* the stream's top layer; &sock when none is pushed */
+    ss_server_t *server;          /* NULL when dialed */
+    const ss__listener *listener; /* the listener it came from (NULL: dialed) */
+    int64_t deadline;             /* absolute, 0 = none */
+    int64_t idle_ms;              /* per wait, 0 = none */
     size_t max_line;
     size_t bufsize; /* stream buffer size */
     size_t max_dgram;
@@ -137,6 +207,7 @@ struct ss_conn {
     int cancel_fd;
     atomic_int *cancelled; /* the server's cancel flag (shared across fork) */
     void *data;
+    ss__layer sock; /* the first layer: the socket */
     ss_addr_t peer, local;
     char peername[SS_ADDRSTRLEN];
     char errmsg[SS__ERRMSG_MAX];
@@ -144,7 +215,8 @@ struct ss_conn {
 
 /* Initializes c over fd. Limits come from cfg (NULL: library defaults). */
 void ss__conn_init(ss_conn_t *c, int fd, ss_transport_t t, const ss_config_t *cfg);
-/* Frees the connection's buffers (not the fd, not c). */
+/* Closes the layers pushed on c and frees the connection's buffers (not the
+ * fd, not c). */
 void ss__conn_release(ss_conn_t *c);
 /* Gives a datagram request its packet (borrowed: not freed by the conn). */
 void ss__conn_set_packet(ss_conn_t *c, char *packet, size_t len);
@@ -153,71 +225,92 @@ int ss__conn_fail(ss_conn_t *c, int err, const char *op);
 
 /* ---------------------------------------------------------- server */
 
-typedef struct ss__listener {
+#define SS__LAYERS_MAX 4
+
+/* How a listener makes one layer of a connection it took in: push makes the
+ * layer (its state allocated where the request runs: a thread, a child
+ * process, a coroutine) and gives it to ss__conn_push. Returns 0 or an
+ * error that ends the connection before setup. */
+typedef struct ss__layer_spec {
+    int (*push)(ss_conn_t *c, void *arg);
+    void *arg;
+} ss__layer_spec;
+
+struct ss__listener {
     int fd;
     ss_transport_t transport;
     ss_addr_t addr; /* as bound (real port) */
     dev_t dev;      /* unix files we created: identity for removal */
     ino_t ino;
     int owns_path;
-} ss__listener;
+    int nlayers;
+    ss__layer_spec layers[SS__LAYERS_MAX]; /* bottom first */
+};
 
-/* One request as the serving loop hands it to a mode. */
+/* Adds a layer to the stream connections listener i takes in from now on,
+ * above those added before. Returns 0, -EINVAL (no such stream listener) or
+ * -ENOSPC (SS__LAYERS_MAX). */
+int ss__listener_add_layer(ss_server_t *s, int i, int (*push)(ss_conn_t *c, void *arg), void *arg);
+
+/* One request as the intake hands it to a mode. */
+enum {
+    SS__REQ_PACKET_OWNED = 1u << 0 /* packet is malloc'd: the mode frees it */
+};
 typedef struct ss__request {
     int fd; /* stream: accepted socket (owned); dgram: listener's */
+    unsigned flags;
     ss_transport_t transport;
+    const ss__listener *listener;
     ss_addr_t peer, local;
     char *packet; /* dgram: the packet */
     size_t len;
 } ss__request;
 
+/* Mode flags. */
+enum {
+    /* process() keeps the packet after it returns (thread, pool): the
+     * intake hands it a malloc'd copy it owns (SS__REQ_PACKET_OWNED). */
+    SS__MODE_COPY_PACKET = 1u << 0,
+    /* Only worker processes take requests (prefork): handle_request fails. */
+    SS__MODE_NO_HANDLE_REQUEST = 1u << 1
+};
+
+/* What a mode served by the poll loop (poll_loop.c) adds to it. */
+typedef struct ss__poll_hooks {
+    /* Adds up to max descriptors to watch (fork: one pidfd per child; pool:
+     * its room eventfd), may move *deadline sooner (0: none), and sets *room
+     * to how many requests the mode can take this turn (pool: its idle
+     * workers; 0 keeps the listeners unpolled, so new clients wait in the
+     * kernel's backlog, listen(2)). Returns how many it added. */
+    int (*watch)(ss_server_t *s, struct pollfd *pfd, int max, int64_t *deadline, int *room);
+    /* After the wait: pfd holds what watch added, with revents. */
+    void (*ready)(ss_server_t *s, const struct pollfd *pfd, int n);
+} ss__poll_hooks;
+
 typedef struct ss__mode_ops {
     ss_mode_t mode;
+    unsigned flags; /* SS__MODE_* */
     /* Prepares mode state. May be NULL. */
     int (*init)(ss_server_t *s);
-    /* Runs or dispatches one request. Takes ownership of req->fd (streams)
-     * and, when packet_owned, of req->packet. Returns 0 or an error that the
-     * loop logs. */
-    int (*process)(ss_server_t *s, ss__request *req, int packet_owned);
-    /* Optional: extra descriptors the serving loop watches for the mode
-     * (fork: one pidfd per child) and what to do when they fire. */
-    int (*poll_fds)(ss_server_t *s, struct pollfd *pfd, int max);
-    void (*poll_ready)(ss_server_t *s, const struct pollfd *pfd, int n);
+    /* Runs or dispatches one admitted request. Takes ownership of req->fd
+     * (streams) and of an owned packet. Returns 0 or an error that the loop
+     * logs. */
+    int (*process)(ss_server_t *s, ss__request *req);
+    /* Optional: a serving loop of the mode's own (prefork, event); NULL runs
+     * the poll loop (poll_loop.c) with the hooks below. */
+    int (*serve)(ss_server_t *s);
+    const ss__poll_hooks *poll; /* optional */
     /* Waits until no handler runs or the deadline passes; returns how many
      * are still running. */
     int (*drain)(ss_server_t *s, int64_t deadline);
     /* Optional: ends handlers that outlived the cancel grace by force
-     * (fork: SIGKILL and reap). Returns how many still run. */
+     * (fork, prefork: SIGKILL and reap). Returns how many still run. */
     int (*force)(ss_server_t *s);
     /* Frees mode state; handlers are all gone (or abandoned) by then. */
     void (*destroy)(ss_server_t *s);
-    /* Optional: a whole serving loop of the mode's own (prefork,
-     * event); NULL uses the common loop in server.c. */
-    int (*serve)(ss_server_t *s);
-    /* Whether process() needs a packet it can keep (the common loop then
-     * copies each datagram out of its receive buffer). */
-    int wants_packet_copy;
-    /* Optional: non-zero while the mode can take no request (pool: every
-     * worker busy). The common loop then stops polling the listeners, so new
-     * clients wait in the kernel's listen backlog (listen(2)) rather than in
-     * a queue of ours; one of poll_fds must fire when room returns. */
-    int (*full)(const ss_server_t *s);
     /* Optional: the requests running, when the mode counts them elsewhere
-     * than s->active (prefork: every worker's, in shared memory). Used by
-     * ss_server_active and the max_connections check. */
+     * than s->active (prefork: every worker's, in shared memory). */
     int (*active)(const ss_server_t *s);
-    /* Optional: called by reads and writes once a shutdown is flagged, for
-     * modes whose handlers run inside ss_server_serve (sync): starts the
-     * drain on first call; non-zero once the drain deadline has passed. */
-    int (*check_cancel)(ss_server_t *s);
-    /* Non-zero when ss_server_handle_request cannot work in the mode
-     * (prefork: only worker processes take requests). */
-    int no_handle_request;
-    /* Optional: when the common loop must call poll_ready even if none of
-     * the mode's descriptors fired (0: no need). Fork: children without a
-     * pidfd (pidfd_open failed: EMFILE, an old kernel, valgrind) are reaped
-     * by polling. */
-    int64_t (*wake_deadline)(const ss_server_t *s);
 } ss__mode_ops;
 
 extern const ss__mode_ops ss__mode_sync;
@@ -235,6 +328,19 @@ extern const ss__mode_ops ss__mode_event; /* with the event runtime (SS_HAVE_EVE
  * core (at least 4). Fails with -EINVAL above SS__WORKERS_MAX. */
 int ss__workers(const ss_config_t *cfg);
 
+typedef struct ss__dgram_batch ss__dgram_batch;
+
+/* What the server shares with its fork children and prefork workers: one
+ * MAP_SHARED page, so that they see the parent's writes and it sees theirs. */
+typedef struct ss__shared {
+    /* Set with cancel_fd: checked by every read and write, even one that
+     * never waits (a chargen writing to a fast reader). */
+    atomic_int cancelled;
+    /* A request was taken in since service_actions last ran (set by event
+     * loops and prefork workers, taken by the serving thread). */
+    atomic_int actions_due;
+} ss__shared;
+
 struct ss_server {
     ss_config_t cfg;
     ss_handler_t h;
@@ -242,56 +348,120 @@ struct ss_server {
     void *mode_state;
     ss__listener *ls;
     int nls, capls;
-    int wake_fd;            /* eventfd: shutdown wakes the serving loop */
-    int cancel_fd;          /* eventfd: readable once handlers are cancelled */
-    atomic_int *cancelled;  /* set with cancel_fd, in a MAP_SHARED page so that
-                               fork children and workers see it: checked by
-                               every read and write, even one that never waits */
-    int reserve_fd;         /* spare descriptor for EMFILE (libuv's trick) */
-    atomic_int shutdown;    /* set by ss_server_shutdown */
-    atomic_int active;      /* running requests */
-    atomic_int closed;      /* listeners closed */
-    pid_t pid;              /* the process that created the server */
-    int64_t backoff_until;  /* accept paused until then (EMFILE, ENOMEM) */
-    int64_t drain_deadline; /* sync mode: when a handler running at shutdown is cancelled */
-    int64_t last_actions;
-    char *rxbuf;          /* datagram receive buffer, max_datagram + 1 */
-    ss_conn_t *sync_conn; /* reused by sync mode */
+    int wake_fd;           /* eventfd: shutdown wakes the serving loop */
+    int notify_fd;         /* eventfd to wake the serving loop when requests are
+                              taken in elsewhere (event loops, prefork workers);
+                              -1 where the serving loop takes them itself */
+    int cancel_fd;         /* eventfd: readable once handlers are cancelled */
+    ss__shared *shared;    /* see ss__shared */
+    atomic_int shutdown;   /* set by ss_server_shutdown */
+    atomic_int active;     /* running requests */
+    atomic_int closed;     /* listeners closed */
+    pid_t pid;             /* the process that created the server */
+    int64_t last_actions;  /* when service_actions last ran */
+    struct ss__intake *in; /* intake.c: the reserve descriptor and its lock */
+    /* The poll loop's (poll_loop.c; prefork's workers take with it too). */
+    int64_t backoff_until;  /* accepts paused until then (EMFILE, ENOMEM) */
+    ss__dgram_batch *batch; /* datagrams received, made at the first */
     struct pollfd *pfd;
     int cappfd;
     char errmsg[SS__ERRMSG_MAX];
 };
 
-/* Runs one request's handler on c: deadline, setup, handle, finish,
- * handle_error, final flush (datagram: the reply). Returns handle's result. */
+/* handler.c: runs one request's handler on c: deadline, layers' start, setup,
+ * handle, finish, handle_error, final flush (datagram: the reply). Returns
+ * handle's result. */
 int ss__run_handler(ss_server_t *s, ss_conn_t *c);
-/* Builds the connection for req in c (for modes that run it). */
-void ss__conn_for_request(ss_server_t *s, ss_conn_t *c, ss__request *req);
-/* Closes every listener (idempotent; unlinks unix files we created). */
-void ss__close_listeners(ss_server_t *s);
-/* Writes 1 to an eventfd (async-signal-safe). */
-void ss__eventfd_signal(int fd);
+/* Builds the connection for req in c (for modes that run it). Keeps the
+ * buffers c already has (a connection reused from request to request). */
+void ss__conn_for_request(ss_server_t *s, ss_conn_t *c, const ss__request *req);
+/* Ends a request's connection where the mode ran it: closes its layers, its
+ * socket (streams) and an owned packet. Keeps c's buffers when keep is set
+ * (sync, pool and prefork reuse one connection), else frees them. */
+void ss__request_done(ss_conn_t *c, const ss__request *req, int keep);
+/* Drops a request no handler will run (no thread for it, say): closes its
+ * socket (streams) and frees an owned packet. */
+void ss__request_drop(const ss__request *req);
 /* Reports a failed request with the peer address (default handle_error). */
 void ss__report_error(ss_server_t *s, ss_conn_t *c, int err);
-void ss__log(ss_server_t *s, int level, const char *fmt, ...) SS_PRINTF(3, 4);
+
+/* server.c */
+/* Closes every listener (idempotent; unlinks unix files we created). */
+void ss__close_listeners(ss_server_t *s);
+/* Writes 1 to an eventfd (async-signal-safe), and empties one. */
+void ss__eventfd_signal(int fd);
+void ss__eventfd_drain(int fd);
+void ss__log(ss_server_t *s, ss_log_level_t level, const char *fmt, ...) SS_PRINTF(3, 4);
 /* The mode's descriptor count limit reached? (max_connections) */
 int ss__at_capacity(const ss_server_t *s);
+/* service_actions for serving loops: ss__actions_deadline moves deadline
+ * (0: none) sooner to the next call due by service_interval_ms;
+ * ss__actions_run calls the hook if requests were taken in since its last
+ * call (or force is set) or the interval is due. */
+int64_t ss__actions_deadline(const ss_server_t *s, int64_t deadline);
+void ss__actions_run(ss_server_t *s, int force);
 
-/* serve.c: pieces of the common serving loop that modes with a loop of their
- * own (prefork's workers and parent) reuse. */
-/* Takes up to max requests from ready listener i: accepts (or receives),
- * checks (verify_request, max_connections) and hands each to the mode's
- * process. Returns how many were dispatched. */
+/* ------------------------------------------------------------ intake */
+
+/* intake.c: the one path from accept(2) or a received datagram to the mode,
+ * for every mode: accepting, the spare descriptor for EMFILE, the socket
+ * setup after accept, admission (verify_request, max_connections), the
+ * datagram size check, and the building of the connection. */
+
+#define SS__BACKOFF_MS   100 /* pause after ENOMEM/ENOBUFS, or an EMFILE not shed */
+#define SS__ACCEPT_BATCH 16  /* accepts per readiness, so one listener can't starve others */
+
+int ss__intake_init(ss_server_t *s);
+void ss__intake_free(ss_server_t *s);
+/* Several threads take requests in at once (event mode's loops): the spare
+ * descriptor is then handed back under a lock (see intake.c). */
+void ss__intake_shared(ss_server_t *s);
+
+/* Outcomes of ss__intake_accept besides 1 (a request) and 0 (a client dealt
+ * with: refused, shed or failed on its own; try the next). */
+#define SS__INTAKE_EMPTY -EAGAIN  /* nothing waiting: wait for readiness */
+#define SS__INTAKE_PAUSE -ENOBUFS /* out of memory or descriptors: pause SS__BACKOFF_MS */
+/* Accepts one client from stream listener l and admits it: 1 with *req
+ * filled (the mode owns req->fd), 0, SS__INTAKE_EMPTY, SS__INTAKE_PAUSE, or
+ * another negative errno when the listener itself failed (EBADF: closed). */
+int ss__intake_accept(ss_server_t *s, const ss__listener *l, ss__request *req);
+
+/* Datagrams are received in batches: one recvmmsg(2) for up to
+ * SS__DGRAM_BATCH of them. */
+#define SS__DGRAM_BATCH 8
+struct ss__dgram_batch {
+    int count; /* datagrams one receive asks for */
+    int n;     /* received by the last ss__intake_recv */
+    size_t size;
+    char *buf;
+    struct mmsghdr msg[SS__DGRAM_BATCH];
+    struct iovec iov[SS__DGRAM_BATCH];
+    ss_addr_t peer[SS__DGRAM_BATCH];
+};
+/* Allocates b's buffers for the server's max_datagram. 0 or -ENOMEM. */
+int ss__dgram_batch_init(ss_server_t *s, ss__dgram_batch *b);
+void ss__dgram_batch_free(ss__dgram_batch *b);
+/* Receives up to max datagrams (and at most the batch's count) from
+ * datagram listener l: the count (> 0), SS__INTAKE_EMPTY, SS__INTAKE_PAUSE,
+ * or another negative errno when the listener failed (EBADF: closed). */
+int ss__intake_recv(ss_server_t *s, const ss__listener *l, ss__dgram_batch *b, int max);
+/* Datagram i of the batch, checked (larger than max_datagram: dropped, never
+ * cut) and admitted: 1 with *req filled (its packet points into the batch,
+ * copied for SS__MODE_COPY_PACKET modes), else 0. */
+int ss__intake_datagram(ss_server_t *s, const ss__listener *l, ss__dgram_batch *b, int i,
+                        ss__request *req);
+
+/* poll_loop.c: the serving loop of the blocking modes (sync, thread, fork,
+ * pool, and handle_request in event mode). ss__take takes up to max requests
+ * from listener i (accepts, or receives) and hands each admitted one to the
+ * mode; after SS__INTAKE_PAUSE it sets s->backoff_until. Returns how many
+ * were taken in (dispatched or refused). Prefork's workers use it too. */
 int ss__take(ss_server_t *s, int i, int max);
-/* Empties the shutdown eventfd after it woke the loop. */
-void ss__drain_wake(ss_server_t *s);
-/* Calls service_actions (if set) and notes when. */
-void ss__service_actions(ss_server_t *s);
-/* deadline (0: none), moved sooner to the end of an accept back-off and to
- * the next service_actions due (service_interval_ms). */
-int64_t ss__loop_deadline(const ss_server_t *s, int64_t deadline);
+int ss__poll_serve(ss_server_t *s);
+int ss__poll_handle_request(ss_server_t *s, int64_t deadline);
 
-/* mode_fork.c: pidfd_open(2), close-on-exec; -1 when the kernel lacks it. */
+/* children.c / mode_fork.c: pidfd_open(2), close-on-exec; -1 when the kernel
+ * lacks it. */
 int ss__pidfd_open(pid_t pid);
 
 /* mode.c: the ops of a mode, NULL when this build lacks it. */

@@ -25,13 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_WORKERS   256
-#define ACCEPT_BATCH  16           /* accepts in a row before the acceptor yields */
-#define DGRAM_BATCH   8            /* datagrams per recvmmsg(2), at most */
-#define DGRAM_BUFFERS (256 * 1024) /* receive buffer per datagram listener and loop */
-#define BACKOFF_MS    100          /* pause after ENOMEM/ENOBUFS or an EMFILE not shed */
-#define INLINE_DGRAM  1024         /* datagrams up to this size travel on their task's stack */
-#define BUF_CACHE     64           /* connection buffers a loop keeps for reuse */
+#define MAX_WORKERS  256
+#define INLINE_DGRAM 1024 /* datagrams up to this size travel on their task's stack */
+#define BUF_CACHE    64   /* connection buffers a loop keeps for reuse */
 
 typedef struct worker {
     ss_server_t *s;
@@ -44,15 +40,14 @@ typedef struct worker {
 
 typedef struct event_state {
     pthread_mutex_t mu;
-    pthread_cond_t cv;          /* a worker started, an acceptor or a session ended */
-    int stop_fd;                /* eventfd: acceptors stop (serve is returning) */
-    int acceptors;              /* acceptor tasks running, all loops */
-    int want, started;          /* loops this serve should run, and runs */
-    atomic_int draining;        /* event_drain waits: session ends must wake it */
-    int64_t retry_at;           /* serving thread: when to start the missing loops */
-    worker *workers;            /* every worker ever started; joined by destroy */
-    ss__loop *local;            /* handle_request's loop, in the serving thread */
-    pthread_mutex_t reserve_mu; /* s->reserve_fd, shared by the loops */
+    pthread_cond_t cv;   /* a worker started, an acceptor or a session ended */
+    int stop_fd;         /* eventfd: acceptors stop (serve is returning) */
+    int acceptors;       /* acceptor tasks running, all loops */
+    int want, started;   /* loops this serve should run, and runs */
+    atomic_int draining; /* event_drain waits: session ends must wake it */
+    int64_t retry_at;    /* serving thread: when to start the missing loops */
+    worker *workers;     /* every worker ever started; joined by destroy */
+    ss__loop *local;     /* handle_request's loop, in the serving thread */
 } event_state;
 
 /* What an acceptor task and a session task are started with (copied onto
@@ -91,7 +86,6 @@ static int event_init(ss_server_t *s)
     pthread_cond_init(&st->cv, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&st->mu, NULL);
-    pthread_mutex_init(&st->reserve_mu, NULL);
     s->mode_state = st;
     return 0;
 }
@@ -159,9 +153,9 @@ static void session_main(void *arg)
 
 /* Starts a task for req (the packet of a datagram is copied, or taken when
  * owned); on failure the client is dropped (closed). */
-static int session_start(ss_server_t *s, ss__loop *l, ss__request *req, int owned)
+static int session_start(ss_server_t *s, ss__loop *l, ss__request *req)
 {
-    char *own = owned ? req->packet : NULL;
+    char *own = (req->flags & SS__REQ_PACKET_OWNED) ? req->packet : NULL;
     if (req->packet && !own && req->len > INLINE_DGRAM) {
         own = malloc(req->len);
         if (!own) {
@@ -182,6 +176,7 @@ static int session_start(ss_server_t *s, ss__loop *l, ss__request *req, int owne
         return rc;
     }
     ss__request r = *req;
+    r.flags &= ~SS__REQ_PACKET_OWNED; /* the session frees own (x->packet) */
     if (own) {
         r.packet = own;
     } else if (req->packet) {
@@ -192,22 +187,6 @@ static int session_start(ss_server_t *s, ss__loop *l, ss__request *req, int owne
     ss__conn_for_request(s, &x->c, &r);
     x->packet = own;
     return 0;
-}
-
-/* verify_request and max_connections (as serve.c's admit does). Returns 1
- * to serve req; else the client is closed (a datagram dropped). */
-static int admit(ss_server_t *s, ss__request *req)
-{
-    int ok = !s->cfg.verify_request || s->cfg.verify_request(s, &req->peer, s->cfg.hook_ctx);
-    if (ok && ss__at_capacity(s)) {
-        char text[SS_ADDRSTRLEN];
-        ss_addr_format(&req->peer, text, sizeof text);
-        ss__log(s, SS_LOG_WARN, "max_connections (%d) reached: refused %s", s->cfg.max_connections,
-                text);
-        ok = 0;
-    }
-    if (!ok && !ss__is_dgram(req->transport)) close(req->fd);
-    return ok;
 }
 
 /* ---------------------------------------------------------- acceptors */
@@ -237,60 +216,6 @@ static int pause_ms(ss_server_t *s, int64_t ms)
     return rc == -ECANCELED ? rc : 0;
 }
 
-/* Out of descriptors: give back the reserve, accept the waiting client and
- * close it at once (refused, not left hanging), take the reserve again
- * (libuv's trick, as serve.c). The reserve is shared by the loops, and
- * their accepts wait for reserve_mu (accept_locked): another loop's accept
- * could otherwise take the slot freed here, and the reserve would be lost
- * with every client beyond the limit left hanging in the backlog (the
- * adversary's storm test, 64 descriptors, 200 clients). Should it be lost
- * all the same (a handler's own descriptor), it is taken again once
- * descriptors come back. */
-static void shed_one(ss_server_t *s, int lfd)
-{
-    event_state *st = s->mode_state;
-    int fd = -1;
-    pthread_mutex_lock(&st->reserve_mu);
-    if (s->reserve_fd < 0) s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (s->reserve_fd >= 0) {
-        close(s->reserve_fd);
-        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd >= 0) close(fd);
-        s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    }
-    pthread_mutex_unlock(&st->reserve_mu);
-    ss__log(s, SS_LOG_WARN, "accept: out of descriptors; %s",
-            fd >= 0 ? "refused a client" : "pausing");
-    if (fd < 0) pause_ms(s, BACKOFF_MS);
-}
-
-/* accept4 under reserve_mu when several loops share the reserve (see
- * shed_one); uncontended but for a shed, next to accept's system call. */
-static int accept_locked(ss_server_t *s, int lfd, ss__request *req)
-{
-    event_state *st = s->mode_state;
-    int locked = st->want > 1;
-    if (locked) pthread_mutex_lock(&st->reserve_mu);
-    int fd = accept4(lfd, (struct sockaddr *)&req->peer.sa, &req->peer.len,
-                     SOCK_CLOEXEC | SOCK_NONBLOCK);
-    int err = fd < 0 ? ss__errno() : 0;
-    if (locked) pthread_mutex_unlock(&st->reserve_mu);
-    return fd >= 0 ? fd : err;
-}
-
-static void accepted(ss_server_t *s, worker *w, const ss__listener *l, ss__request *req)
-{
-    /* A number closed elsewhere may come back: forget what the loop knew. */
-    ss__loop_closing(w->loop, req->fd);
-    if (l->transport == SS_TCP && s->cfg.tcp_nodelay) {
-        int one = 1;
-        setsockopt(req->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
-    if (l->transport == SS_UNIX) req->peer = l->addr; /* unix clients are mostly unnamed */
-    req->local = l->addr;
-    if (admit(s, req)) session_start(s, w->loop, req, 0);
-}
-
 /* Waits until the listener is readable. Returns 0, or -ECANCELED once the
  * acceptors must stop. The listener and stop_fd were registered before the
  * acceptor started, so no other error can come from the loop; should one
@@ -302,31 +227,36 @@ static int wait_listener(ss_server_t *s, int lfd)
     int rc = ss__loop_wait(lfd, POLLIN, 0, st->stop_fd);
     if (rc == 0 || rc == -ECANCELED) return rc;
     ss__log(s, SS_LOG_WARN, "event: waiting for a listener: %s", ss_strerror(rc));
-    return pause_ms(s, BACKOFF_MS);
+    return pause_ms(s, SS__BACKOFF_MS);
 }
 
-/* Returns 0 to go on, or < 0 to stop accepting. */
-static int accept_failed(ss_server_t *s, int lfd, int err)
+/* What an acceptor does after the intake's answer other than a request:
+ * returns 0 to go on, or < 0 to stop accepting. */
+static int intake_wait(ss_server_t *s, int lfd, int rc)
 {
-    if (err == -EAGAIN) return wait_listener(s, lfd);
-    if (err == -EMFILE || err == -ENFILE) shed_one(s, lfd);
-    if (err == -ENOBUFS || err == -ENOMEM) return pause_ms(s, BACKOFF_MS);
-    /* EINTR, ECONNABORTED, EPROTO, EPERM: that one client (accept(2)). */
-    return err == -EBADF || err == -EINVAL || err == -ENOTSOCK ? err : 0;
+    if (rc == SS__INTAKE_EMPTY) return wait_listener(s, lfd);
+    if (rc == SS__INTAKE_PAUSE) return pause_ms(s, SS__BACKOFF_MS);
+    return rc; /* the listener failed: EBADF once closed */
 }
 
+/* Takes clients in through the intake, each admitted one into a session
+ * task of its own; yields after SS__ACCEPT_BATCH in a row so that the new
+ * sessions run. */
 static void stream_acceptor(worker *w, const ss__listener *l)
 {
     ss_server_t *s = w->s;
     for (int n = 1; !stopping(s); n++) {
-        ss__request req = {.transport = l->transport};
-        req.peer.transport = req.local.transport = l->transport;
-        req.peer.len = sizeof req.peer.sa;
-        req.fd = accept_locked(s, l->fd, &req);
-        if (req.fd >= 0) {
-            accepted(s, w, l, &req);
-            if (n % ACCEPT_BATCH == 0) ss__loop_yield(); /* let the new sessions run */
-        } else if (accept_failed(s, l->fd, req.fd) < 0) {
+        ss__request req;
+        int rc = ss__intake_accept(s, l, &req);
+        if (rc == 1) {
+            /* A number closed elsewhere may come back: forget what the loop
+             * knew of it. */
+            ss__loop_closing(w->loop, req.fd);
+            session_start(s, w->loop, &req);
+        }
+        if (rc >= 0) {
+            if (n % SS__ACCEPT_BATCH == 0) ss__loop_yield();
+        } else if (intake_wait(s, l->fd, rc) < 0) {
             break;
         }
     }
@@ -334,100 +264,44 @@ static void stream_acceptor(worker *w, const ss__listener *l)
 
 /* ---------------------------------------------------------- datagrams */
 
-typedef struct dgram_batch {
-    struct mmsghdr msg[DGRAM_BATCH];
-    struct iovec iov[DGRAM_BATCH];
-    ss_addr_t peer[DGRAM_BATCH];
-    char *buf;
-} dgram_batch;
-
-/* How many datagrams one recvmmsg takes: 8 small ones, fewer when
- * max_datagram is large, so a loop's buffer stays near DGRAM_BUFFERS. */
-static int batch_count(size_t size)
-{
-    size_t n = DGRAM_BUFFERS / size;
-    return n < 1 ? 1 : n > DGRAM_BATCH ? DGRAM_BATCH : (int)n;
-}
-
-static void batch_prepare(dgram_batch *b, size_t size, int count)
-{
-    for (int i = 0; i < count; i++) {
-        b->iov[i] = (struct iovec){.iov_base = b->buf + (size_t)i * size, .iov_len = size};
-        b->peer[i].len = sizeof b->peer[i].sa;
-        b->msg[i] = (struct mmsghdr){0};
-        b->msg[i].msg_hdr.msg_name = &b->peer[i].sa;
-        b->msg[i].msg_hdr.msg_namelen = sizeof b->peer[i].sa;
-        b->msg[i].msg_hdr.msg_iov = &b->iov[i];
-        b->msg[i].msg_hdr.msg_iovlen = 1;
-    }
-}
-
-/* One received datagram: dropped if larger than max_datagram (never cut,
- * as serve.c), else copied out and handed to a task of its own. */
-static void datagram(worker *w, const ss__listener *l, dgram_batch *b, int i)
-{
-    ss_server_t *s = w->s;
-    size_t n = b->msg[i].msg_len;
-    ss__request req = {.transport = l->transport, .fd = l->fd, .local = l->addr, .len = n};
-    req.peer = b->peer[i];
-    req.peer.transport = l->transport;
-    req.peer.len = b->msg[i].msg_hdr.msg_namelen;
-    if (n > s->cfg.max_datagram || (b->msg[i].msg_hdr.msg_flags & MSG_TRUNC)) {
-        char text[SS_ADDRSTRLEN];
-        ss_addr_format(&req.peer, text, sizeof text);
-        ss__log(s, SS_LOG_WARN, "datagram from %s truncated: more than max_datagram %zu", text,
-                s->cfg.max_datagram);
-        return;
-    }
-    if (!admit(s, &req)) return;
-    req.packet = b->iov[i].iov_base; /* copied by session_start: b is reused */
-    session_start(s, w->loop, &req, 0);
-}
-
-/* recvmmsg(2) takes up to DGRAM_BATCH datagrams per system call; MSG_TRUNC
- * makes each length the datagram's real size (udp(7), unix(7)). */
+/* Datagrams come in batches (ss__intake_recv: one recvmmsg); each admitted
+ * one gets a task of its own, its packet copied onto the task's stack. */
 static void dgram_acceptor(worker *w, const ss__listener *l)
 {
     ss_server_t *s = w->s;
-    size_t size = s->cfg.max_datagram + 1;
-    int count = batch_count(size);
-    dgram_batch *b = NULL;
-    char *buf = NULL;
+    ss__dgram_batch *b = NULL;
     while (!stopping(s)) {
-        if (!b || !buf) {
+        if (!b) {
             /* Out of memory for the batch: retry after a pause rather than
              * end, which would leave the listener unread by this loop. */
-            if (!b) b = malloc(sizeof *b);
-            if (!buf) buf = malloc(size * (size_t)count);
-            if (!b || !buf) {
+            b = malloc(sizeof *b);
+            if (!b || ss__dgram_batch_init(s, b) < 0) {
+                free(b);
+                b = NULL;
                 ss__log(s, SS_LOG_WARN, "event: out of memory for a datagram listener; pausing");
-                if (pause_ms(s, BACKOFF_MS) < 0) break;
+                if (pause_ms(s, SS__BACKOFF_MS) < 0) break;
                 continue;
             }
         }
-        b->buf = buf;
-        batch_prepare(b, size, count);
-        int n = recvmmsg(l->fd, b->msg, (unsigned)count, MSG_DONTWAIT | MSG_TRUNC, NULL);
+        int n = ss__intake_recv(s, l, b, SS__DGRAM_BATCH);
         if (n < 0) {
-            int err = ss__errno();
-            if (err == -EAGAIN && wait_listener(s, l->fd) < 0) break;
-            if (err == -EAGAIN || err == -EINTR) continue;
-            if (err == -EBADF || err == -ENOTSOCK) break; /* the listener is gone */
-            ss__log(s, SS_LOG_WARN, "recvmmsg: %s", ss_strerror(err));
-            if (pause_ms(s, BACKOFF_MS) < 0) break;
+            if (intake_wait(s, l->fd, n) < 0) break;
             continue;
         }
-        for (int i = 0; i < n; i++) datagram(w, l, b, i);
+        for (int i = 0; i < n; i++) {
+            ss__request req;
+            if (ss__intake_datagram(s, l, b, i, &req)) session_start(s, w->loop, &req);
+        }
         /* A short batch drained the socket: wait for its next edge instead
          * of paying a recvmmsg that says EAGAIN (DESIGN.md, as fill() does
          * for streams). A full one: let the sessions run, then read on. */
-        if (n < count) {
+        if (n < b->count) {
             if (wait_listener(s, l->fd) < 0) break;
         } else {
             ss__loop_yield();
         }
     }
-    free(buf);
+    ss__dgram_batch_free(b);
     free(b);
 }
 
@@ -537,7 +411,7 @@ static int worker_count(const ss_server_t *s)
  * loop that cannot start (no memory, no thread, no descriptor, epoll_ctl
  * failing) does not end serving: the loops that run serve meanwhile (with
  * none, clients wait in the listen backlog), and the serving thread tries
- * again BACKOFF_MS later (wait_shutdown), as the common loop pauses after
+ * again SS__BACKOFF_MS later (wait_shutdown), as the poll loop pauses after
  * ENOMEM. Returns 0 once every loop runs, else the last error. */
 static int workers_start(ss_server_t *s)
 {
@@ -578,7 +452,7 @@ static int workers_start(ss_server_t *s)
     if (!st->retry_at) /* the first failure of a run of them: log once */
         ss__log(s, SS_LOG_WARN, "event: %d of %d loops running (starting one: %s); retrying",
                 st->started, st->want, ss_strerror(rc));
-    st->retry_at = ss_now_ms() + BACKOFF_MS;
+    st->retry_at = ss_now_ms() + SS__BACKOFF_MS;
     return rc;
 }
 
@@ -595,34 +469,21 @@ static void acceptors_stop(ss_server_t *s)
 
 /* ------------------------------------------------------------- serving */
 
-static void drain_fd(int fd)
-{
-    uint64_t v;
-    while (read(fd, &v, sizeof v) > 0) {
-    }
-}
-
-/* The serving thread waits for shutdown, calling service_actions every
- * service_interval_ms and starting the loops that could not start before;
- * the loops do the serving. */
+/* The serving thread waits for shutdown, runs service_actions when the
+ * loops have taken requests in (the intake wakes it through notify_fd) or
+ * service_interval_ms has passed, and starts the loops that could not start
+ * before; the loops do the serving. */
 static int wait_shutdown(ss_server_t *s)
 {
     event_state *st = s->mode_state;
     while (!atomic_load(&s->shutdown)) {
-        int64_t next = st->retry_at;
-        if (s->cfg.service_interval_ms > 0)
-            next = ss__min_deadline(next, s->last_actions + s->cfg.service_interval_ms);
         struct pollfd p = {.fd = s->wake_fd, .events = POLLIN};
-        int rc = poll(&p, 1, ss__poll_timeout(next));
+        int rc = poll(&p, 1, ss__poll_timeout(ss__actions_deadline(s, st->retry_at)));
         if (rc < 0 && errno != EINTR) return ss__fail(ss__errno(), "poll");
-        if (rc > 0) drain_fd(s->wake_fd);
+        if (rc > 0) ss__eventfd_drain(s->wake_fd);
         if (atomic_load(&s->shutdown)) break;
-        int64_t now = ss_now_ms();
-        if (st->retry_at && now >= st->retry_at) workers_start(s);
-        if (s->cfg.service_interval_ms > 0 && now >= s->last_actions + s->cfg.service_interval_ms) {
-            s->last_actions = now;
-            if (s->cfg.service_actions) s->cfg.service_actions(s, s->cfg.hook_ctx);
-        }
+        if (st->retry_at && ss_now_ms() >= st->retry_at) workers_start(s);
+        ss__actions_run(s, 0);
     }
     return 0;
 }
@@ -630,37 +491,36 @@ static int wait_shutdown(ss_server_t *s)
 static int event_serve(ss_server_t *s)
 {
     event_state *st = s->mode_state;
-    if (s->nls == 0) return ss__fail_into(s->errmsg, SS_EUSAGE, "serve: no listener");
-    drain_fd(st->stop_fd); /* serve may run again after a shutdown */
-    s->last_actions = ss_now_ms();
+    ss__eventfd_drain(st->stop_fd); /* serve may run again after a shutdown */
     st->want = worker_count(s);
     st->started = 0;
     st->retry_at = 0;
+    if (st->want > 1) ss__intake_shared(s);
+    s->notify_fd = s->wake_fd;
     workers_start(s); /* a loop that did not start is retried by wait_shutdown */
     int rc = wait_shutdown(s);
     acceptors_stop(s);
-    atomic_store(&s->shutdown, 0); /* serve may be called again (socketserver.py) */
+    s->notify_fd = -1;
     return rc;
 }
 
-/* handle_request runs the common loop (serve.c), which calls process: the
+/* handle_request runs the poll loop (poll_loop.c), which calls process: the
  * handler then runs as a coroutine on a loop of the serving thread, to its
  * end, one request at a time. */
-static int event_process(ss_server_t *s, ss__request *req, int owned)
+static int event_process(ss_server_t *s, ss__request *req)
 {
     event_state *st = s->mode_state;
     if (!st->local) {
         size_t stack = s->cfg.stack_size ? s->cfg.stack_size : SS__STACK_DEFAULT;
         int rc = ss__loop_create(&st->local, stack);
         if (rc < 0) {
-            if (!ss__is_dgram(req->transport)) close(req->fd);
-            if (owned) free(req->packet);
+            ss__request_drop(req);
             return ss__fail(rc, "event: loop");
         }
         ss__loop_buffers(st->local, s->cfg.buffer_size, BUF_CACHE);
     }
     ss__loop_closing(st->local, req->fd);
-    int rc = session_start(s, st->local, req, owned);
+    int rc = session_start(s, st->local, req);
     if (rc == 0) rc = ss__loop_run(st->local);
     return rc < 0 ? ss__fail(rc, "event: request") : 0;
 }
@@ -694,7 +554,6 @@ static void event_destroy(ss_server_t *s)
     close(st->stop_fd);
     pthread_cond_destroy(&st->cv);
     pthread_mutex_destroy(&st->mu);
-    pthread_mutex_destroy(&st->reserve_mu);
     free(st);
     s->mode_state = NULL;
 }
@@ -706,5 +565,4 @@ const ss__mode_ops ss__mode_event = {
     .drain = event_drain,
     .destroy = event_destroy,
     .serve = event_serve,
-    .wants_packet_copy = 0,
 };

@@ -81,7 +81,7 @@ static void sweep(ss_server_t *s)
  * server refuses new clients even while children live), run, exit. The
  * cancel eventfd is shared with the parent on purpose: cancelling reaches
  * every child. _exit skips the parent's atexit handlers and stdio buffers. */
-static void child_main(ss_server_t *s, ss__request *req)
+static void child_main(ss_server_t *s, const ss__request *req)
 {
     for (int i = 0; i < s->nls; i++)
         if (s->ls[i].fd >= 0 && s->ls[i].fd != req->fd) close(s->ls[i].fd);
@@ -109,15 +109,13 @@ static int add_child(ss_server_t *s, pid_t pid, const ss_addr_t *peer)
     return 0;
 }
 
-static int fork_process(ss_server_t *s, ss__request *req, int owned)
+static int fork_process(ss_server_t *s, ss__request *req)
 {
     sweep(s);
     fflush(NULL); /* or the child's exit could repeat buffered output */
     pid_t pid = fork();
     if (pid == 0) child_main(s, req);
-    int is_dgram = ss__is_dgram(req->transport);
-    if (!is_dgram) close(req->fd);
-    if (owned) free(req->packet);
+    ss__request_drop(req); /* the child has its own copies */
     if (pid < 0) return ss__fail(ss__errno(), "fork");
     if (add_child(s, pid, &req->peer) < 0) {
         /* No room to track it: wait for it here rather than leave a zombie. */
@@ -151,7 +149,16 @@ static int64_t fork_wake_deadline(const ss_server_t *s)
     return 0;
 }
 
-static void fork_poll_ready(ss_server_t *s, const struct pollfd *pfd, int n)
+/* The poll loop watches one pidfd per child, and wakes to sweep those
+ * without one. */
+static int fork_watch(ss_server_t *s, struct pollfd *pfd, int max, int64_t *deadline, int *room)
+{
+    (void)room;
+    *deadline = ss__min_deadline(*deadline, fork_wake_deadline(s));
+    return fork_poll_fds(s, pfd, max);
+}
+
+static void fork_ready(ss_server_t *s, const struct pollfd *pfd, int n)
 {
     int any = 0;
     for (int i = 0; i < n; i++) any |= pfd[i].revents != 0;
@@ -190,13 +197,13 @@ static void fork_destroy(ss_server_t *s)
     s->mode_state = NULL;
 }
 
+static const ss__poll_hooks fork_hooks = {.watch = fork_watch, .ready = fork_ready};
+
 const ss__mode_ops ss__mode_fork = {
     .mode = SS_MODE_FORK,
     .init = fork_init,
     .process = fork_process,
-    .poll_fds = fork_poll_fds,
-    .poll_ready = fork_poll_ready,
-    .wake_deadline = fork_wake_deadline,
+    .poll = &fork_hooks,
     .drain = fork_drain,
     .force = fork_force,
     .destroy = fork_destroy,

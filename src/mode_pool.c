@@ -1,5 +1,5 @@
 /* mode_pool.c - a pool of N long-lived worker threads. The serving thread
- * runs the common loop (serve.c): it accepts (or receives) a request, checks
+ * runs the poll loop (poll_loop.c): it accepts (or receives) a request, checks
  * it and hands it to an idle worker through a small queue. When every worker
  * is busy it stops polling the listeners, so new clients wait in the kernel's
  * listen backlog, not in an unbounded queue of ours, and none is dropped. */
@@ -15,7 +15,6 @@
 
 typedef struct job {
     ss__request req;
-    int owned;
 } job;
 
 /* active (s->active) counts queued and running requests; the serving thread
@@ -50,7 +49,7 @@ static void sync_init(pool_state *p)
 
 /* max_connections below the pool size would leave threads that never run:
  * the pool then has max_connections threads, never counts itself full, and a
- * client beyond the limit is closed at once by serve.c, as in every mode.
+ * client beyond the limit is closed at once by the intake, as in every mode.
  * Above it, the pool fills first: clients wait in the backlog and the limit
  * is never reached. */
 static int pool_init(ss_server_t *s)
@@ -118,12 +117,7 @@ static void run_job(ss_server_t *s, ss_conn_t *c, job *j)
 {
     ss__conn_for_request(s, c, &j->req);
     ss__run_handler(s, c);
-    if (!(c->flags & SS__C_OWN_RBUF)) {
-        c->rbuf = NULL;
-        c->rcap = 0;
-    }
-    if (!ss__is_dgram(j->req.transport)) close(j->req.fd);
-    if (j->owned) free(j->req.packet);
+    ss__request_done(c, &j->req, 1);
 }
 
 static void *worker_main(void *arg)
@@ -168,14 +162,16 @@ static int pool_start(ss_server_t *s, pool_state *p)
 
 /* ------------------------------------------------------------- serving */
 
-static int pool_full(const ss_server_t *s)
+/* The requests the pool can take now: one per idle worker when it holds
+ * clients back (gated), else no limit of its own. */
+static int pool_room(const ss_server_t *s)
 {
     const pool_state *p = s->mode_state;
-    int room = p->started > 0 ? p->started : p->size; /* before the first request */
-    return p->gated && atomic_load(&s->active) >= room;
+    int size = p->started > 0 ? p->started : p->size; /* before the first request */
+    return p->gated ? size - atomic_load(&s->active) : 1 << 30;
 }
 
-static int pool_process(ss_server_t *s, ss__request *req, int owned)
+static int pool_process(ss_server_t *s, ss__request *req)
 {
     pool_state *p = s->mode_state;
     int rc = p->started == 0 ? pool_start(s, p) : 0;
@@ -183,7 +179,7 @@ static int pool_process(ss_server_t *s, ss__request *req, int owned)
         pthread_mutex_lock(&p->mu);
         rc = p->len < p->size ? 0 : -EAGAIN; /* cannot happen: see pool_state */
         if (rc == 0) {
-            p->q[(p->head + p->len) % p->size] = (job){*req, owned};
+            p->q[(p->head + p->len) % p->size] = (job){*req};
             p->len++;
             atomic_fetch_add(&s->active, 1);
             pthread_cond_signal(&p->work_cv);
@@ -191,25 +187,28 @@ static int pool_process(ss_server_t *s, ss__request *req, int owned)
         pthread_mutex_unlock(&p->mu);
     }
     if (rc == 0) return 0;
-    if (!ss__is_dgram(req->transport)) close(req->fd);
-    if (owned) free(req->packet);
+    ss__request_drop(req);
     return ss__fail(rc, "pool: no worker for a request");
 }
 
-static int pool_poll_fds(ss_server_t *s, struct pollfd *pfd, int max)
+/* The poll loop watches the room eventfd (a worker of a full pool became
+ * free) and takes no more requests than there are idle workers. */
+static int pool_watch(ss_server_t *s, struct pollfd *pfd, int max, int64_t *deadline, int *room)
 {
     const pool_state *p = s->mode_state;
+    (void)deadline;
+    *room = pool_room(s);
     if (max < 1) return 0;
     pfd[0] = (struct pollfd){.fd = p->room_fd, .events = POLLIN};
     return 1;
 }
 
-static void pool_poll_ready(ss_server_t *s, const struct pollfd *pfd, int n)
+static void pool_ready(ss_server_t *s, const struct pollfd *pfd, int n)
 {
     const pool_state *p = s->mode_state;
     uint64_t v;
     if (n > 0 && pfd[0].revents) {
-        ssize_t r = read(p->room_fd, &v, sizeof v); /* the next turn re-checks pool_full */
+        ssize_t r = read(p->room_fd, &v, sizeof v); /* the next turn re-checks the room */
         (void)r;
     }
 }
@@ -259,14 +258,14 @@ static void pool_destroy(ss_server_t *s)
     s->mode_state = NULL;
 }
 
+static const ss__poll_hooks pool_hooks = {.watch = pool_watch, .ready = pool_ready};
+
 const ss__mode_ops ss__mode_pool = {
     .mode = SS_MODE_POOL,
+    .flags = SS__MODE_COPY_PACKET,
     .init = pool_init,
     .process = pool_process,
-    .poll_fds = pool_poll_fds,
-    .poll_ready = pool_poll_ready,
+    .poll = &pool_hooks,
     .drain = pool_drain,
     .destroy = pool_destroy,
-    .full = pool_full,
-    .wants_packet_copy = 1,
 };

@@ -78,6 +78,7 @@ typedef struct worker {
     pid_t parent;
     int retired;
     int64_t orphan_deadline; /* the parent is gone: cancel the request then */
+    int claiming;            /* its cell is set for a request being taken in */
     ss_conn_t conn;          /* reused from request to request */
 } worker;
 
@@ -132,12 +133,16 @@ static int prefork_init(ss_server_t *s)
     return 0;
 }
 
+/* A worker taking a request in claims its cell first (take_one), and does
+ * not count that claim here: so the intake's max_connections check sees the
+ * claims of every other worker, and two workers that accept at the same
+ * moment for the last place both refuse rather than both serve. */
 static int prefork_active(const ss_server_t *s)
 {
     const prefork_state *st = s->mode_state;
     int n = 0;
     for (int i = 0; i < st->ncells; i++) n += atomic_load(&st->cells[i]);
-    return n;
+    return st->self && st->self->claiming ? n - 1 : n;
 }
 
 /* =========================================================== the worker */
@@ -208,7 +213,7 @@ static int worker_wait(void *self, int fd, int events, int64_t deadline, int can
         if (rc < 0 && errno != EINTR) return ss__errno();
         if (rc > 0 && ic >= 0 && p[ic].revents) return -ECANCELED;
         if (rc > 0 && (p[iw].revents || (il >= 0 && p[il].revents))) {
-            ss__drain_wake(s);
+            ss__eventfd_drain(s->wake_fd);
             worker_retire(s, w);
         }
         if (rc > 0 && fd >= 0 && p[0].revents) return 0;
@@ -250,13 +255,14 @@ static int worker_fds(ss_server_t *s, prefork_state *st, worker *w)
     for (int i = 0; i < st->nprocs; i++)
         if (st->procs[i].pidfd >= 0) close(st->procs[i].pidfd);
     st->nprocs = 0;
-    close(s->wake_fd);
+    /* The parent's wake eventfd stays open as notify_fd: the intake tells
+     * the parent through it that service_actions is due. */
     s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (s->wake_fd < 0) return ss__fail(ss__errno(), "prefork worker: eventfd");
     return worker_epoll(s, w);
 }
 
-/* After EMFILE or ENOMEM (serve.c's back-off) the listeners stay readable,
+/* After EMFILE or ENOMEM (the intake's pause) the listeners stay readable,
  * so the pause is waited out on the life pipe and the wake eventfd alone. */
 static void worker_pause(ss_server_t *s, worker *w)
 {
@@ -264,6 +270,18 @@ static void worker_pause(ss_server_t *s, worker *w)
                           {.fd = s->wake_fd, .events = POLLIN}};
     if (poll(p, 2, ss__poll_timeout(s->backoff_until)) > 0) worker_retire(s, w);
     if (ss_now_ms() >= s->backoff_until) s->backoff_until = 0;
+}
+
+/* One request from listener i, counted in the worker's cell from before the
+ * intake's check (prefork_active) to its end (prefork_process). */
+static void take_one(ss_server_t *s, worker *w, int i)
+{
+    prefork_state *st = s->mode_state;
+    atomic_store(&st->cells[w->cell], 1);
+    w->claiming = 1;
+    ss__take(s, i, 1);
+    w->claiming = 0;
+    atomic_store(&st->cells[w->cell], 0);
 }
 
 /* One wait and what it brings. A listener is taken one request at a time,
@@ -289,7 +307,7 @@ static void worker_turn(ss_server_t *s, worker *w)
         if (tag == TAG_LIFE || tag == TAG_WAKE)
             worker_retire(s, w);
         else
-            ss__take(s, (int)tag, 1);
+            take_one(s, w, (int)tag);
     }
 }
 
@@ -316,38 +334,18 @@ static _Noreturn void worker_main(ss_server_t *s, int cell)
     _exit(0);
 }
 
-static void refuse_over_limit(ss_server_t *s, ss__request *req)
-{
-    char text[SS_ADDRSTRLEN];
-    ss_addr_format(&req->peer, text, sizeof text);
-    ss__log(s, SS_LOG_WARN, "max_connections (%d) reached: refused %s", s->cfg.max_connections,
-            text);
-    if (!ss__is_dgram(req->transport)) close(req->fd);
-}
-
-/* In a worker: runs the request here, to its end. The cell is claimed before
- * the limit is checked against every cell, so two workers that accept at the
- * same moment for the last place see each other's claim: both refuse rather
- * than both serve (serve.c's check before this one makes that rare). */
-static int prefork_process(ss_server_t *s, ss__request *req, int owned)
+/* In a worker: runs the request here, to its end. The worker's cell counts
+ * it from before the intake's max_connections check (prefork_admit) to its
+ * end, so that the check sees every worker's claim. */
+static int prefork_process(ss_server_t *s, ss__request *req)
 {
     prefork_state *st = s->mode_state;
     worker *w = st->self;
-    atomic_store(&st->cells[w->cell], 1);
-    if (s->cfg.max_connections > 0 && prefork_active(s) > s->cfg.max_connections) {
-        atomic_store(&st->cells[w->cell], 0);
-        refuse_over_limit(s, req);
-        return 0;
-    }
+    w->claiming = 0; /* admitted: its cell counts it from now on */
     ss_conn_t *c = &w->conn;
     ss__conn_for_request(s, c, req);
     ss__run_handler(s, c);
-    if (!(c->flags & SS__C_OWN_RBUF)) {
-        c->rbuf = NULL; /* the packet was borrowed */
-        c->rcap = 0;
-    }
-    if (!ss__is_dgram(req->transport)) close(req->fd);
-    if (owned) free(req->packet);
+    ss__request_done(c, req, 1);
     atomic_store(&st->cells[w->cell], 0);
     return 0;
 }
@@ -493,14 +491,14 @@ static int supervise(ss_server_t *s)
     spawn_due(s);
     int blind;
     int n = build_pollset(s, &blind);
-    int64_t d = ss__loop_deadline(s, next_due(st));
+    int64_t d = ss__actions_deadline(s, next_due(st));
     if (blind) d = ss__min_deadline(d, ss_now_ms() + SWEEP_MS);
     int rc = poll(st->pfd, (nfds_t)n, ss__poll_timeout(d));
     if (rc < 0 && errno != EINTR) return ss__fail_into(s->errmsg, ss__errno(), "prefork: poll");
-    if (rc > 0 && st->pfd[0].revents) ss__drain_wake(s);
+    if (rc > 0 && st->pfd[0].revents) ss__eventfd_drain(s->wake_fd);
     if (atomic_load(&s->shutdown)) return 0;
     if (rc > 0 || blind) sweep(s);
-    ss__service_actions(s);
+    ss__actions_run(s, 0);
     return 0;
 }
 
@@ -512,6 +510,7 @@ static int generation_start(ss_server_t *s)
         return ss__fail_into(s->errmsg, ss__errno(), "prefork: pipe");
     }
     st->parent = getpid();
+    s->notify_fd = s->wake_fd; /* workers wake the parent for service_actions */
     int64_t now = ss_now_ms();
     for (int i = 0; i < st->nworkers; i++) st->slots[i] = (slot){.due = now};
     return 0;
@@ -585,6 +584,5 @@ const ss__mode_ops ss__mode_prefork = {
     .destroy = prefork_destroy,
     .serve = prefork_serve,
     .active = prefork_active,
-    .no_handle_request = 1,
-    .wants_packet_copy = 0,
+    .flags = SS__MODE_NO_HANDLE_REQUEST,
 };

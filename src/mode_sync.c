@@ -9,30 +9,47 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-typedef struct sync_waiter {
+/* The mode's state: the connection reused from request to request, and the
+ * drain clock of a shutdown seen while a handler runs. */
+typedef struct sync_state {
     ss_server_t *s;
-} sync_waiter;
+    int64_t drain_deadline; /* 0 until a shutdown is seen */
+    ss_conn_t conn;
+} sync_state;
 
-/* The shutdown is seen: stop accepting at once and start the drain clock
- * (s->drain_deadline, 0 until then). */
-static void begin_drain(ss_server_t *s)
+static int sync_init(ss_server_t *s)
 {
-    if (s->drain_deadline) return;
-    s->drain_deadline = ss_now_ms() + s->cfg.drain_timeout_ms;
-    ss__close_listeners(s);
+    sync_state *st = calloc(1, sizeof *st);
+    if (!st) return ss__fail(-ENOMEM, "sync mode");
+    st->s = s;
+    s->mode_state = st;
+    return 0;
 }
 
-static int sync_check_cancel(ss_server_t *s)
+/* The shutdown is seen: stop accepting at once and start the drain clock. */
+static void begin_drain(sync_state *st)
 {
-    begin_drain(s);
-    if (ss_now_ms() < s->drain_deadline) return 0;
-    atomic_store(s->cancelled, 1);
+    if (st->drain_deadline) return;
+    st->drain_deadline = ss_now_ms() + st->s->cfg.drain_timeout_ms;
+    ss__close_listeners(st->s);
+}
+
+/* ss__waiter.cancelled: after a shutdown, the handler is cancelled once the
+ * drain deadline has passed (asked by every read and write, even those that
+ * never wait). */
+static int sync_cancelled(void *self)
+{
+    sync_state *st = self;
+    if (!atomic_load(&st->s->shutdown)) return 0;
+    begin_drain(st);
+    if (ss_now_ms() < st->drain_deadline) return 0;
+    atomic_store(&st->s->shared->cancelled, 1);
     return 1;
 }
 
-static int wait_draining(sync_waiter *w, int fd, int events, int64_t deadline, int cancel_fd)
+static int wait_draining(sync_state *st, int fd, int events, int64_t deadline, int cancel_fd)
 {
-    int64_t dd = w->s->drain_deadline;
+    int64_t dd = st->drain_deadline;
     int64_t d = ss__min_deadline(deadline, dd);
     int rc = ss__poll_wait(fd, events, d, cancel_fd);
     if (rc == -ETIMEDOUT && d == dd && d != deadline) return -ECANCELED;
@@ -41,13 +58,13 @@ static int wait_draining(sync_waiter *w, int fd, int events, int64_t deadline, i
 
 static int sync_wait(void *self, int fd, int events, int64_t deadline, int cancel_fd)
 {
-    sync_waiter *w = self;
-    if (w->s->drain_deadline) return wait_draining(w, fd, events, deadline, cancel_fd);
+    sync_state *st = self;
+    if (st->drain_deadline) return wait_draining(st, fd, events, deadline, cancel_fd);
     /* The wake eventfd stands in for the cancel fd until a shutdown. */
     struct pollfd p[3];
     int n = 0;
     if (fd >= 0) p[n++] = (struct pollfd){.fd = fd, .events = (short)events};
-    p[n++] = (struct pollfd){.fd = w->s->wake_fd, .events = POLLIN};
+    p[n++] = (struct pollfd){.fd = st->s->wake_fd, .events = POLLIN};
     if (cancel_fd >= 0) p[n++] = (struct pollfd){.fd = cancel_fd, .events = POLLIN};
     for (;;) {
         int rc = poll(p, (nfds_t)n, ss__poll_timeout(deadline));
@@ -55,28 +72,23 @@ static int sync_wait(void *self, int fd, int events, int64_t deadline, int cance
         if (rc < 0) return ss__errno();
         if (rc == 0) return -ETIMEDOUT;
         if (cancel_fd >= 0 && p[n - 1].revents) return -ECANCELED;
-        if (p[fd >= 0 ? 1 : 0].revents && atomic_load(&w->s->shutdown)) {
-            begin_drain(w->s);
+        if (p[fd >= 0 ? 1 : 0].revents && atomic_load(&st->s->shutdown)) {
+            begin_drain(st);
             if (fd >= 0 && p[0].revents) return 0;
-            return wait_draining(w, fd, events, deadline, cancel_fd);
+            return wait_draining(st, fd, events, deadline, cancel_fd);
         }
         if (fd >= 0 && p[0].revents) return 0;
         if (fd < 0 && deadline > 0 && ss_now_ms() >= deadline) return -ETIMEDOUT;
     }
 }
 
-static int sync_process(ss_server_t *s, ss__request *req, int owned)
+static int sync_process(ss_server_t *s, ss__request *req)
 {
-    if (!s->sync_conn) s->sync_conn = calloc(1, sizeof *s->sync_conn);
-    if (!s->sync_conn) {
-        if (!ss__is_dgram(req->transport)) close(req->fd);
-        return ss__fail(-ENOMEM, "sync: connection");
-    }
-    ss_conn_t *c = s->sync_conn;
+    sync_state *st = s->mode_state;
+    ss_conn_t *c = &st->conn;
     ss__conn_for_request(s, c, req);
-    sync_waiter w = {.s = s};
-    if (atomic_load(&s->shutdown)) begin_drain(s);
-    ss__waiter waiter = {.wait = sync_wait, .self = &w};
+    if (atomic_load(&s->shutdown)) begin_drain(st);
+    ss__waiter waiter = {.wait = sync_wait, .cancelled = sync_cancelled, .self = st};
     ss__ctx *ctx = ss__ctx_get();
     const ss__waiter *prev = ctx->waiter;
     ctx->waiter = &waiter;
@@ -84,12 +96,7 @@ static int sync_process(ss_server_t *s, ss__request *req, int owned)
     ss__run_handler(s, c);
     atomic_fetch_sub(&s->active, 1);
     ctx->waiter = prev;
-    if (!ss__is_dgram(req->transport)) close(req->fd);
-    if (!(c->flags & SS__C_OWN_RBUF)) {
-        c->rbuf = NULL; /* the packet was borrowed */
-        c->rcap = 0;
-    }
-    if (owned) free(req->packet);
+    ss__request_done(c, req, 1);
     return 0;
 }
 
@@ -99,9 +106,19 @@ static int sync_drain(ss_server_t *s, int64_t deadline)
     return atomic_load(&s->active);
 }
 
+static void sync_destroy(ss_server_t *s)
+{
+    sync_state *st = s->mode_state;
+    if (!st) return;
+    ss__conn_release(&st->conn);
+    free(st);
+    s->mode_state = NULL;
+}
+
 const ss__mode_ops ss__mode_sync = {
     .mode = SS_MODE_SYNC,
+    .init = sync_init,
     .process = sync_process,
     .drain = sync_drain,
-    .check_cancel = sync_check_cancel,
+    .destroy = sync_destroy,
 };

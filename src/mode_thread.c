@@ -1,6 +1,6 @@
 /* mode_thread.c - ThreadingMixIn: a new thread per request (connection or
  * datagram). max_connections bounds live threads without stalling the
- * accept loop (a client beyond it is closed at once, serve.c). Finished
+ * accept loop (a client beyond it is closed at once, by the intake). Finished
  * threads are joined by the serving thread, so none outlives
  * ss_server_close (block_on_close), up to the drain limit. */
 #include "internal.h"
@@ -15,7 +15,6 @@
 typedef struct job {
     ss_server_t *s;
     ss__request req;
-    int owned;
     pthread_t tid;
     struct job *next;
 } job;
@@ -48,9 +47,7 @@ static void *run(void *arg)
     ss_conn_t c = {0};
     ss__conn_for_request(s, &c, &j->req);
     ss__run_handler(s, &c);
-    ss__conn_release(&c);
-    if (!ss__is_dgram(j->req.transport)) close(j->req.fd);
-    if (j->owned) free(j->req.packet);
+    ss__request_done(&c, &j->req, 0);
     pthread_mutex_lock(&t->mu);
     j->next = t->finished;
     t->finished = j;
@@ -91,7 +88,7 @@ static int spawn(ss_server_t *s, job *j)
     return -rc;
 }
 
-static int thread_process(ss_server_t *s, ss__request *req, int owned)
+static int thread_process(ss_server_t *s, ss__request *req)
 {
     join_finished(s);
     job *j = calloc(1, sizeof *j);
@@ -99,7 +96,6 @@ static int thread_process(ss_server_t *s, ss__request *req, int owned)
     if (j) {
         j->s = s;
         j->req = *req;
-        j->owned = owned;
         atomic_fetch_add(&s->active, 1);
         rc = spawn(s, j);
         if (rc < 0) atomic_fetch_sub(&s->active, 1);
@@ -108,8 +104,7 @@ static int thread_process(ss_server_t *s, ss__request *req, int owned)
     /* No thread (EAGAIN: out of threads or memory): refuse this client and
      * keep serving the others. */
     free(j);
-    if (!ss__is_dgram(req->transport)) close(req->fd);
-    if (owned) free(req->packet);
+    ss__request_drop(req);
     return ss__fail(rc, "thread: pthread_create");
 }
 
@@ -151,5 +146,5 @@ const ss__mode_ops ss__mode_thread = {
     .process = thread_process,
     .drain = thread_drain,
     .destroy = thread_destroy,
-    .wants_packet_copy = 1,
+    .flags = SS__MODE_COPY_PACKET,
 };

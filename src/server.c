@@ -1,7 +1,7 @@
-/* server.c - BaseServer: listeners, the serving loop (serve_forever,
- * handle_request), shutdown, server_close with drain, and the guards that
- * keep a server alive under load: max_connections, verify_request and the
- * EMFILE back-off. Modes plug in through ss__mode_ops (mode_*.c). */
+/* server.c - BaseServer: configuration, listeners, serve_forever and
+ * handle_request (each mode's loop, or the poll loop), service_actions,
+ * shutdown, and server_close with its drain. Requests come in through the
+ * intake (intake.c); modes plug in through ss__mode_ops (mode_*.c). */
 #include "internal.h"
 
 #include <errno.h>
@@ -51,7 +51,7 @@ static int check_config(const ss_config_t *c)
 
 /* ------------------------------------------------------------- logging */
 
-static void default_log(int level, const char *msg, void *ctx)
+static void default_log(ss_log_level_t level, const char *msg, void *ctx)
 {
     static const char *const names[] = {"error", "warning", "info", "debug"};
     (void)ctx;
@@ -59,7 +59,7 @@ static void default_log(int level, const char *msg, void *ctx)
 }
 
 SS_PRINTF(3, 0)
-static void vlog(ss_server_t *s, int level, const char *fmt, va_list ap)
+static void vlog(ss_server_t *s, ss_log_level_t level, const char *fmt, va_list ap)
 {
     if (level > s->cfg.log_level) return;
     char msg[512];
@@ -70,7 +70,7 @@ static void vlog(ss_server_t *s, int level, const char *fmt, va_list ap)
         default_log(level, msg, NULL);
 }
 
-void ss__log(ss_server_t *s, int level, const char *fmt, ...)
+void ss__log(ss_server_t *s, ss_log_level_t level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -78,7 +78,7 @@ void ss__log(ss_server_t *s, int level, const char *fmt, ...)
     va_end(ap);
 }
 
-void ss_server_log(ss_server_t *s, int level, const char *fmt, ...)
+void ss_server_log(ss_server_t *s, ss_log_level_t level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -95,26 +95,31 @@ void ss__eventfd_signal(int fd)
     (void)w;
 }
 
+void ss__eventfd_drain(int fd)
+{
+    uint64_t v;
+    while (read(fd, &v, sizeof v) > 0) {
+    }
+}
+
 static int make_fds(ss_server_t *s)
 {
     s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     s->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    /* A spare descriptor to give up when accept says EMFILE, so the waiting
-     * client can be accepted and closed instead of spinning (libuv). */
-    s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (s->wake_fd < 0 || s->cancel_fd < 0) return ss__fail(ss__errno(), "eventfd");
     /* The cancel flag lives in a shared page: fork children and prefork
      * workers see the parent set it, and a handler that never waits (a
      * chargen writing to a fast reader) still sees it at its next write. */
     void *p =
-        mmap(NULL, sizeof(atomic_int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        mmap(NULL, sizeof(ss__shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return ss__fail(ss__errno(), "mmap");
-    s->cancelled = p;
-    atomic_init(s->cancelled, 0);
+    s->shared = p;
+    atomic_init(&s->shared->cancelled, 0);
+    atomic_init(&s->shared->actions_due, 0);
     return 0;
 }
 
-int ss_server_create(ss_server_t **out, const ss_config_t *cfg, const ss_handler_t *h)
+int ss_server_create(const ss_config_t *cfg, const ss_handler_t *h, ss_server_t **out)
 {
     if (!out || !cfg || !h || !h->handle) return ss__fail(SS_EUSAGE, "ss_server_create");
     *out = NULL;
@@ -131,9 +136,9 @@ int ss_server_create(ss_server_t **out, const ss_config_t *cfg, const ss_handler
     s->h = *h;
     s->mode = ops;
     s->pid = getpid();
-    s->wake_fd = s->cancel_fd = s->reserve_fd = -1;
-    s->rxbuf = malloc(cfg->max_datagram + 1);
-    rc = s->rxbuf ? make_fds(s) : ss__fail(-ENOMEM, "ss_server_create");
+    s->wake_fd = s->cancel_fd = s->notify_fd = -1;
+    rc = make_fds(s);
+    if (rc == 0) rc = ss__intake_init(s);
     if (rc == 0 && ops->init) rc = ops->init(s);
     if (rc < 0) {
         s->mode = NULL; /* init failed: nothing of the mode to destroy */
@@ -157,7 +162,7 @@ static int add_listener(ss_server_t *s, int fd, const ss_addr_t *bound)
         s->capls = cap;
     }
     ss__listener *l = &s->ls[s->nls];
-    memset(l, 0, sizeof *l);
+    memset(l, 0, sizeof *l); /* no layers: a plain socket */
     l->fd = fd;
     l->transport = bound->transport;
     l->addr = *bound;
@@ -188,7 +193,7 @@ int ss_server_listen_addr(ss_server_t *s, const ss_addr_t *addr)
 int ss_server_listen(ss_server_t *s, const char *address)
 {
     ss_addr_t a;
-    int rc = ss_addr_parse(&a, address);
+    int rc = ss_addr_parse(address, &a);
     if (rc < 0) return rc;
     return ss_server_listen_addr(s, &a);
 }
@@ -200,6 +205,15 @@ int ss_server_listen_fd(ss_server_t *s, int fd, ss_transport_t transport)
     if (rc == 0) rc = ss__set_nonblock(fd);
     if (rc < 0) return ss__fail(rc, "adopt listener fd %d", fd);
     return add_listener(s, fd, &bound);
+}
+
+int ss__listener_add_layer(ss_server_t *s, int i, int (*push)(ss_conn_t *c, void *arg), void *arg)
+{
+    if (i < 0 || i >= s->nls || ss__is_dgram(s->ls[i].transport) || !push) return -EINVAL;
+    ss__listener *l = &s->ls[i];
+    if (l->nlayers == SS__LAYERS_MAX) return -ENOSPC;
+    l->layers[l->nlayers++] = (ss__layer_spec){.push = push, .arg = arg};
+    return 0;
 }
 
 int ss_server_listener_count(const ss_server_t *s)
@@ -223,6 +237,44 @@ int ss_server_active(const ss_server_t *s)
 const ss_config_t *ss_server_config(const ss_server_t *s)
 {
     return &s->cfg;
+}
+
+int ss_server_serve(ss_server_t *s)
+{
+    if (s->nls == 0) return ss__fail_into(s->errmsg, SS_EUSAGE, "serve: no listener");
+    s->last_actions = ss_now_ms();
+    int rc = s->mode->serve ? s->mode->serve(s) : ss__poll_serve(s);
+    atomic_store(&s->shutdown, 0); /* serve may be called again (socketserver.py) */
+    return rc;
+}
+
+int ss_server_handle_request(ss_server_t *s, int64_t deadline)
+{
+    if (s->mode->flags & SS__MODE_NO_HANDLE_REQUEST)
+        return ss__fail_into(s->errmsg, SS_EMODE, "handle_request: not available in %s mode",
+                             ss_mode_name(s->mode->mode));
+    if (s->nls == 0) return ss__fail_into(s->errmsg, SS_EUSAGE, "handle_request: no listener");
+    return ss__poll_handle_request(s, deadline);
+}
+
+int64_t ss__actions_deadline(const ss_server_t *s, int64_t deadline)
+{
+    if (s->cfg.service_interval_ms <= 0) return deadline;
+    return ss__min_deadline(deadline, s->last_actions + s->cfg.service_interval_ms);
+}
+
+/* One rule in every mode (the header's ss_actions_fn): after requests were
+ * taken in (the intake's note in s->shared, wherever they were taken), and
+ * whenever service_interval_ms has passed since the last call. */
+void ss__actions_run(ss_server_t *s, int force)
+{
+    int64_t now = ss_now_ms();
+    int due = force || atomic_exchange(&s->shared->actions_due, 0);
+    if (s->cfg.service_interval_ms > 0 && now >= s->last_actions + s->cfg.service_interval_ms)
+        due = 1;
+    if (!due) return;
+    s->last_actions = now;
+    if (s->cfg.service_actions) s->cfg.service_actions(s, s->cfg.hook_ctx);
 }
 
 int ss_server_shutdown(ss_server_t *s)
@@ -268,7 +320,7 @@ static int drain(ss_server_t *s)
     int left = s->mode->drain(s, ss_now_ms() + s->cfg.drain_timeout_ms);
     if (left > 0) {
         ss__log(s, SS_LOG_INFO, "drain: cancelling %d running handler(s)", left);
-        atomic_store(s->cancelled, 1);
+        atomic_store(&s->shared->cancelled, 1);
         ss__eventfd_signal(s->cancel_fd);
         left = s->mode->drain(s, ss_now_ms() + CANCEL_GRACE_MS);
     }
@@ -289,17 +341,15 @@ void ss_server_close(ss_server_t *s)
     }
     for (int i = 0; i < s->nls; i++) close_listener(s, &s->ls[i]);
     if (s->mode && s->mode->destroy) s->mode->destroy(s);
-    if (s->sync_conn) {
-        ss__conn_release(s->sync_conn);
-        free(s->sync_conn);
-    }
-    int fds[] = {s->wake_fd, s->cancel_fd, s->reserve_fd};
+    ss__intake_free(s);
+    int fds[] = {s->wake_fd, s->cancel_fd};
     for (unsigned i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0) close(fds[i]);
-    if (s->cancelled) munmap(s->cancelled, sizeof(atomic_int));
+    if (s->shared) munmap(s->shared, sizeof(ss__shared));
+    ss__dgram_batch_free(s->batch);
+    free(s->batch);
     free(s->ls);
     free(s->pfd);
-    free(s->rxbuf);
     free(s);
 }
 

@@ -1,6 +1,7 @@
 /* wait.c - the single seam between handler I/O and the server mode.
  * Blocking modes wait here with poll(2); the event mode installs an
- * ss__waiter in the coroutine's context that parks the coroutine instead. */
+ * ss__waiter in the coroutine's context that parks the coroutine instead, and
+ * answers the seam's other questions (a descriptor closing, an offload). */
 #include "internal.h"
 
 #include <errno.h>
@@ -12,7 +13,14 @@ int ss__wait(int fd, int events, int64_t deadline, int cancel_fd)
     return ss__poll_wait(fd, events, deadline, cancel_fd);
 }
 
-int ss_offload(void (*fn)(void *arg), void *arg)
+int ss_sleep_until(int64_t deadline)
+{
+    if (deadline <= 0 || deadline <= ss_now_ms()) return 0;
+    int rc = ss__wait(-1, 0, deadline, ss__ctx_get()->cancel_fd);
+    return rc == -ETIMEDOUT ? 0 : rc;
+}
+
+int ss_offload(ss_offload_fn *fn, void *arg)
 {
     if (!fn) return ss__fail(SS_EUSAGE, "ss_offload");
     const ss__waiter *w = ss__ctx_get()->waiter;
@@ -23,11 +31,14 @@ int ss_offload(void (*fn)(void *arg), void *arg)
 
 void ss__fd_closing(int fd)
 {
-#ifdef SS_HAVE_EVENT
-    ss__event_fd_closing(fd);
-#else
-    (void)fd;
-#endif
+    const ss__waiter *w = ss__ctx_get()->waiter;
+    if (w && w->closing) w->closing(w->self, fd);
+}
+
+int ss__wait_cancelled(void)
+{
+    const ss__waiter *w = ss__ctx_get()->waiter;
+    return w && w->cancelled && w->cancelled(w->self);
 }
 
 /* poll(2) on the descriptor and the cancel eventfd. EINTR restarts with the

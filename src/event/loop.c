@@ -90,7 +90,8 @@ static _Thread_local ss__loop *this_loop;
 
 static int seam_wait(void *self, int fd, int events, int64_t deadline, int cancel_fd);
 static void seam_busy(void *self);
-static int seam_offload(void *self, void (*fn)(void *), void *arg);
+static int seam_offload(void *self, ss_offload_fn *fn, void *arg);
+static void seam_closing(void *self, int fd);
 
 /* ----------------------------------------------------------- lifecycle */
 
@@ -100,8 +101,11 @@ static int loop_init(ss__loop *l, size_t stack_size)
     ss__stack_pool_init(&l->pool, SS__STACK_FREE_MAX);
     l->stack_size = stack_size ? stack_size : SS__STACK_DEFAULT;
     ss__timer_heap_init(&l->timers);
-    l->waiter =
-        (ss__waiter){.wait = seam_wait, .busy = seam_busy, .offload = seam_offload, .self = l};
+    l->waiter = (ss__waiter){.wait = seam_wait,
+                             .busy = seam_busy,
+                             .offload = seam_offload,
+                             .closing = seam_closing,
+                             .self = l};
     pthread_mutex_init(&l->mu, NULL);
     l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (l->wake_fd < 0) return -errno;
@@ -509,9 +513,10 @@ void ss__loop_closing(ss__loop *l, int fd)
     fd_drop(l, fd, 0);
 }
 
-void ss__event_fd_closing(int fd)
+/* The seam's "a descriptor is closing" (ss__fd_closing: a dialed socket). */
+static void seam_closing(void *self, int fd)
 {
-    fd_drop(this_loop, fd, 0);
+    fd_drop(self, fd, 0);
 }
 
 void ss__loop_set_label(const char *label)
@@ -666,7 +671,7 @@ static void offload_done(ss__job *j, void *ctx)
 /* The waiter's offload hook (ss_offload): the loop's own task only. Its
  * signature is the hook's (ss__waiter.offload), hence the non-const self. */
 // cppcheck-suppress constParameter
-static int seam_offload(void *self, void (*fn)(void *), void *arg)
+static int seam_offload(void *self, ss_offload_fn *fn, void *arg)
 {
     if (self != this_loop) {
         fn(arg);

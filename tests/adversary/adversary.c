@@ -951,7 +951,7 @@ static int parse_args(int argc, char **argv, opts *o)
         if (c == '?' || parse_opt(o, c, optarg) < 0) return -1;
     if (optind != argc - 1 || o->count < 1 || o->conc < 1) return -1;
     o->address = argv[optind];
-    if (ss_addr_parse(&o->addr, o->address) < 0) {
+    if (ss_addr_parse(o->address, &o->addr) < 0) {
         fprintf(stderr, "adversary: %s\n", ss_errmsg());
         return -1;
     }

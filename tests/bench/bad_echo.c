@@ -77,7 +77,7 @@ int main(int argc, char **argv)
 {
     ss_addr_t a, bound;
     char text[SS_ADDRSTRLEN];
-    if (argc != 3 || ss_addr_parse(&a, argv[2]) < 0) {
+    if (argc != 3 || ss_addr_parse(argv[2], &a) < 0) {
         fputs("usage: ss_bad_echo corrupt|silent|close tcp://HOST:PORT|udp://HOST:PORT\n", stderr);
         return 64;
     }

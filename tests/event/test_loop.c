@@ -242,7 +242,7 @@ static void seam_sleeper(void *arg)
 {
     (void)arg;
     int64_t t0 = ss_now_ms();
-    ASSERT_OK(ss_sleep(30));
+    ASSERT_OK(ss_sleep_until(ss_now_ms() + 30));
     ASSERT_GE(ss_now_ms() - t0, 30);
     slept++;
 }
@@ -256,7 +256,7 @@ static void seam_reader(void *arg)
 static void seam_writer(void *arg)
 {
     (void)arg;
-    ASSERT_OK(ss_sleep(10));
+    ASSERT_OK(ss_sleep_until(ss_now_ms() + 10));
     ASSERT_EQ(write(sp[1], "y", 1), 1);
 }
 

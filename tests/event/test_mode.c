@@ -49,7 +49,7 @@ static ss_config_t event_config(int workers)
 static ss_server_t *listen_with(const ss_config_t *cfg, ss_handler_t *h, char *addr)
 {
     ss_server_t *s;
-    ASSERT_OK(ss_server_create(&s, cfg, h));
+    ASSERT_OK(ss_server_create(cfg, h, &s));
     ASSERT_OK(ss_server_listen(s, "tcp://127.0.0.1:0"));
     ss_addr_t a;
     ASSERT_OK(ss_server_address(s, 0, &a));
@@ -94,7 +94,7 @@ static void *one_client(void *arg)
 {
     const char *addr = arg;
     ss_conn_t *c;
-    ASSERT_OK(ss_dial(&c, addr, ss_now_ms() + 5000));
+    ASSERT_OK(ss_dial(addr, ss_now_ms() + 5000, &c));
     say(c, "hello\n", "HELLO\n");
     ss_conn_close(c);
     return NULL;
@@ -108,9 +108,9 @@ static void test_handle_request(void)
     ss_server_t *s = make_server(&h, 0, addr);
     pthread_t t;
     ASSERT_EQ(pthread_create(&t, NULL, one_client, addr), 0);
-    ASSERT_OK(ss_server_handle_request(s, 5000));
+    ASSERT_OK(ss_server_handle_request(s, ss_now_ms() + 5000));
     pthread_join(t, NULL);
-    ASSERT_EQ(ss_server_handle_request(s, 50), -ETIMEDOUT);
+    ASSERT_EQ(ss_server_handle_request(s, ss_now_ms() + 50), -ETIMEDOUT);
     ss_server_close(s);
 }
 
@@ -144,7 +144,7 @@ static void idle_clients(const char *addr, int n, int ready_fd, int go_fd)
     ss_conn_t **c = calloc((size_t)n, sizeof *c);
     ASSERT(c != NULL);
     for (int i = 0; i < n; i++) {
-        ASSERT_OK(ss_dial(&c[i], addr, ss_now_ms() + 10000));
+        ASSERT_OK(ss_dial(addr, ss_now_ms() + 10000, &c[i]));
         say(c[i], "idle\n", "IDLE\n");
     }
     char b = 'r';
@@ -210,7 +210,7 @@ static int proxy_handle(ss_conn_t *c, void *ctx)
     ASSERT_GT(ss_readline(c, line, sizeof line), 0);
     for (int i = 0; i < 3; i++) {
         ss_conn_t *b;
-        int rc = ss_dial(&b, backend, ss_now_ms() + 3000);
+        int rc = ss_dial(backend, ss_now_ms() + 3000, &b);
         if (rc < 0) return rc;
         char got[64];
         rc = ss_puts(b, line);
@@ -236,7 +236,7 @@ static void test_dial_twice(void)
     ASSERT_EQ(pthread_create(&ts, NULL, serve_thread, s), 0);
     for (int k = 0; k < 3; k++) {
         ss_conn_t *c;
-        ASSERT_OK(ss_dial(&c, addr, ss_now_ms() + 5000));
+        ASSERT_OK(ss_dial(addr, ss_now_ms() + 5000, &c));
         ASSERT_OK(ss_puts(c, "x\n"));
         ASSERT_OK(ss_flush(c));
         char got[64];
@@ -291,7 +291,7 @@ static void test_overflow(void)
     }
     close(p[1]);
     ss_conn_t *c;
-    ASSERT_OK(ss_dial(&c, addr, ss_now_ms() + 5000));
+    ASSERT_OK(ss_dial(addr, ss_now_ms() + 5000, &c));
     ASSERT_OK(ss_puts(c, "go\n"));
     ASSERT_OK(ss_flush(c));
     char out[8192];
@@ -339,7 +339,7 @@ static int flood_handle(ss_conn_t *c, void *ctx)
 static void *fast_reader(void *arg)
 {
     ss_addr_t a;
-    ASSERT_OK(ss_addr_parse(&a, arg));
+    ASSERT_OK(ss_addr_parse(arg, &a));
     int fd = socket(a.sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     ASSERT(fd >= 0);
     ASSERT_OK(connect(fd, (struct sockaddr *)&a.sa, a.len));
@@ -366,7 +366,7 @@ static void test_busy_peer(void)
     ASSERT_EQ(pthread_create(&rt, NULL, fast_reader, addr), 0);
     usleep(200 * 1000);
     ss_conn_t *c;
-    ASSERT_OK(ss_dial(&c, addr, ss_now_ms() + 3000));
+    ASSERT_OK(ss_dial(addr, ss_now_ms() + 3000, &c));
     ss_set_deadline(c, ss_now_ms() + 3000);
     say(c, "hi\n", "HI\n");
     ss_conn_close(c);
@@ -404,7 +404,7 @@ static int offload_handle(ss_conn_t *c, void *ctx)
         char to[64];
         snprintf(to, sizeof to, "tcp://localhost:%d", atoi(line + 5));
         ss_conn_t *b;
-        int rc = ss_dial(&b, to, ss_now_ms() + 3000);
+        int rc = ss_dial(to, ss_now_ms() + 3000, &b);
         if (rc < 0) return rc;
         char got[16];
         ssize_t m = ss_puts(b, "hi\n");
@@ -431,8 +431,8 @@ static void test_offload(void)
     pthread_t t;
     ASSERT_EQ(pthread_create(&t, NULL, serve_thread, s), 0);
     ss_conn_t *slow, *quick;
-    ASSERT_OK(ss_dial(&slow, addr, ss_now_ms() + 3000));
-    ASSERT_OK(ss_dial(&quick, addr, ss_now_ms() + 3000));
+    ASSERT_OK(ss_dial(addr, ss_now_ms() + 3000, &slow));
+    ASSERT_OK(ss_dial(addr, ss_now_ms() + 3000, &quick));
     ss_set_deadline(slow, ss_now_ms() + 5000);
     ss_set_deadline(quick, ss_now_ms() + 5000);
     ASSERT_OK(ss_puts(slow, "slow\n"));
@@ -447,7 +447,7 @@ static void test_offload(void)
     ss_conn_close(slow);
     ss_conn_close(quick);
     ss_conn_t *d;
-    ASSERT_OK(ss_dial(&d, addr, ss_now_ms() + 3000));
+    ASSERT_OK(ss_dial(addr, ss_now_ms() + 3000, &d));
     ss_set_deadline(d, ss_now_ms() + 5000);
     char dial[32];
     ss_addr_t a;

@@ -6,7 +6,7 @@ int main(void)
 {
     ss_addr_t a;
     char text[SS_ADDRSTRLEN];
-    if (ss_addr_parse(&a, "tcp://[::1]:2345") < 0 || ss_addr_format(&a, text, sizeof text) < 0)
+    if (ss_addr_parse("tcp://[::1]:2345", &a) < 0 || ss_addr_format(&a, text, sizeof text) < 0)
         return 1;
     printf("%s %s\n", SS_VERSION_STRING, text);
     return 0;

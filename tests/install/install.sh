@@ -25,13 +25,13 @@ cmake -S "$tmp/c" -B "$tmp/c/b" -DCMAKE_PREFIX_PATH="$tmp/p" -DCMAKE_C_FLAGS="$s
 cmake --build "$tmp/c/b" >/dev/null
 libdir=$(dirname "$lib")
 out=$(LD_LIBRARY_PATH=$libdir "$tmp/c/b/consumer")
-[ "$out" = "0.1.0 tcp://[::1]:2345" ] || { echo "FAIL: find_package consumer said: $out"; exit 1; }
+[ "$out" = "0.2.0 tcp://[::1]:2345" ] || { echo "FAIL: find_package consumer said: $out"; exit 1; }
 if command -v pkg-config >/dev/null; then
   flags=$(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --cflags --libs socketserver)
   # shellcheck disable=SC2086
   cc -std=c11 -Wall -Wextra -Wpedantic $sflags "$tmp/c/consumer.c" $flags -o "$tmp/c/pc"
   out=$(LD_LIBRARY_PATH=$libdir "$tmp/c/pc")
-  [ "$out" = "0.1.0 tcp://[::1]:2345" ] || { echo "FAIL: pkg-config consumer said: $out"; exit 1; }
+  [ "$out" = "0.2.0 tcp://[::1]:2345" ] || { echo "FAIL: pkg-config consumer said: $out"; exit 1; }
 else
   echo "skipped: pkg-config not installed (the find_package check ran)"
 fi

@@ -139,7 +139,7 @@ static void harness_child(const ss_config_t *cfg0, const ss_handler_t *h, const 
     sigaction(SIGTERM, &sa, NULL);
     ss_addr_t bound;
     char line[SS_ADDRSTRLEN + 1];
-    if (ss_server_create(&harness_server, &cfg, h) < 0 ||
+    if (ss_server_create(&cfg, h, &harness_server) < 0 ||
         ss_server_listen(harness_server, want) < 0 ||
         ss_server_address(harness_server, 0, &bound) < 0 ||
         ss_addr_format(&bound, line, sizeof line - 1) < 0) {

@@ -10,7 +10,7 @@ static void roundtrip(const char *in, const char *out)
 {
     ss_addr_t a;
     char buf[SS_ADDRSTRLEN];
-    ASSERT_OK(ss_addr_parse(&a, in));
+    ASSERT_OK(ss_addr_parse(in, &a));
     ASSERT_OK(ss_addr_format(&a, buf, sizeof buf));
     ASSERT_STR_EQ(buf, out);
 }
@@ -28,10 +28,10 @@ static void test_good(void)
     roundtrip("unix:@abstract", "unix:@abstract");
     roundtrip("tcp://[::ffff:127.0.0.1]:1", "tcp://[::ffff:127.0.0.1]:1");
     ss_addr_t a;
-    ASSERT_OK(ss_addr_parse(&a, "udp://127.0.0.1:2345"));
+    ASSERT_OK(ss_addr_parse("udp://127.0.0.1:2345", &a));
     ASSERT_EQ(a.transport, SS_UDP);
     ASSERT_EQ(ss_addr_port(&a), 2345);
-    ASSERT_OK(ss_addr_parse(&a, "unixgram:/x"));
+    ASSERT_OK(ss_addr_parse("unixgram:/x", &a));
     ASSERT_EQ(a.transport, SS_UNIXGRAM);
     ASSERT_EQ(ss_addr_port(&a), -1);
 }
@@ -39,7 +39,7 @@ static void test_good(void)
 static void expect_bad(const char *text, int err, const char *needle)
 {
     ss_addr_t a;
-    int rc = ss_addr_parse(&a, text);
+    int rc = ss_addr_parse(text, &a);
     if (rc != err) FAIL_AT("\"%s\": got %d (%s), want %d", text, rc, ss_errmsg(), err);
     if (needle && !strstr(ss_errmsg(), needle))
         FAIL_AT("\"%s\": message \"%s\" lacks \"%s\"", text, ss_errmsg(), needle);
@@ -91,7 +91,7 @@ static void test_bad(void)
 static void test_resolve_fail(void)
 {
     ss_addr_t a;
-    int rc = ss_addr_parse(&a, "tcp://no-such-host.invalid:80");
+    int rc = ss_addr_parse("tcp://no-such-host.invalid:80", &a);
     ASSERT(rc == SS_ERESOLVE || rc < 0);
     ASSERT(strstr(ss_errmsg(), "no-such-host.invalid") != NULL);
 }
@@ -100,7 +100,7 @@ static void test_format_small(void)
 {
     ss_addr_t a;
     char buf[8];
-    ASSERT_OK(ss_addr_parse(&a, "tcp://127.0.0.1:2345"));
+    ASSERT_OK(ss_addr_parse("tcp://127.0.0.1:2345", &a));
     ASSERT_EQ(ss_addr_format(&a, buf, sizeof buf), -ENOSPC);
     ASSERT_EQ(strlen(buf), sizeof buf - 1);
     ss_addr_t bogus = {0};
@@ -127,7 +127,7 @@ static void test_hostile(void)
         memcpy(buf, base, i);
         buf[i] = '\0';
         ss_addr_t a;
-        (void)ss_addr_parse(&a, buf);
+        (void)ss_addr_parse(buf, &a);
     }
     for (size_t i = 0; i < n; i++) {
         for (int b = 1; b < 256; b += 7) {
@@ -135,7 +135,7 @@ static void test_hostile(void)
             buf[i] = (char)b;
             ss_addr_t a;
             char out[SS_ADDRSTRLEN];
-            if (ss_addr_parse(&a, buf) == 0) ASSERT_GT(ss_addr_format(&a, out, sizeof out), 0);
+            if (ss_addr_parse(buf, &a) == 0) ASSERT_GT(ss_addr_format(&a, out, sizeof out), 0);
         }
     }
 }

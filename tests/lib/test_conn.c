@@ -277,13 +277,13 @@ static void test_dial_refused(void)
     char addr[64];
     snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", ntohs(sin.sin_port));
     ss_conn_t *c = NULL;
-    ASSERT_EQ(ss_dial(&c, addr, ss_now_ms() + 2000), -ECONNREFUSED);
+    ASSERT_EQ(ss_dial(addr, ss_now_ms() + 2000, &c), -ECONNREFUSED);
     ASSERT(c == NULL);
     char want[128];
     snprintf(want, sizeof want, "connect %s: Connection refused", addr);
     ASSERT_STR_EQ(ss_errmsg(), want);
-    ASSERT_EQ(ss_dial(&c, "tcp://nowhere", 0), SS_EADDR);
-    ASSERT_EQ(ss_dial(&c, "unix:/nonexistent/socket", 0), -ENOENT);
+    ASSERT_EQ(ss_dial("tcp://nowhere", 0, &c), SS_EADDR);
+    ASSERT_EQ(ss_dial("unix:/nonexistent/socket", 0, &c), -ENOENT);
 }
 
 /* A UDP "server" that ignores the first `skip` datagrams, answers the next
@@ -326,14 +326,16 @@ static void test_request_retries(void)
     pthread_t t;
     pthread_create(&t, NULL, udp_answer, &u);
     ss_conn_t *c;
-    ASSERT_OK(ss_dial(&c, addr, 0));
-    ASSERT_EQ(ss_request(c, "q", 1, reply, sizeof reply, 100, 1), -ETIMEDOUT); /* 2 dropped */
-    ASSERT_EQ(ss_request(c, "q", 1, reply, sizeof reply, 100, 0), 5);
+    ASSERT_OK(ss_dial(addr, 0, &c));
+    ASSERT_EQ(ss_request(c, "q", 1, reply, sizeof reply, ss_now_ms() + 200, 2),
+              -ETIMEDOUT); /* 2 dropped */
+    ASSERT_EQ(ss_request(c, "q", 1, reply, sizeof reply, ss_now_ms() + 100, 1), 5);
     pthread_join(t, NULL);
     u.skip = 0;
     u.reply_len = 100;
     pthread_create(&t, NULL, udp_answer, &u);
-    ASSERT_EQ(ss_request(c, "q", 1, reply, 10, 1000, 0), SS_ETRUNC); /* reported, not cut */
+    ASSERT_EQ(ss_request(c, "q", 1, reply, 10, ss_now_ms() + 1000, 1),
+              SS_ETRUNC); /* reported, not cut */
     pthread_join(t, NULL);
     ss_conn_close(c);
     close(u.fd);

@@ -225,7 +225,7 @@ static int upper(ss_conn_t *c, void *ctx)
 
 /* The server's log: silent, unless SS_FAULT_VERBOSE is set (to see what a
  * failing call index did, with `test_faults MODE INDEX CALL`). */
-static void quiet(int level, const char *msg, void *ctx)
+static void quiet(ss_log_level_t level, const char *msg, void *ctx)
 {
     (void)ctx;
     if (getenv("SS_FAULT_VERBOSE"))
@@ -245,10 +245,10 @@ static int request(const char *addr, int dgram)
     ss_conn_t *c;
     char buf[64];
     int ok = -1;
-    if (ss_dial(&c, addr, ss_now_ms() + 2000) < 0) return -1;
+    if (ss_dial(addr, ss_now_ms() + 2000, &c) < 0) return -1;
     ss_set_deadline(c, ss_now_ms() + 2000);
     if (dgram) {
-        ssize_t n = ss_request(c, "ping", 4, buf, sizeof buf, 200, 2);
+        ssize_t n = ss_request(c, "ping", 4, buf, sizeof buf, ss_now_ms() + 600, 3);
         ok = (n == 4 && memcmp(buf, "PING", 4) == 0) ? 0 : -1;
     } else if (ss_puts(c, "ping\n") == 0 && ss_readline(c, buf, sizeof buf) == 5) {
         ok = memcmp(buf, "PING\n", 5) == 0 ? 0 : -1;
@@ -312,7 +312,7 @@ static void scenario(ss_mode_t mode)
     cfg.mode = mode;
     cfg.log = quiet;
     cfg.drain_timeout_ms = 500;
-    int rc = ss_server_create(&server, &cfg, &(ss_handler_t){.handle = upper});
+    int rc = ss_server_create(&cfg, &(ss_handler_t){.handle = upper}, &server);
     if (rc < 0) {
         ASSERT(ss_errmsg()[0] != '\0');
         finish(cl, p[1]);

@@ -39,7 +39,7 @@ static ss_server_t *make(ss_mode_t mode, const char *addr)
     cfg.mode = mode;
     cfg.log_level = SS_LOG_ERROR;
     ss_server_t *s;
-    ASSERT_OK(ss_server_create(&s, &cfg, &h_upper));
+    ASSERT_OK(ss_server_create(&cfg, &h_upper, &s));
     if (addr) ASSERT_OK(ss_server_listen(s, addr));
     return s;
 }
@@ -55,10 +55,10 @@ static void roundtrip(const char *addr, const char *msg, const char *want)
 {
     ss_conn_t *c;
     char buf[128];
-    ASSERT_OK(ss_dial(&c, addr, ss_now_ms() + 2000));
+    ASSERT_OK(ss_dial(addr, ss_now_ms() + 2000, &c));
     ss_set_deadline(c, ss_now_ms() + 5000);
     if (ss_conn_is_datagram(c)) {
-        ssize_t n = ss_request(c, msg, strlen(msg), buf, sizeof buf - 1, 2000, 1);
+        ssize_t n = ss_request(c, msg, strlen(msg), buf, sizeof buf - 1, ss_now_ms() + 4000, 2);
         ASSERT_OK(n);
         buf[n] = '\0';
     } else {
@@ -140,18 +140,19 @@ static void test_handle_request(void)
     ss_config_init(&cfg);
     cfg.handle_timeout = on_timeout;
     ss_server_t *s;
-    ASSERT_OK(ss_server_create(&s, &cfg, &h_upper));
-    ASSERT_EQ(ss_server_handle_request(s, 10), SS_EUSAGE); /* no listener yet */
+    ASSERT_OK(ss_server_create(&cfg, &h_upper, &s));
+    ASSERT_EQ(ss_server_handle_request(s, ss_now_ms() + 10), SS_EUSAGE); /* no listener yet */
     ASSERT_OK(ss_server_listen(s, "udp://127.0.0.1:0"));
-    ASSERT_EQ(ss_server_handle_request(s, 30), -ETIMEDOUT);
+    ASSERT_EQ(ss_server_handle_request(s, ss_now_ms() + 30), -ETIMEDOUT);
     ASSERT_EQ(timeouts, 1);
     char addr[SS_ADDRSTRLEN];
     addr_of(s, 0, addr);
     ss_conn_t *c;
-    ASSERT_OK(ss_dial(&c, addr, 0));
+    ASSERT_OK(ss_dial(addr, 0, &c));
     ASSERT_OK(ss_puts(c, "one"));
     ASSERT_OK(ss_flush(c));
-    ASSERT_EQ(ss_server_handle_request(s, 2000), 0); /* one request, then back to us */
+    ASSERT_EQ(ss_server_handle_request(s, ss_now_ms() + 2000),
+              0); /* one request, then back to us */
     char buf[16];
     ASSERT_EQ(ss_read(c, buf, sizeof buf), 3);
     ASSERT_MEM_EQ(buf, "ONE", 3);
@@ -159,7 +160,7 @@ static void test_handle_request(void)
     ASSERT_EQ(timeouts, 1);
     ss_conn_close(c);
     ss_server_shutdown(s);
-    ASSERT_EQ(ss_server_handle_request(s, 1000), -ECANCELED);
+    ASSERT_EQ(ss_server_handle_request(s, ss_now_ms() + 1000), -ECANCELED);
     ss_server_close(s);
 }
 
@@ -176,7 +177,7 @@ static void test_service_actions(void)
     cfg.service_actions = on_actions;
     cfg.service_interval_ms = 10;
     ss_server_t *s;
-    ASSERT_OK(ss_server_create(&s, &cfg, &h_upper));
+    ASSERT_OK(ss_server_create(&cfg, &h_upper, &s));
     ASSERT_OK(ss_server_listen(s, "tcp://127.0.0.1:0"));
     bg b;
     bg_start(&b, s);
@@ -319,7 +320,7 @@ static void check_unix_mode(unsigned mode, mode_t mask, mode_t want)
     cfg.unix_mode = mode;
     mode_t old = umask(mask);
     ss_server_t *s;
-    ASSERT_OK(ss_server_create(&s, &cfg, &h_upper));
+    ASSERT_OK(ss_server_create(&cfg, &h_upper, &s));
     ASSERT_OK(ss_server_listen(s, ux));
     ASSERT_OK(ss_server_listen(s, ug));
     umask(old);
@@ -370,7 +371,7 @@ static void test_unix_mode_abstract(void)
     cfg.log_level = SS_LOG_ERROR;
     cfg.unix_mode = 0600;
     ss_server_t *s;
-    ASSERT_OK(ss_server_create(&s, &cfg, &h_upper));
+    ASSERT_OK(ss_server_create(&cfg, &h_upper, &s));
     ASSERT_OK(ss_server_listen(s, ux));
     ASSERT_OK(ss_server_listen(s, ug));
     serve_both(s, ux, ug);
@@ -379,7 +380,7 @@ static void test_unix_mode_abstract(void)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cfg.unix_mode = bad[i];
         s = NULL;
-        ASSERT_EQ(ss_server_create(&s, &cfg, &h_upper), -EINVAL);
+        ASSERT_EQ(ss_server_create(&cfg, &h_upper, &s), -EINVAL);
         ASSERT(s == NULL);
         ASSERT(strstr(ss_errmsg(), "unix_mode") != NULL);
     }
@@ -438,13 +439,13 @@ static void test_config_errors(void)
     ss_server_t *s = NULL;
     ss_config_init(&cfg);
     cfg.max_connections = -1;
-    ASSERT_EQ(ss_server_create(&s, &cfg, &h_upper), -EINVAL);
+    ASSERT_EQ(ss_server_create(&cfg, &h_upper, &s), -EINVAL);
     ss_config_init(&cfg);
     cfg.buffer_size = 1;
-    ASSERT_EQ(ss_server_create(&s, &cfg, &h_upper), -EINVAL);
+    ASSERT_EQ(ss_server_create(&cfg, &h_upper, &s), -EINVAL);
     ss_config_init(&cfg);
     ss_handler_t none = {0};
-    ASSERT_EQ(ss_server_create(&s, &cfg, &none), SS_EUSAGE);
+    ASSERT_EQ(ss_server_create(&cfg, &none, &s), SS_EUSAGE);
     ss_mode_t m;
     ASSERT_EQ(ss_mode_parse("forking", &m), SS_EUSAGE);
     ASSERT(strstr(ss_errmsg(), "forking") != NULL);
@@ -454,7 +455,7 @@ static void test_config_errors(void)
     ASSERT(ss_mode_name((ss_mode_t)42) == NULL);
     for (int i = 0; i <= SS_MODE_EVENT; i++) {
         cfg.mode = (ss_mode_t)i;
-        int rc = ss_server_create(&s, &cfg, &h_upper);
+        int rc = ss_server_create(&cfg, &h_upper, &s);
         ASSERT_EQ(rc, ss_mode_available((ss_mode_t)i) ? 0 : SS_EMODE);
         if (rc == 0) ss_server_close(s);
     }
@@ -511,7 +512,7 @@ static void test_emfile(void)
     ss_conn_t *c[60];
     int open_ok = 0;
     for (int i = 0; i < 60; i++) {
-        ASSERT_OK(ss_dial(&c[i], r.addr, ss_now_ms() + 2000));
+        ASSERT_OK(ss_dial(r.addr, ss_now_ms() + 2000, &c[i]));
         ss_set_deadline(c[i], ss_now_ms() + 3000);
         char line[16];
         ss_puts(c[i], "hi\n");
@@ -527,7 +528,7 @@ static void test_emfile(void)
     for (;;) { /* serves again once descriptors are back */
         ss_conn_t *x;
         char line[16];
-        ASSERT_OK(ss_dial(&x, r.addr, ss_now_ms() + 2000));
+        ASSERT_OK(ss_dial(r.addr, ss_now_ms() + 2000, &x));
         ss_set_deadline(x, ss_now_ms() + 1000);
         ss_puts(x, "back\n");
         ssize_t n = ss_readline(x, line, sizeof line);
@@ -550,7 +551,7 @@ static int crasher(ss_conn_t *c, void *ctx)
     return ss_write(c, "fine\n", 5);
 }
 
-static void crash_log(int level, const char *msg, void *ctx)
+static void crash_log(ss_log_level_t level, const char *msg, void *ctx)
 {
     (void)ctx;
     if (level == SS_LOG_ERROR && strstr(msg, "killed by signal 6") && strstr(msg, "tcp://"))

@@ -1,0 +1,274 @@
+/* intake.c - the one path a request takes into the server, whatever the
+ * mode: accept(2) or recvmmsg(2) on a listener, the spare descriptor that
+ * lets a server out of descriptors refuse a client instead of spinning, the
+ * socket setup after accept, admission (verify_request, max_connections),
+ * the datagram size check, and the note that wakes service_actions. The
+ * poll loop (poll_loop.c), prefork's workers and event mode's acceptors call
+ * it; what a mode does with an admitted request is its own (process). */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DGRAM_BUFFERS (256 * 1024) /* a batch's buffers, at most (roughly) */
+
+struct ss__intake {
+    int reserve_fd;     /* spare descriptor for EMFILE (libuv's trick) */
+    int shared;         /* several threads accept at once (event loops) */
+    pthread_mutex_t mu; /* then guards reserve_fd and every accept */
+};
+
+int ss__intake_init(ss_server_t *s)
+{
+    struct ss__intake *in = calloc(1, sizeof *in);
+    if (!in) return ss__fail(-ENOMEM, "ss_server_create");
+    in->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    pthread_mutex_init(&in->mu, NULL);
+    s->in = in;
+    return 0;
+}
+
+void ss__intake_free(ss_server_t *s)
+{
+    struct ss__intake *in = s->in;
+    if (!in) return;
+    if (in->reserve_fd >= 0) close(in->reserve_fd);
+    pthread_mutex_destroy(&in->mu);
+    free(in);
+    s->in = NULL;
+}
+
+void ss__intake_shared(ss_server_t *s)
+{
+    s->in->shared = 1;
+}
+
+/* ------------------------------------------------------------ admission */
+
+/* A request was taken in: service_actions is due (ss__actions_run). Where
+ * the serving loop is elsewhere (event loops, prefork workers), it is woken,
+ * once per run of requests: only the first note since its last call writes
+ * to the eventfd. Nothing at all without the hook. */
+static void note_taken(ss_server_t *s)
+{
+    if (!s->cfg.service_actions) return;
+    if (atomic_exchange(&s->shared->actions_due, 1) == 0 && s->notify_fd >= 0)
+        ss__eventfd_signal(s->notify_fd);
+}
+
+static void refuse(ss_server_t *s, const ss__request *req, ss_log_level_t level, const char *why)
+{
+    char text[SS_ADDRSTRLEN];
+    ss_addr_format(&req->peer, text, sizeof text);
+    ss__log(s, level, "refused %s: %s", text, why);
+    if (!ss__is_dgram(req->transport)) close(req->fd);
+}
+
+/* verify_request (0 serves: the header's rule 4), then max_connections: a
+ * client beyond it is closed at once (DESIGN.md), never queued without bound
+ * nor left waiting. Returns 1 to serve req; else the client is closed (a
+ * datagram dropped). */
+static int admit(ss_server_t *s, const ss__request *req)
+{
+    note_taken(s);
+    if (s->cfg.verify_request) {
+        int v = s->cfg.verify_request(s, &req->peer, s->cfg.hook_ctx);
+        if (v != 0) {
+            refuse(s, req, SS_LOG_DEBUG, v < 0 ? ss_strerror(v) : "verify_request");
+            return 0;
+        }
+    }
+    if (ss__at_capacity(s)) {
+        char why[64];
+        snprintf(why, sizeof why, "max_connections (%d) reached", s->cfg.max_connections);
+        refuse(s, req, SS_LOG_WARN, why);
+        return 0;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------ streams */
+
+/* Out of descriptors: give back the reserve, accept the waiting client and
+ * close it at once (it is refused, not left hanging), take the reserve
+ * again. Where several threads accept, every accept holds the lock
+ * (accept_fd): another thread's accept could otherwise take the slot freed
+ * here, and the reserve would be lost with every client beyond the limit
+ * left hanging in the backlog (the adversary's storm test). A reserve lost
+ * all the same (to a handler's own descriptor) is taken again once
+ * descriptors come back. Returns 0, or SS__INTAKE_PAUSE when no client could
+ * be refused. */
+static int shed_one(ss_server_t *s, const ss__listener *l, int err)
+{
+    struct ss__intake *in = s->in;
+    int fd = -1;
+    if (in->shared) pthread_mutex_lock(&in->mu);
+    if (in->reserve_fd < 0) in->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (in->reserve_fd >= 0) {
+        close(in->reserve_fd);
+        fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0) close(fd);
+        in->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    if (in->shared) pthread_mutex_unlock(&in->mu);
+    if (fd >= 0) {
+        ss__log(s, SS_LOG_WARN, "accept: %s; refused a client", ss_strerror(err));
+        return 0;
+    }
+    ss__log(s, SS_LOG_WARN, "accept: %s; pausing %d ms", ss_strerror(err), SS__BACKOFF_MS);
+    return SS__INTAKE_PAUSE;
+}
+
+/* accept4(2), under the lock where several threads accept (see shed_one):
+ * uncontended but for a shed, next to accept's system call. */
+static int accept_fd(ss_server_t *s, const ss__listener *l, ss__request *req)
+{
+    struct ss__intake *in = s->in;
+    if (in->shared) pthread_mutex_lock(&in->mu);
+    int fd = accept4(l->fd, (struct sockaddr *)&req->peer.sa, &req->peer.len,
+                     SOCK_CLOEXEC | SOCK_NONBLOCK);
+    int err = fd < 0 ? ss__errno() : 0;
+    if (in->shared) pthread_mutex_unlock(&in->mu);
+    return fd >= 0 ? fd : err;
+}
+
+static int accept_failed(ss_server_t *s, const ss__listener *l, int err)
+{
+    if (err == -EAGAIN) return SS__INTAKE_EMPTY;
+    if (err == -EMFILE || err == -ENFILE) return shed_one(s, l, err);
+    if (err == -ENOBUFS || err == -ENOMEM) {
+        char text[SS_ADDRSTRLEN];
+        ss_addr_format(&l->addr, text, sizeof text);
+        ss__log(s, SS_LOG_WARN, "accept %s: %s; pausing %d ms", text, ss_strerror(err),
+                SS__BACKOFF_MS);
+        return SS__INTAKE_PAUSE;
+    }
+    /* The listener itself is gone or wrong. */
+    if (err == -EBADF || err == -EINVAL || err == -ENOTSOCK) return err;
+    /* EINTR, ECONNABORTED, EPROTO, EPERM (a firewall) and network errors
+     * belong to that one client (accept(2)): go on with the next. */
+    return 0;
+}
+
+/* The socket setup every accepted connection gets. Unix stream clients are
+ * mostly unnamed (unix(7)): the listener's path stands for them. */
+static void setup_accepted(ss_server_t *s, const ss__listener *l, ss__request *req)
+{
+    if (l->transport == SS_TCP && s->cfg.tcp_nodelay) {
+        int one = 1;
+        setsockopt(req->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    if (l->transport == SS_UNIX) req->peer = l->addr;
+    req->local = l->addr;
+}
+
+int ss__intake_accept(ss_server_t *s, const ss__listener *l, ss__request *req)
+{
+    memset(req, 0, sizeof *req);
+    req->transport = req->peer.transport = l->transport;
+    req->listener = l;
+    req->peer.len = sizeof req->peer.sa;
+    int fd = accept_fd(s, l, req);
+    if (fd < 0) return accept_failed(s, l, fd);
+    req->fd = fd;
+    setup_accepted(s, l, req);
+    return admit(s, req);
+}
+
+/* ---------------------------------------------------------- datagrams */
+
+/* How many datagrams one recvmmsg takes: SS__DGRAM_BATCH small ones, fewer
+ * when max_datagram is large, so a batch's buffer stays near DGRAM_BUFFERS. */
+static int batch_count(size_t size)
+{
+    size_t n = DGRAM_BUFFERS / size;
+    return n < 1 ? 1 : n > SS__DGRAM_BATCH ? SS__DGRAM_BATCH : (int)n;
+}
+
+int ss__dgram_batch_init(ss_server_t *s, ss__dgram_batch *b)
+{
+    memset(b, 0, sizeof *b);
+    b->size = s->cfg.max_datagram + 1; /* one more: a larger datagram is seen */
+    b->count = batch_count(b->size);
+    b->buf = malloc(b->size * (size_t)b->count);
+    return b->buf ? 0 : -ENOMEM;
+}
+
+void ss__dgram_batch_free(ss__dgram_batch *b)
+{
+    if (b) free(b->buf);
+}
+
+static void batch_prepare(ss__dgram_batch *b, int count)
+{
+    for (int i = 0; i < count; i++) {
+        b->iov[i] = (struct iovec){.iov_base = b->buf + (size_t)i * b->size, .iov_len = b->size};
+        b->msg[i] = (struct mmsghdr){0};
+        b->msg[i].msg_hdr.msg_name = &b->peer[i].sa;
+        b->msg[i].msg_hdr.msg_namelen = sizeof b->peer[i].sa;
+        b->msg[i].msg_hdr.msg_iov = &b->iov[i];
+        b->msg[i].msg_hdr.msg_iovlen = 1;
+    }
+}
+
+/* recvmmsg(2) takes up to count datagrams in one system call; MSG_TRUNC
+ * makes each length the datagram's real size (udp(7), unix(7)). */
+int ss__intake_recv(ss_server_t *s, const ss__listener *l, ss__dgram_batch *b, int max)
+{
+    int count = max < b->count ? max : b->count;
+    if (count < 1) count = 1;
+    batch_prepare(b, count);
+    int n = recvmmsg(l->fd, b->msg, (unsigned)count, MSG_DONTWAIT | MSG_TRUNC, NULL);
+    if (n > 0) return b->n = n;
+    int err = n < 0 ? ss__errno() : -EAGAIN;
+    if (err == -EAGAIN || err == -EINTR) return SS__INTAKE_EMPTY;
+    if (err == -EBADF || err == -ENOTSOCK) return err; /* the listener is gone */
+    ss__log(s, SS_LOG_WARN, "recvmmsg: %s; pausing %d ms", ss_strerror(err), SS__BACKOFF_MS);
+    return SS__INTAKE_PAUSE;
+}
+
+/* A copy the mode keeps after process returns (SS__MODE_COPY_PACKET). */
+static int copy_packet(ss_server_t *s, ss__request *req)
+{
+    char *copy = malloc(req->len ? req->len : 1);
+    if (!copy) {
+        ss__log(s, SS_LOG_WARN, "out of memory: dropped a datagram");
+        return 0;
+    }
+    memcpy(copy, req->packet, req->len);
+    req->packet = copy;
+    req->flags |= SS__REQ_PACKET_OWNED;
+    return 1;
+}
+
+int ss__intake_datagram(ss_server_t *s, const ss__listener *l, ss__dgram_batch *b, int i,
+                        ss__request *req)
+{
+    size_t n = b->msg[i].msg_len;
+    memset(req, 0, sizeof *req);
+    req->transport = l->transport;
+    req->listener = l;
+    req->fd = l->fd;
+    req->local = l->addr;
+    req->peer = b->peer[i];
+    req->peer.transport = l->transport;
+    req->peer.len = b->msg[i].msg_hdr.msg_namelen;
+    if (n > s->cfg.max_datagram || (b->msg[i].msg_hdr.msg_flags & MSG_TRUNC)) {
+        /* Dropped and said, never cut (DESIGN.md: no silent truncation). */
+        char text[SS_ADDRSTRLEN];
+        ss_addr_format(&req->peer, text, sizeof text);
+        ss__log(s, SS_LOG_WARN, "datagram from %s truncated: %zu bytes > max_datagram %zu", text, n,
+                s->cfg.max_datagram);
+        return 0;
+    }
+    req->packet = b->iov[i].iov_base;
+    req->len = n;
+    if (!admit(s, req)) return 0;
+    return (s->mode->flags & SS__MODE_COPY_PACKET) ? copy_packet(s, req) : 1;
+}

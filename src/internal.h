@@ -6,6 +6,7 @@
 #include "socketserver.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <sys/types.h>
@@ -296,5 +297,31 @@ int ss__pidfd_open(pid_t pid);
 
 /* mode.c: the ops of a mode, NULL when this build lacks it. */
 const ss__mode_ops *ss__mode_ops_for(ss_mode_t mode);
+
+/* ------------------------------------------------ condition variables */
+
+/* cond.c: initializes cv to measure deadlines on CLOCK_MONOTONIC. */
+void ss__cond_init(pthread_cond_t *cv);
+/* Waits on cv (mu held) until signalled or deadline (ss_now_ms time; 0 =
+ * none) passes. Returns 0, or -ETIMEDOUT once the deadline has passed. */
+int ss__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline);
+
+/* The wait for a mode's running requests to end (event, pool, thread). The
+ * mode counts them in an atomic_int of its own (s->active) and calls
+ * ss__drainer_done when one ends instead of decrementing it. */
+typedef struct ss__drainer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;   /* broadcast by a request's end while a drain waits */
+    atomic_int draining; /* drains waiting */
+} ss__drainer;
+
+void ss__drainer_init(ss__drainer *d);
+void ss__drainer_destroy(ss__drainer *d);
+/* A request ended: lowers *active and wakes a waiting drain (taking the
+ * mutex only then). Returns *active's value before. */
+int ss__drainer_done(ss__drainer *d, atomic_int *active);
+/* Waits until *active is 0 or deadline (ss_now_ms time; 0 = none) passes.
+ * Returns *active then: how many still run. */
+int ss__drainer_wait(ss__drainer *d, atomic_int *active, int64_t deadline);
 
 #endif /* SS_INTERNAL_H */

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
@@ -460,11 +461,84 @@ int ss__take(ss_server_t *s, int i, int max);
 int ss__poll_serve(ss_server_t *s);
 int ss__poll_handle_request(ss_server_t *s, int64_t deadline);
 
-/* children.c / mode_fork.c: pidfd_open(2), close-on-exec; -1 when the kernel
- * lacks it. */
-int ss__pidfd_open(pid_t pid);
-
 /* mode.c: the ops of a mode, NULL when this build lacks it. */
 const ss__mode_ops *ss__mode_ops_for(ss_mode_t mode);
+
+/* ------------------------------------------------ condition variables */
+
+/* cond.c: initializes cv to measure deadlines on CLOCK_MONOTONIC. */
+void ss__cond_init(pthread_cond_t *cv);
+/* Waits on cv (mu held) until signalled or deadline (ss_now_ms time; 0 =
+ * none) passes. Returns 0, or -ETIMEDOUT once the deadline has passed. */
+int ss__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline);
+
+/* The wait for a mode's running requests to end (event, pool, thread). The
+ * mode counts them in an atomic_int of its own (s->active) and calls
+ * ss__drainer_done when one ends instead of decrementing it. */
+typedef struct ss__drainer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;   /* broadcast by a request's end while a drain waits */
+    atomic_int draining; /* drains waiting */
+} ss__drainer;
+
+void ss__drainer_init(ss__drainer *d);
+void ss__drainer_destroy(ss__drainer *d);
+/* A request ended: lowers *active and wakes a waiting drain (taking the
+ * mutex only then). Returns *active's value before. */
+int ss__drainer_done(ss__drainer *d, atomic_int *active);
+/* Waits until *active is 0 or deadline (ss_now_ms time; 0 = none) passes.
+ * Returns *active then: how many still run. */
+int ss__drainer_wait(ss__drainer *d, atomic_int *active, int64_t deadline);
+
+/* ------------------------------------------------------ child processes */
+
+/* children.c: the child processes of fork and prefork mode. A set holds
+ * entries of a mode's own type, each beginning with an ss__child. */
+typedef struct ss__child {
+    pid_t pid;
+    int pidfd; /* -1 if pidfd_open(2) failed: then swept by polling */
+} ss__child;
+
+typedef struct ss__children {
+    char *v;            /* n entries of size bytes */
+    struct pollfd *pfd; /* cap entries: a drain's poll set */
+    size_t size;        /* of an entry */
+    int n, cap;
+    int sweep_ms; /* how often children without a pidfd are looked at */
+} ss__children;
+
+/* Called with a child that is gone, before its entry is dropped; status is
+ * its wait status, NULL when there is none (ECHILD). */
+typedef void ss__reaped_fn(void *ctx, void *child, const int *status);
+
+/* An empty set of entries of size bytes, with room for cap (0: grows as
+ * needed). Returns 0 or -ENOMEM. */
+int ss__children_init(ss__children *c, size_t size, int sweep_ms, int cap);
+/* Closes the pidfds and frees the set (the children are not reaped). */
+void ss__children_free(ss__children *c);
+/* Adds child pid with its pidfd; returns its zeroed entry (but for the
+ * ss__child) or NULL without memory (the child is then not tracked). */
+void *ss__children_add(ss__children *c, pid_t pid);
+/* In a forked child: closes the pidfds inherited and forgets every entry. */
+void ss__children_abandon(ss__children *c);
+void *ss__children_at(const ss__children *c, int i);
+int ss__children_count(const ss__children *c);
+/* Fills pfd with up to max pidfds (POLLIN once the child exits). */
+int ss__children_poll_fds(const ss__children *c, struct pollfd *pfd, int max);
+/* Whether some child has no pidfd, and when to sweep for it then (0: no
+ * child lacks one). */
+int ss__children_blind(const ss__children *c);
+int64_t ss__children_deadline(const ss__children *c);
+/* Reaps every child that has ended (waitpid WNOHANG), calling reaped. */
+void ss__children_sweep(ss__children *c, ss__reaped_fn *reaped, void *ctx);
+/* Reaps until none is left or deadline passes; returns how many are left. */
+int ss__children_drain(ss__children *c, int64_t deadline, ss__reaped_fn *reaped, void *ctx);
+/* SIGKILLs every child and reaps it. */
+void ss__children_kill(ss__children *c, ss__reaped_fn *reaped, void *ctx);
+/* Logs how a reaped child ended, fmt naming it ("child %d serving %s"):
+ * killed by a signal (an error), or, with exits_too, a non-zero exit
+ * status (a warning). Nothing when status is NULL or all went well. */
+void ss__child_report(ss_server_t *s, const int *status, int exits_too, const char *fmt, ...)
+    SS_PRINTF(4, 5);
 
 #endif /* SS_INTERNAL_H */

@@ -40,11 +40,11 @@ typedef struct worker {
 
 typedef struct event_state {
     pthread_mutex_t mu;
-    pthread_cond_t cv;   /* a worker started, an acceptor or a session ended */
+    pthread_cond_t cv;   /* a worker started, or an acceptor ended */
     int stop_fd;         /* eventfd: acceptors stop (serve is returning) */
     int acceptors;       /* acceptor tasks running, all loops */
     int want, started;   /* loops this serve should run, and runs */
-    atomic_int draining; /* event_drain waits: session ends must wake it */
+    ss__drainer drainer; /* event_drain waits for the sessions to end */
     int64_t retry_at;    /* serving thread: when to start the missing loops */
     worker *workers;     /* every worker ever started; joined by destroy */
     ss__loop *local;     /* handle_request's loop, in the serving thread */
@@ -80,32 +80,11 @@ static int event_init(ss_server_t *s)
         free(st);
         return ss__fail(err, "event mode: eventfd");
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&st->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    ss__cond_init(&st->cv);
     pthread_mutex_init(&st->mu, NULL);
+    ss__drainer_init(&st->drainer);
     s->mode_state = st;
     return 0;
-}
-
-/* Waits on st->cv (st->mu held) until deadline; 0 = no deadline. Returns
- * ETIMEDOUT once it has passed. */
-static int wait_until(event_state *st, int64_t deadline)
-{
-    if (deadline <= 0) return pthread_cond_wait(&st->cv, &st->mu);
-    int64_t left = deadline - ss_now_ms();
-    if (left <= 0) return ETIMEDOUT;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += left / 1000;
-    ts.tv_nsec += (left % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    return pthread_cond_timedwait(&st->cv, &st->mu, &ts);
 }
 
 /* ----------------------------------------------------------- sessions */
@@ -114,15 +93,11 @@ static int wait_until(event_state *st, int64_t deadline)
  * session's end worth the lock and the broadcast: not on every request.
  * Both sides are sequentially consistent (a decrement then a load here, a
  * store then a load there), so either the drain sees the decrement or this
- * sees the drain and wakes it. */
+ * sees the drain and wakes it (ss__drainer_done). */
 static void session_end(ss_server_t *s)
 {
     event_state *st = s->mode_state;
-    atomic_fetch_sub(&s->active, 1);
-    if (!atomic_load(&st->draining)) return;
-    pthread_mutex_lock(&st->mu);
-    pthread_cond_broadcast(&st->cv);
-    pthread_mutex_unlock(&st->mu);
+    ss__drainer_done(&st->drainer, &s->active);
 }
 
 /* The stack overflow report's label, made only if it is ever printed: a
@@ -528,13 +503,7 @@ static int event_process(ss_server_t *s, ss__request *req)
 static int event_drain(ss_server_t *s, int64_t deadline)
 {
     event_state *st = s->mode_state;
-    pthread_mutex_lock(&st->mu);
-    atomic_fetch_add(&st->draining, 1); /* see session_end */
-    while (atomic_load(&s->active) > 0)
-        if (wait_until(st, deadline) == ETIMEDOUT) break;
-    atomic_fetch_sub(&st->draining, 1);
-    pthread_mutex_unlock(&st->mu);
-    return atomic_load(&s->active);
+    return ss__drainer_wait(&st->drainer, &s->active, deadline);
 }
 
 /* Every handler has returned by now, and every acceptor has stopped: each
@@ -552,6 +521,7 @@ static void event_destroy(ss_server_t *s)
     }
     ss__loop_destroy(st->local);
     close(st->stop_fd);
+    ss__drainer_destroy(&st->drainer);
     pthread_cond_destroy(&st->cv);
     pthread_mutex_destroy(&st->mu);
     free(st);

@@ -10,7 +10,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 typedef struct job {
@@ -24,28 +23,16 @@ typedef struct job {
 typedef struct pool_state {
     pthread_mutex_t mu;
     pthread_cond_t work_cv; /* a job was queued, or stop */
-    pthread_cond_t done_cv; /* a job ended (drain waits on it) */
+    ss__drainer drainer;    /* pool_drain waits for the jobs to end */
     job *q;                 /* ring of size entries */
     int head, len;
     int stop;
-    atomic_int draining; /* pool_drain waits on done_cv */
-    int size;            /* worker threads wanted, and the queue's room */
-    int started;         /* worker threads running; set once, before any job */
+    int size;    /* worker threads wanted, and the queue's room */
+    int started; /* worker threads running; set once, before any job */
     pthread_t *tids;
     int room_fd; /* eventfd: a worker of a full pool became free */
     int gated;   /* the pool holds clients back when full (see pool_init) */
 } pool_state;
-
-static void sync_init(pool_state *p)
-{
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->work_cv, &ca);
-    pthread_cond_init(&p->done_cv, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&p->mu, NULL);
-}
 
 /* max_connections below the pool size would leave threads that never run:
  * the pool then has max_connections threads, never counts itself full, and a
@@ -72,7 +59,9 @@ static int pool_init(ss_server_t *s)
         free(p);
         return ss__fail(err, "pool mode");
     }
-    sync_init(p);
+    pthread_mutex_init(&p->mu, NULL);
+    ss__cond_init(&p->work_cv);
+    ss__drainer_init(&p->drainer);
     s->mode_state = p;
     return 0;
 }
@@ -94,21 +83,17 @@ static int next_job(pool_state *p, job *j)
     return got;
 }
 
-/* The request is over: wake the serving thread if it had stopped accepting
- * because the pool was full (an eventfd keeps its count, so the wake is not
- * lost if it is not polling yet), and a drain if one waits. The mutex is
- * taken only then: drain sets draining before it reads active, this thread
- * lowers active before it reads draining, so (the atomics being sequentially
- * consistent) one of the two sees the other's write and no wake is lost. */
+/* The request is over: wake a drain if one waits, and the serving thread if
+ * it had stopped accepting because the pool was full (an eventfd keeps its
+ * count, so the wake is not lost if it is not polling yet). The drain's
+ * mutex is taken only when one waits: drain raises draining before it reads
+ * active, this thread lowers active before it reads draining, so (the
+ * atomics being sequentially consistent) one of the two sees the other's
+ * write and no wake is lost (ss__drainer_done). */
 static void job_done(ss_server_t *s, pool_state *p)
 {
-    int was = atomic_fetch_sub(&s->active, 1);
+    int was = ss__drainer_done(&p->drainer, &s->active);
     if (p->gated && was >= p->started) ss__eventfd_signal(p->room_fd);
-    if (atomic_load(&p->draining)) {
-        pthread_mutex_lock(&p->mu);
-        pthread_cond_broadcast(&p->done_cv);
-        pthread_mutex_unlock(&p->mu);
-    }
 }
 
 /* One request on the worker's connection object, whose buffers are kept from
@@ -218,23 +203,7 @@ static void pool_ready(ss_server_t *s, const struct pollfd *pfd, int n)
 static int pool_drain(ss_server_t *s, int64_t deadline)
 {
     pool_state *p = s->mode_state;
-    int64_t left = deadline - ss_now_ms();
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    if (left < 0) left = 0;
-    ts.tv_sec += left / 1000;
-    ts.tv_nsec += (left % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&p->mu);
-    atomic_store(&p->draining, 1);
-    while (atomic_load(&s->active) > 0)
-        if (pthread_cond_timedwait(&p->done_cv, &p->mu, &ts) == ETIMEDOUT) break;
-    atomic_store(&p->draining, 0);
-    pthread_mutex_unlock(&p->mu);
-    return atomic_load(&s->active);
+    return ss__drainer_wait(&p->drainer, &s->active, deadline);
 }
 
 /* Runs when no request is left (server.c keeps a server whose handlers did
@@ -249,7 +218,7 @@ static void pool_destroy(ss_server_t *s)
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->started; i++) pthread_join(p->tids[i], NULL);
     pthread_cond_destroy(&p->work_cv);
-    pthread_cond_destroy(&p->done_cv);
+    ss__drainer_destroy(&p->drainer);
     pthread_mutex_destroy(&p->mu);
     close(p->room_fd);
     free(p->q);

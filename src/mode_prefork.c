@@ -58,10 +58,9 @@
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "prefork needs lock-free atomic_int");
 
 typedef struct proc {
-    pid_t pid;
-    int pidfd; /* -1 without pidfd_open(2): then swept every SWEEP_MS */
-    int slot;  /* its place in the serving generation; -1 once retired */
-    int cell;  /* its request counter in shared memory */
+    ss__child k; /* pid and pidfd (swept every SWEEP_MS without one) */
+    int slot;    /* its place in the serving generation; -1 once retired */
+    int cell;    /* its request counter in shared memory */
     int64_t born;
 } proc;
 
@@ -88,9 +87,8 @@ typedef struct worker {
  * count. */
 typedef struct prefork_state {
     int nworkers, ncells;
-    slot *slots; /* nworkers */
-    proc *procs; /* live workers (serving or retired), one per taken cell */
-    int nprocs;
+    slot *slots;          /* nworkers */
+    ss__children procs;   /* live workers (serving or retired), one per taken cell */
     unsigned char *taken; /* ncells: a live worker has the cell */
     atomic_int *cells;    /* ncells request counters, MAP_SHARED */
     int life[2];          /* the serving generation's life pipe; -1 between */
@@ -103,7 +101,7 @@ static void state_free(prefork_state *st)
 {
     if (st->cells) munmap(st->cells, (size_t)st->ncells * sizeof *st->cells);
     free(st->slots);
-    free(st->procs);
+    ss__children_free(&st->procs);
     free(st->taken);
     free(st->pfd);
     free(st);
@@ -119,13 +117,13 @@ static int prefork_init(ss_server_t *s)
     st->ncells = 2 * n; /* room for a generation that drains while the next serves */
     st->life[0] = st->life[1] = -1;
     st->slots = calloc((size_t)n, sizeof *st->slots);
-    st->procs = calloc((size_t)st->ncells, sizeof *st->procs);
     st->taken = calloc((size_t)st->ncells, 1);
     st->pfd = calloc((size_t)st->ncells + 1, sizeof *st->pfd);
     void *m = mmap(NULL, (size_t)st->ncells * sizeof *st->cells, PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     st->cells = m == MAP_FAILED ? NULL : m;
-    if (!st->slots || !st->procs || !st->taken || !st->pfd || !st->cells) {
+    int rc = ss__children_init(&st->procs, sizeof(proc), SWEEP_MS, st->ncells);
+    if (rc < 0 || !st->slots || !st->taken || !st->pfd || !st->cells) {
         state_free(st);
         return ss__fail(-ENOMEM, "prefork mode");
     }
@@ -252,9 +250,7 @@ static int worker_fds(ss_server_t *s, prefork_state *st, worker *w)
 {
     close(st->life[1]);
     w->life_fd = st->life[0];
-    for (int i = 0; i < st->nprocs; i++)
-        if (st->procs[i].pidfd >= 0) close(st->procs[i].pidfd);
-    st->nprocs = 0;
+    ss__children_abandon(&st->procs);
     /* The parent's wake eventfd stays open as notify_fd: the intake tells
      * the parent through it that service_actions is due. */
     s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -377,12 +373,16 @@ static int spawn(ss_server_t *s, int slot_i)
     pid_t pid = fork();
     if (pid == 0) worker_main(s, cell);
     if (pid < 0) return ss__errno();
+    proc *p = ss__children_add(&st->procs, pid);
+    if (!p) { /* cannot happen: the set has room for every cell */
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -ENOMEM;
+    }
+    p->slot = slot_i;
+    p->cell = cell;
+    p->born = ss_now_ms();
     st->taken[cell] = 1;
-    st->procs[st->nprocs++] = (proc){.pid = pid,
-                                     .pidfd = ss__pidfd_open(pid),
-                                     .slot = slot_i,
-                                     .cell = cell,
-                                     .born = ss_now_ms()};
     st->slots[slot_i].due = 0;
     return 0;
 }
@@ -416,16 +416,6 @@ static int64_t next_due(const prefork_state *st)
     return d;
 }
 
-static void report_exit(ss_server_t *s, const proc *p, int status)
-{
-    if (WIFSIGNALED(status))
-        ss__log(s, SS_LOG_ERROR, "prefork: worker %d killed by signal %d (%s)", (int)p->pid,
-                WTERMSIG(status), sigdescr_np(WTERMSIG(status)));
-    else if (WEXITSTATUS(status) != 0)
-        ss__log(s, SS_LOG_WARN, "prefork: worker %d exited with status %d", (int)p->pid,
-                WEXITSTATUS(status));
-}
-
 /* A serving worker ended: its slot gets a new one, at once or, if workers
  * keep dying young, after a back-off. A retired worker is not replaced. */
 static void schedule_respawn(ss_server_t *s, const proc *p)
@@ -441,45 +431,31 @@ static void schedule_respawn(ss_server_t *s, const proc *p)
         ss__log(s, SS_LOG_WARN, "prefork: workers keep dying; the next in %lld ms", (long long)d);
 }
 
-/* Reaps worker i if it has ended (ECHILD: the host reaped it, or ignores
- * SIGCHLD). Returns 1 if it is gone. */
-static int try_reap(ss_server_t *s, int i, int options)
+/* A worker ended (or was reaped by the host: no status): a request it was
+ * running is over, its cell is free, and its slot gets a new worker. */
+static void reaped(void *ctx, void *entry, const int *status)
 {
+    ss_server_t *s = ctx;
     prefork_state *st = s->mode_state;
-    proc p = st->procs[i];
-    int status = 0;
-    pid_t r = waitpid(p.pid, &status, options);
-    if (r == 0 || (r < 0 && errno == EINTR)) return 0;
-    if (r > 0) report_exit(s, &p, status);
-    atomic_store(&st->cells[p.cell], 0); /* a request it was running is over */
-    st->taken[p.cell] = 0;
-    if (p.pidfd >= 0) close(p.pidfd);
-    st->procs[i] = st->procs[--st->nprocs];
-    schedule_respawn(s, &p);
-    return 1;
+    const proc *p = entry;
+    ss__child_report(s, status, 1, "prefork: worker %d", (int)p->k.pid);
+    atomic_store(&st->cells[p->cell], 0);
+    st->taken[p->cell] = 0;
+    schedule_respawn(s, p);
 }
 
 static void sweep(ss_server_t *s)
 {
     prefork_state *st = s->mode_state;
-    for (int i = st->nprocs - 1; i >= 0; i--) try_reap(s, i, WNOHANG);
+    ss__children_sweep(&st->procs, reaped, s);
 }
 
-/* The wake eventfd, then one pidfd per worker (readable once it exits).
- * *blind is set when some worker has no pidfd. */
-static int build_pollset(ss_server_t *s, int *blind)
+/* The wake eventfd, then one pidfd per worker (readable once it exits). */
+static int build_pollset(ss_server_t *s)
 {
     prefork_state *st = s->mode_state;
-    int n = 0;
-    *blind = 0;
-    st->pfd[n++] = (struct pollfd){.fd = s->wake_fd, .events = POLLIN};
-    for (int i = 0; i < st->nprocs; i++) {
-        if (st->procs[i].pidfd >= 0)
-            st->pfd[n++] = (struct pollfd){.fd = st->procs[i].pidfd, .events = POLLIN};
-        else
-            *blind = 1;
-    }
-    return n;
+    st->pfd[0] = (struct pollfd){.fd = s->wake_fd, .events = POLLIN};
+    return 1 + ss__children_poll_fds(&st->procs, st->pfd + 1, st->ncells);
 }
 
 /* One turn of the parent: forks the workers due, then waits for a worker to
@@ -489,10 +465,10 @@ static int supervise(ss_server_t *s)
 {
     prefork_state *st = s->mode_state;
     spawn_due(s);
-    int blind;
-    int n = build_pollset(s, &blind);
+    int n = build_pollset(s);
+    int blind = ss__children_blind(&st->procs);
     int64_t d = ss__actions_deadline(s, next_due(st));
-    if (blind) d = ss__min_deadline(d, ss_now_ms() + SWEEP_MS);
+    d = ss__min_deadline(d, ss__children_deadline(&st->procs));
     int rc = poll(st->pfd, (nfds_t)n, ss__poll_timeout(d));
     if (rc < 0 && errno != EINTR) return ss__fail_into(s->errmsg, ss__errno(), "prefork: poll");
     if (rc > 0 && st->pfd[0].revents) ss__eventfd_drain(s->wake_fd);
@@ -526,7 +502,8 @@ static void generation_retire(ss_server_t *s)
     close(st->life[1]);
     close(st->life[0]);
     st->life[0] = st->life[1] = -1;
-    for (int i = 0; i < st->nprocs; i++) st->procs[i].slot = -1;
+    for (int i = 0; i < ss__children_count(&st->procs); i++)
+        ((proc *)ss__children_at(&st->procs, i))->slot = -1;
     for (int i = 0; i < st->nworkers; i++) st->slots[i].due = 0;
 }
 
@@ -547,21 +524,13 @@ static int prefork_drain(ss_server_t *s, int64_t deadline)
 {
     prefork_state *st = s->mode_state;
     generation_retire(s);
-    for (;;) {
-        sweep(s);
-        if (st->nprocs == 0 || ss_now_ms() >= deadline) return st->nprocs;
-        int blind;
-        int n = build_pollset(s, &blind);
-        int64_t d = ss__min_deadline(deadline, ss_now_ms() + (blind ? 10 : SWEEP_MS));
-        poll(st->pfd + 1, (nfds_t)(n - 1), ss__poll_timeout(d));
-    }
+    return ss__children_drain(&st->procs, deadline, reaped, s);
 }
 
 static int prefork_force(ss_server_t *s)
 {
     prefork_state *st = s->mode_state;
-    for (int i = 0; i < st->nprocs; i++) kill(st->procs[i].pid, SIGKILL);
-    while (st->nprocs > 0) try_reap(s, st->nprocs - 1, 0);
+    ss__children_kill(&st->procs, reaped, s);
     return 0;
 }
 

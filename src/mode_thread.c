@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 typedef struct job {
@@ -20,21 +19,17 @@ typedef struct job {
 } job;
 
 typedef struct thread_state {
-    pthread_mutex_t mu;
-    pthread_cond_t done_cv;
-    job *finished; /* threads that returned, waiting to be joined */
+    pthread_mutex_t mu;  /* guards finished */
+    job *finished;       /* threads that returned, waiting to be joined */
+    ss__drainer drainer; /* thread_drain waits for the handlers to end */
 } thread_state;
 
 static int thread_init(ss_server_t *s)
 {
     thread_state *t = calloc(1, sizeof *t);
     if (!t) return ss__fail(-ENOMEM, "thread mode");
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&t->mu, NULL);
-    pthread_cond_init(&t->done_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    ss__drainer_init(&t->drainer);
     s->mode_state = t;
     return 0;
 }
@@ -51,9 +46,8 @@ static void *run(void *arg)
     pthread_mutex_lock(&t->mu);
     j->next = t->finished;
     t->finished = j;
-    atomic_fetch_sub(&s->active, 1);
-    pthread_cond_broadcast(&t->done_cv);
     pthread_mutex_unlock(&t->mu);
+    ss__drainer_done(&t->drainer, &s->active);
     return NULL;
 }
 
@@ -108,23 +102,12 @@ static int thread_process(ss_server_t *s, ss__request *req)
     return ss__fail(rc, "thread: pthread_create");
 }
 
+/* Every thread that ended is on the finished list before it lowered active
+ * (run), so once none runs all of them are joined here. */
 static int thread_drain(ss_server_t *s, int64_t deadline)
 {
     thread_state *t = s->mode_state;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t left = deadline - ss_now_ms();
-    if (left < 0) left = 0;
-    ts.tv_sec += left / 1000;
-    ts.tv_nsec += (left % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&t->mu);
-    while (atomic_load(&s->active) > 0)
-        if (pthread_cond_timedwait(&t->done_cv, &t->mu, &ts) == ETIMEDOUT) break;
-    pthread_mutex_unlock(&t->mu);
+    ss__drainer_wait(&t->drainer, &s->active, deadline);
     join_finished(s);
     return atomic_load(&s->active);
 }
@@ -134,7 +117,7 @@ static void thread_destroy(ss_server_t *s)
     thread_state *t = s->mode_state;
     if (!t) return;
     join_finished(s);
-    pthread_cond_destroy(&t->done_cv);
+    ss__drainer_destroy(&t->drainer);
     pthread_mutex_destroy(&t->mu);
     free(t);
     s->mode_state = NULL;

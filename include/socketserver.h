@@ -406,7 +406,17 @@ SS_API void *ss_conn_data(const ss_conn_t *c);
  * the same calls as a handler's. tcp/unix: a stream. udp/unixgram: a
  * connected datagram socket (unixgram binds an autobound abstract address so
  * the server can reply); each ss_flush() sends one datagram and each wait for
- * input receives one. Host names are tried in getaddrinfo's order.
+ * input receives one.
+ * A host name's addresses are tried in ss_addr_resolve()'s order (RFC 8305
+ * section 4), one after another: one that refuses, is unreachable or resets
+ * gives way to the next at once. With a deadline, each attempt but the last
+ * may take the time left divided by the attempts left, so that an address
+ * that never answers cannot use up the whole deadline. Attempts are
+ * sequential, not raced 250 ms apart as full Happy Eyeballs (RFC 8305
+ * section 5) would race them. A cancel (shutdown) stops at once. A datagram
+ * socket's connect(2) sends nothing, so udp:// takes the first address that
+ * connect(2) accepts, whether or not a server answers there.
+ * When every attempt fails, the last attempt's error is returned.
  * On success *out is owned by the caller until ss_conn_close(). */
 SS_API int ss_dial(ss_conn_t **out, const char *address, int64_t deadline_ms);
 

@@ -30,6 +30,30 @@ static int dial_one(ss_conn_t **out, const ss_addr_t *a, int64_t deadline)
     return 0;
 }
 
+/* The deadline of one attempt when `left` attempts remain (this one
+ * included): the last gets all the time there is, every other a fair share
+ * of it, so that one address that never answers (a black hole: no RST, no
+ * ICMP) cannot eat the whole deadline before the others are tried. Go's
+ * dialSerial divides the time left the same way (net/dial.go,
+ * partialDeadline). Rounded up, so a share is never zero. */
+static int64_t attempt_deadline(int64_t deadline, int left)
+{
+    if (deadline <= 0 || left <= 1) return deadline;
+    int64_t now = ss_now_ms();
+    if (now >= deadline) return deadline;
+    return now + (deadline - now + left - 1) / left;
+}
+
+/* Whether a failed attempt leaves the next address worth trying: not after
+ * a cancel (shutdown) and not once the caller's deadline has passed. Any
+ * other failure is the address's own: refused, unreachable, reset, or its
+ * share of the time gone. */
+static int try_next(int rc, int64_t deadline)
+{
+    if (rc == -ECANCELED) return 0;
+    return deadline <= 0 || ss_now_ms() < deadline;
+}
+
 int ss_dial(ss_conn_t **out, const char *address, int64_t deadline_ms)
 {
     ss_addr_t addrs[MAX_ADDRS];
@@ -38,10 +62,11 @@ int ss_dial(ss_conn_t **out, const char *address, int64_t deadline_ms)
     int n = ss_addr_resolve(address, addrs, MAX_ADDRS);
     if (n < 0) return n;
     int rc = -ECONNREFUSED;
-    /* Each address of a name in turn, as getaddrinfo(3) orders them. */
+    /* The addresses in ss_addr_resolve's order (RFC 8305 section 4), one
+     * after another; the header says why not raced. */
     for (int i = 0; i < n; i++) {
-        rc = dial_one(out, &addrs[i], deadline_ms);
-        if (rc == 0 || rc == -ETIMEDOUT || rc == -ECANCELED) break;
+        rc = dial_one(out, &addrs[i], attempt_deadline(deadline_ms, n - i));
+        if (rc == 0 || !try_next(rc, deadline_ms)) break;
     }
     if (rc < 0) return ss__fail(rc, "connect %s", address);
     return 0;

@@ -113,17 +113,26 @@ typedef struct ss_addr {
 
 /* Parses "tcp://HOST:PORT", "udp://HOST:PORT", "unix:PATH" or "unixgram:PATH".
  * HOST is a dotted IPv4 address, a bracketed IPv6 address ("[::1]",
- * "[fe80::1%lo]"), a host name (resolved with getaddrinfo(3), first result)
- * or empty for the IPv4 wildcard ("tcp://:80"); PORT is 0-65535, 0 asking the
- * system for an ephemeral port when binding. A unix PATH starting with '@'
- * names the Linux abstract namespace (unix(7)).
+ * "[fe80::1%lo]"), a host name (resolved with getaddrinfo(3)) or empty for
+ * the IPv4 wildcard ("tcp://:80"); PORT is 0-65535, 0 asking the system for
+ * an ephemeral port when binding. A unix PATH starting with '@' names the
+ * Linux abstract namespace (unix(7)).
+ * A name with several addresses gives one: its first IPv4 address, else its
+ * first IPv6 address (Go's rule for listening). The resolver's order between
+ * the families varies from machine to machine (RFC 6724 puts ::1 before
+ * 127.0.0.1 where /etc/hosts names both), so "tcp://localhost:80" is
+ * 127.0.0.1 wherever localhost has that address. Literal addresses are taken
+ * as written.
  * Returns 0, SS_EADDR for malformed text, SS_ERESOLVE for a name that does not
  * resolve; ss_errmsg() then says what is wrong. Blocks while resolving. */
 SS_API int ss_addr_parse(const char *text, ss_addr_t *out);
 
-/* Like ss_addr_parse() but returns up to max addresses of every family a host
- * name resolves to, in getaddrinfo's order. Returns the count (>= 1) or an
- * error. */
+/* Like ss_addr_parse() but returns up to max of all the IPv4 and IPv6
+ * addresses a host name resolves to, in the order RFC 8305 section 4 gives
+ * for connecting: getaddrinfo's (RFC 6724) order within each family, the two
+ * families interleaved one by one, starting with the family of getaddrinfo's
+ * first answer. out[0] is thus getaddrinfo's first answer, which need not
+ * be ss_addr_parse()'s address. Returns the count (>= 1) or an error. */
 SS_API int ss_addr_resolve(const char *text, ss_addr_t *out, int max);
 
 /* Formats an address as ss_addr_parse() reads it ("tcp://[::1]:2345").
@@ -326,7 +335,11 @@ SS_API int ss_server_create(const ss_config_t *cfg, const ss_handler_t *h, ss_se
  * a umask at least as strict around the call (socketserver serve does).
  * Abstract names (unix:@name) have no file, and no mode: unix_mode is
  * ignored for them. Linux checks write permission on the file to connect
- * or to send a datagram; other systems may ignore it. */
+ * or to send a datagram; other systems may ignore it.
+ *
+ * Host names: one listener, on the address ss_addr_parse() picks (the name's
+ * first IPv4 address, else its first IPv6 one), not one per address as nginx
+ * binds them. To listen on both 127.0.0.1 and ::1, call this once for each. */
 SS_API int ss_server_listen(ss_server_t *s, const char *address);
 SS_API int ss_server_listen_addr(ss_server_t *s, const ss_addr_t *addr);
 
@@ -450,12 +463,23 @@ SS_API void *ss_conn_data(const ss_conn_t *c);
 /* ------------------------------------------------------------ client side */
 
 /* Connects to address before the deadline (SS_NO_DEADLINE: none) and puts in
- * *out a connection with the same calls as a handler's. tcp/unix: a stream.
- * udp/unixgram: a connected datagram socket (unixgram binds an autobound
- * abstract address so the server can reply); each ss_flush() sends one
- * datagram and each wait for input receives one. Host names are tried in
- * getaddrinfo's order. On success *out is owned by the caller until
- * ss_conn_close(); on failure it is NULL. */
+ * *out a connection with the same calls as a handler's. tcp/unix: a stream. udp/unixgram: a
+ * connected datagram socket (unixgram binds an autobound abstract address so
+ * the server can reply); each ss_flush() sends one datagram and each wait for
+ * input receives one.
+ * A host name's addresses are tried in ss_addr_resolve()'s order (RFC 8305
+ * section 4), one after another: one that refuses, is unreachable or resets
+ * gives way to the next at once. With a deadline, each attempt but the last
+ * may take the time left divided by the attempts left, so that an address
+ * that never answers cannot use up the whole deadline. Attempts are
+ * sequential, not raced 250 ms apart as full Happy Eyeballs (RFC 8305
+ * section 5) would race them. A cancel (shutdown) stops at once. A datagram
+ * socket's connect(2) sends nothing and cannot tell whether a server
+ * answers, so udp:// and unixgram: names are dialled at the one address
+ * ss_addr_parse() gives, the one a server listening on the same name has.
+ * When every attempt fails, the last attempt's error is returned.
+ * On success *out is owned by the caller until ss_conn_close(); on failure
+ * it is NULL. */
 SS_API int ss_dial(const char *address, int64_t deadline, ss_conn_t **out);
 
 /* A datagram request: sends req (n bytes) on a dialed datagram connection

@@ -9,6 +9,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 
@@ -160,7 +161,77 @@ static int lookup(const char *host, const char *serv, const struct addrinfo *hin
     return j.rc;
 }
 
-static int resolve_ip(const char *text, const char *hp, ss_transport_t t, ss_addr_t *out, int max)
+/* The next entry of family fam from ai on, or NULL. */
+static const struct addrinfo *next_of(const struct addrinfo *ai, int fam)
+{
+    while (ai && ai->ai_family != fam) ai = ai->ai_next;
+    return ai;
+}
+
+/* The first IPv4 or IPv6 entry from ai on, or NULL. */
+static const struct addrinfo *next_ip(const struct addrinfo *ai)
+{
+    while (ai && ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ai = ai->ai_next;
+    return ai;
+}
+
+/* One address: the first IPv4 one, else the first IPv6 one, as Go's net
+ * package listens on a name (net/ipsock.go, first IPv4). The resolver's
+ * order between the families depends on /etc/hosts, /etc/gai.conf and the
+ * interfaces configured (RFC 6724 puts ::1 before 127.0.0.1), so taking its
+ * first answer would make the same text name different sockets on different
+ * machines. */
+static int pick_one(const struct addrinfo *res, const struct addrinfo **out)
+{
+    const struct addrinfo *ai = next_of(res, AF_INET);
+    if (!ai) ai = next_of(res, AF_INET6);
+    if (!ai) return 0;
+    out[0] = ai;
+    return 1;
+}
+
+/* Every address, ordered as RFC 8305 section 4 says: the resolver's order
+ * (RFC 6724) within each family, the families interleaved one by one,
+ * starting with the family of the resolver's first answer. */
+static int interleave(const struct addrinfo *res, const struct addrinfo **out, int max)
+{
+    const struct addrinfo *first = next_ip(res);
+    if (!first) return 0;
+    int fam[2] = {first->ai_family, first->ai_family == AF_INET ? AF_INET6 : AF_INET};
+    const struct addrinfo *cur[2] = {first, next_of(res, fam[1])};
+    int n = 0;
+    for (int k = 0; n < max && (cur[0] || cur[1]); k ^= 1) {
+        if (!cur[k]) continue;
+        out[n++] = cur[k];
+        cur[k] = next_of(cur[k]->ai_next, fam[k]);
+    }
+    return n;
+}
+
+int ss__addr_order(const struct addrinfo *res, ss__addr_pick_t pick, const struct addrinfo **out,
+                   int max)
+{
+    if (max < 1) return 0;
+    return pick == SS__ADDR_ONE ? pick_one(res, out) : interleave(res, out, max);
+}
+
+/* Copies the addresses ss__addr_order picks from res into out; the
+ * pointer array is as long as the list, so max bounds nothing else. */
+static int fill(const struct addrinfo *res, ss_transport_t t, ss__addr_pick_t pick, ss_addr_t *out,
+                int max)
+{
+    int len = 0;
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) len++;
+    const struct addrinfo **picked = malloc(sizeof *picked * (size_t)(len ? len : 1));
+    if (!picked) return -ENOMEM;
+    int n = ss__addr_order(res, pick, picked, max < len ? max : len);
+    for (int i = 0; i < n; i++) from_ai(&out[i], picked[i], t);
+    free(picked);
+    return n;
+}
+
+static int resolve_ip(const char *text, const char *hp, ss_transport_t t, ss__addr_pick_t pick,
+                      ss_addr_t *out, int max)
 {
     char host[256];
     int port = 0;
@@ -179,17 +250,15 @@ static int resolve_ip(const char *text, const char *hp, ss_transport_t t, ss_add
         if (g == EAI_SYSTEM) return ss__fail(ss__errno(), "resolve \"%.100s\"", host);
         return ss__fail_plain(SS_ERESOLVE, "resolve \"%.100s\": %s", host, gai_strerror(g));
     }
-    int n = 0;
-    for (struct addrinfo *ai = res; ai && n < max; ai = ai->ai_next)
-        if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6) from_ai(&out[n++], ai, t);
+    int n = fill(res, t, pick, out, max);
     freeaddrinfo(res);
+    if (n < 0) return ss__fail(n, "resolve \"%.100s\"", host);
     if (n == 0) return ss__fail(SS_ERESOLVE, "resolve \"%.100s\": no IPv4 or IPv6 address", host);
     return n;
 }
 
-int ss_addr_resolve(const char *text, ss_addr_t *out, int max)
+static int resolve(const char *text, ss__addr_pick_t pick, ss_addr_t *out, int max)
 {
-    if (!text || !out || max < 1) return ss__fail(SS_EUSAGE, "ss_addr_resolve");
     for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
         size_t pl = strlen(schemes[i].prefix);
         if (strncmp(text, schemes[i].prefix, pl) != 0) continue;
@@ -201,14 +270,21 @@ int ss_addr_resolve(const char *text, ss_addr_t *out, int max)
             int rc = parse_unix(out, text, rest);
             return rc < 0 ? rc : 1;
         }
-        return resolve_ip(text, rest, t, out, max);
+        return resolve_ip(text, rest, t, pick, out, max);
     }
     return bad(text, "expected tcp://HOST:PORT, udp://HOST:PORT, unix:PATH or unixgram:PATH");
 }
 
+int ss_addr_resolve(const char *text, ss_addr_t *out, int max)
+{
+    if (!text || !out || max < 1) return ss__fail(SS_EUSAGE, "ss_addr_resolve");
+    return resolve(text, SS__ADDR_ALL, out, max);
+}
+
 int ss_addr_parse(const char *text, ss_addr_t *out)
 {
-    int n = ss_addr_resolve(text, out, 1);
+    if (!text || !out) return ss__fail(SS_EUSAGE, "ss_addr_parse");
+    int n = resolve(text, SS__ADDR_ONE, out, 1);
     return n < 0 ? n : 0;
 }
 

@@ -30,18 +30,49 @@ static int dial_one(ss_conn_t **out, const ss_addr_t *a, int64_t deadline)
     return 0;
 }
 
+/* The deadline of one attempt when `left` attempts remain (this one
+ * included): the last gets all the time there is, every other a fair share
+ * of it, so that one address that never answers (a black hole: no RST, no
+ * ICMP) cannot eat the whole deadline before the others are tried. Go's
+ * dialSerial divides the time left the same way (net/dial.go,
+ * partialDeadline). Rounded up, so a share is never zero. */
+static int64_t attempt_deadline(int64_t deadline, int left)
+{
+    if (deadline <= 0 || left <= 1) return deadline;
+    int64_t now = ss_now_ms();
+    if (now >= deadline) return deadline;
+    return now + (deadline - now + left - 1) / left;
+}
+
+/* Whether a failed attempt leaves the next address worth trying: not after
+ * a cancel (shutdown) and not once the caller's deadline has passed. Any
+ * other failure is the address's own: refused, unreachable, reset, or its
+ * share of the time gone. */
+static int try_next(int rc, int64_t deadline)
+{
+    if (rc == -ECANCELED) return 0;
+    return deadline <= 0 || ss_now_ms() < deadline;
+}
+
 int ss_dial(const char *address, int64_t deadline, ss_conn_t **out)
 {
     ss_addr_t addrs[MAX_ADDRS];
     if (!out || !address) return ss__fail(SS_EUSAGE, "dial");
     *out = NULL;
-    int n = ss_addr_resolve(address, addrs, MAX_ADDRS);
+    /* A datagram connect(2) sends nothing, so no attempt could fail over to
+     * the next address: take the one a server on the same name listens on. */
+    int dgram = strncmp(address, "udp://", 6) == 0 || strncmp(address, "unixgram:", 9) == 0;
+    int n = dgram ? ss_addr_parse(address, &addrs[0]) : ss_addr_resolve(address, addrs, MAX_ADDRS);
     if (n < 0) return n;
+    if (dgram) n = 1;
     int rc = -ECONNREFUSED;
-    /* Each address of a name in turn, as getaddrinfo(3) orders them. */
+    /* The addresses in ss_addr_resolve's order (RFC 8305 section 4), one
+     * after another rather than raced as RFC 8305 section 5 would: a
+     * second socket per dial is not worth it for the names this library
+     * dials, and the shares of the deadline bound the cost of a dead one. */
     for (int i = 0; i < n; i++) {
-        rc = dial_one(out, &addrs[i], deadline);
-        if (rc == 0 || rc == -ETIMEDOUT || rc == -ECANCELED) break;
+        rc = dial_one(out, &addrs[i], attempt_deadline(deadline, n - i));
+        if (rc == 0 || !try_next(rc, deadline)) break;
     }
     if (rc < 0) return ss__fail(rc, "connect %s", address);
     return 0;
@@ -72,9 +103,6 @@ static ssize_t await_reply(ss_conn_t *c, void *reply, size_t cap, int64_t deadli
     return n;
 }
 
-/* Sends the request datagram. An empty one is a request too (RFC 867 and
- * RFC 868 over UDP), but ss_flush sends nothing when nothing was written:
- * send it here. */
 /* One request datagram; a zero-length request is a datagram too (RFC 867
  * and 868 over UDP), as a zero-length ss_write marks a reply. */
 static int send_request(ss_conn_t *c, const void *req, size_t n)

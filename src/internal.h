@@ -103,6 +103,22 @@ int ss__poll_timeout(int64_t deadline);         /* ms for poll(2), -1 for none *
  * interface number). Writes "" when the address cannot be shown. */
 void ss__addr_format_safe(const ss_addr_t *a, char *buf, size_t cap);
 
+/* Which of a name's addresses ss__addr_order picks (include/socketserver.h
+ * states the rule at ss_addr_parse and ss_addr_resolve). */
+typedef enum ss__addr_pick {
+    SS__ADDR_ONE, /* listening, ss_addr_parse: first IPv4, else first IPv6 */
+    SS__ADDR_ALL, /* ss_addr_resolve, ss_dial: all, RFC 8305 section 4 order */
+} ss__addr_pick_t;
+
+struct addrinfo;
+
+/* Puts up to max entries of the getaddrinfo(3) list res into out, in the
+ * order pick asks for; entries of other families than AF_INET and AF_INET6
+ * are skipped. Pure (no lookup, no allocation), so that tests can feed it
+ * lists in any order. Returns the count. */
+int ss__addr_order(const struct addrinfo *res, ss__addr_pick_t pick, const struct addrinfo **out,
+                   int max);
+
 /* ------------------------------------------------------------- sockets */
 
 int ss__sock_type(ss_transport_t t); /* SOCK_STREAM or SOCK_DGRAM */

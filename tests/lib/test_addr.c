@@ -1,10 +1,15 @@
 /* test_addr.c - the address parser and formatter, on good and hostile text. */
+#include "internal.h"
 #include "socketserver.h"
 #include "test.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 static void roundtrip(const char *in, const char *out)
 {
@@ -116,6 +121,107 @@ static void test_resolve_many(void)
     ASSERT_EQ(ss_addr_resolve("unix:/x", out, 4), 1);
 }
 
+/* A getaddrinfo(3) list made of fams ('4': AF_INET, '6': AF_INET6, 'u':
+ * AF_UNIX), given to ss__addr_order with pick and max; want names the
+ * entries it must give, by their index in fams. */
+static void expect_order(const char *fams, ss__addr_pick_t pick, int max, const char *want)
+{
+    struct addrinfo ai[8];
+    const struct addrinfo *out[8];
+    size_t n = strlen(fams);
+    memset(ai, 0, sizeof ai);
+    for (size_t i = 0; i < n; i++) {
+        ai[i].ai_family = fams[i] == '4' ? AF_INET : fams[i] == '6' ? AF_INET6 : AF_UNIX;
+        ai[i].ai_next = i + 1 < n ? &ai[i + 1] : NULL;
+    }
+    int got = ss__addr_order(n ? ai : NULL, pick, out, max);
+    char text[9] = "";
+    for (int i = 0; i < got && i < 8; i++) text[i] = (char)('0' + (out[i] - ai));
+    text[got >= 0 && got < 8 ? got : 8] = '\0';
+    if (strcmp(text, want) != 0)
+        FAIL_AT("%s, %s, max %d: got \"%s\", want \"%s\"", fams,
+                pick == SS__ADDR_ONE ? "one" : "all", max, text, want);
+}
+
+/* The rule of include/socketserver.h on synthetic lists, so that it holds
+ * whatever this machine's /etc/hosts says. */
+static void test_order(void)
+{
+    /* One address (listening, ss_addr_parse): first IPv4, else first IPv6. */
+    expect_order("6644", SS__ADDR_ONE, 1, "2");
+    expect_order("4466", SS__ADDR_ONE, 1, "0");
+    expect_order("64664", SS__ADDR_ONE, 1, "1");
+    expect_order("666", SS__ADDR_ONE, 1, "0");
+    expect_order("44", SS__ADDR_ONE, 1, "0");
+    expect_order("u6u4", SS__ADDR_ONE, 1, "3");
+    /* All (ss_addr_resolve, ss_dial): RFC 8305 section 4 interleaving, from
+     * the family of the first answer, each family in the resolver's order. */
+    expect_order("6644", SS__ADDR_ALL, 8, "0213");
+    expect_order("4466", SS__ADDR_ALL, 8, "0213");
+    expect_order("6464", SS__ADDR_ALL, 8, "0123");
+    expect_order("64664", SS__ADDR_ALL, 8, "01243");
+    expect_order("44644", SS__ADDR_ALL, 8, "02134");
+    expect_order("666", SS__ADDR_ALL, 8, "012");
+    expect_order("44", SS__ADDR_ALL, 8, "01");
+    expect_order("u64u", SS__ADDR_ALL, 8, "12");
+    /* max cuts the interleaved order, not the resolver's. */
+    expect_order("6644", SS__ADDR_ALL, 2, "02");
+    expect_order("6644", SS__ADDR_ALL, 3, "021");
+    /* Nothing to pick. */
+    expect_order("", SS__ADDR_ALL, 8, "");
+    expect_order("uu", SS__ADDR_ALL, 8, "");
+    expect_order("uu", SS__ADDR_ONE, 1, "");
+    expect_order("64", SS__ADDR_ALL, 0, "");
+}
+
+/* localhost, whichever order this machine's resolver gives its addresses:
+ * ss_addr_parse picks 127.0.0.1 (test_good); ss_addr_resolve gives it too,
+ * port and transport kept, the families alternating. */
+static void test_resolve_localhost(void)
+{
+    ss_addr_t out[8];
+    char buf[SS_ADDRSTRLEN];
+    int n = ss_addr_resolve("udp://localhost:9", out, 8);
+    ASSERT_GE(n, 1);
+    int loop4 = 0, fams = 0;
+    for (int i = 0; i < n; i++) {
+        ASSERT_EQ(out[i].transport, SS_UDP);
+        ASSERT_EQ(ss_addr_port(&out[i]), 9);
+        ASSERT_GT(ss_addr_format(&out[i], buf, sizeof buf), 0);
+        if (strcmp(buf, "udp://127.0.0.1:9") == 0) loop4++;
+        fams |= out[i].sa.ss_family == AF_INET ? 1 : 2;
+    }
+    ASSERT_EQ(loop4, 1);
+    if (fams == 3) ASSERT_NE(out[0].sa.ss_family, out[1].sa.ss_family);
+}
+
+/* A listener on 127.0.0.1 only, dialled as localhost: where the resolver
+ * gives ::1 first, that attempt is refused and the next one connects. With
+ * the listener gone, every attempt is refused, and at once. */
+static void test_dial_localhost(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT(fd >= 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sin;
+    ASSERT_OK(bind(fd, (struct sockaddr *)&sin, sizeof sin));
+    ASSERT_OK(listen(fd, 4));
+    ASSERT_OK(getsockname(fd, (struct sockaddr *)&sin, &len));
+    char text[64];
+    snprintf(text, sizeof text, "tcp://localhost:%d", ntohs(sin.sin_port));
+    ss_conn_t *c = NULL;
+    ASSERT_OK(ss_dial(text, ss_now_ms() + 5000, &c));
+    char peer[SS_ADDRSTRLEN];
+    ASSERT_GT(ss_addr_format(ss_conn_peer(c), peer, sizeof peer), 0);
+    ASSERT(strncmp(peer, "tcp://127.0.0.1:", 16) == 0);
+    ss_conn_close(c);
+    close(fd);
+    int64_t t0 = ss_now_ms();
+    ASSERT_EQ(ss_dial(text, ss_now_ms() + 5000, &c), -ECONNREFUSED);
+    ASSERT_LT(ss_now_ms() - t0, 2000);
+    ASSERT(c == NULL);
+}
+
 /* Every prefix of a valid address, and every byte value at every position:
  * never a crash; each result is either an error or formats back. */
 static void test_hostile(void)
@@ -149,6 +255,9 @@ int main(int argc, char **argv)
         {"format_small", test_format_small},
         {"resolve_many", test_resolve_many},
         {"hostile", test_hostile},
+        {"order", test_order},
+        {"resolve_localhost", test_resolve_localhost},
+        {"dial_localhost", test_dial_localhost},
         {NULL, NULL},
     };
     return test_main(cases, argc, argv);

@@ -1,5 +1,5 @@
 /* main.c - the socketserver program: dispatches to a subcommand. */
-#include "commands.h"
+#include "cli.h"
 
 #include "socketserver.h"
 

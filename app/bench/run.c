@@ -1,9 +1,9 @@
-/* cmd_bench.c - `socketserver bench`: the load generator's command line, its
+/* run.c - `socketserver bench`: the load generator's command line, its
  * run (probe, workers, intervals) and its report: a summary on stdout, a live
  * line on stderr when that is a terminal, or with --json one document in
  * iperf3's shape (start, intervals, end). */
 #include "bench.h"
-#include "commands.h"
+#include "cli.h"
 #include "opts.h"
 
 #include <errno.h>

@@ -2,8 +2,8 @@
  *
  * The generator runs its own epoll loops (one per --threads) rather than the
  * library's server modes, so that it measures those modes and not itself.
- * cmd_bench.c parses options and reports; bench_worker.c runs the patterns;
- * bench_hist.c keeps latencies; bench_json.c writes the --json document.
+ * run.c checks the options, runs and reports; worker.c runs the patterns;
+ * hist.c keeps latencies; json.c writes the --json document.
  */
 #ifndef SS_APP_BENCH_H
 #define SS_APP_BENCH_H

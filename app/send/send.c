@@ -1,8 +1,8 @@
-/* cmd_send.c - `socketserver send ADDRESS [MESSAGE ...]`: the seed's tcpc1 and
+/* send.c - `socketserver send ADDRESS [MESSAGE ...]`: the seed's tcpc1 and
  * udpc1 clients made safe. Each MESSAGE (or stdin line) goes out as a line or
  * a datagram and its reply is printed; every wait has a deadline and
  * datagrams are retried, so no reply is an error (exit 69), never a hang. */
-#include "commands.h"
+#include "cli.h"
 #include "opts.h"
 
 #include <errno.h>

@@ -1,9 +1,9 @@
-/* cmd_serve.c - `socketserver serve SERVICE [ADDRESS ...]`: one service of
+/* serve.c - `socketserver serve SERVICE [ADDRESS ...]`: one service of
  * the table on every address, in the mode asked for, until SIGINT or SIGTERM;
  * then the listeners close at once, sessions in flight get --drain-timeout to
  * finish, unix socket files are removed and the exit status is 0. A second
  * signal ends the process (and fork-mode children) at once. */
-#include "commands.h"
+#include "cli.h"
 #include "opts.h"
 #include "privs.h"
 #include "services.h"

@@ -1,4 +1,4 @@
-/* bench_worker.c - one generator thread: an edge-triggered epoll loop over its
+/* worker.c - one generator thread: an edge-triggered epoll loop over its
  * share of the connections, running one pattern (echo, connect, udp, idle) in
  * closed loop or, with --rate, open loop.
  *
@@ -650,7 +650,7 @@ static int setup(wk_t *k, bench_worker_t *w)
 {
     const bench_opts_t *o = w->opts;
     k->w = w, k->o = o, k->clk = w->clock, k->n = w->conns, k->pwait2 = 1;
-    if (k->n < 1) return -EINVAL; /* cmd_bench gives each worker at least one */
+    if (k->n < 1) return -EINVAL; /* run.c gives each worker at least one */
     k->c = calloc((size_t)k->n, sizeof *k->c);
     k->q = calloc((size_t)k->n, sizeof *k->q);
     k->free_stk = calloc((size_t)k->n, sizeof *k->free_stk);

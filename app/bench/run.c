@@ -6,12 +6,8 @@
 #include "cli.h"
 #include "opts.h"
 
-#include <errno.h>
-#include <getopt.h>
-#include <math.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +48,7 @@ static const char usage_text[] =
     "  -j, --json             print one JSON document (start, intervals, end)\n"
     "  -q, --quiet            no progress line on stderr\n"
     "  -h, --help             show this help\n"
+    "  -V, --version          show the version\n"
     "\n"
     "Addresses: tcp://HOST:PORT, udp://HOST:PORT, unix:PATH, unixgram:PATH\n"
     "Durations are seconds (1.5, 0.25) or milliseconds (500ms). The summary goes\n"
@@ -62,25 +59,17 @@ static const char usage_text[] =
     "host does not resolve, 69 when the target does not answer, 71 for a\n"
     "system error.\n";
 
+static void print_help(FILE *f)
+{
+    fputs(usage_text, f);
+}
+
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
 {
     (void)sig;
     interrupted = 1;
-}
-
-/* One line on stderr naming the problem; returns the usage exit code. */
-static int usage_error(const char *fmt, ...) SS_PRINTF(1, 2);
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("socketserver bench: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs(" (try 'socketserver bench --help')\n", stderr);
-    return EXIT_USAGE;
 }
 
 const char *bench_pattern_name(bench_pattern_t p)
@@ -98,16 +87,6 @@ const char *bench_err_name(int kind)
 
 /* ------------------------------------------------------------- options */
 
-static int parse_double(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
 static int parse_pattern(const char *s, bench_pattern_t *out)
 {
     for (int p = BENCH_ECHO; p <= BENCH_IDLE; p++)
@@ -118,156 +97,57 @@ static int parse_pattern(const char *s, bench_pattern_t *out)
     return -1;
 }
 
-static const struct option long_opts[] = {
-    {"pattern", required_argument, NULL, 'p'},  {"connections", required_argument, NULL, 'c'},
-    {"threads", required_argument, NULL, 't'},  {"duration", required_argument, NULL, 'd'},
-    {"warmup", required_argument, NULL, 'w'},   {"size", required_argument, NULL, 's'},
-    {"pipeline", required_argument, NULL, 'P'}, {"rate", required_argument, NULL, 'r'},
-    {"timeout", required_argument, NULL, 'T'},  {"interval", required_argument, NULL, 'i'},
-    {"json", no_argument, NULL, 'j'},           {"quiet", no_argument, NULL, 'q'},
-    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
-
-/* The options as given, before they are checked against each other. */
-typedef struct raw_opts {
-    const char *pattern;
-    long connections, threads, pipeline, size;
-    int quiet;
-} raw_opts_t;
-
-static int bad_value(const char *opt, const char *text, const char *why)
-{
-    return usage_error("--%s \"%.40s\": %s", opt, text, why);
-}
-
-/* A duration option (opts.h syntax: "2", "0.5", "500ms") in seconds. */
-static int take_seconds(const char *opt, const char *arg, int64_t min_ms, double *out)
-{
-    char why[96];
-    int64_t ms;
-    if (opts_duration_ms(arg, 366LL * 86400 * 1000, &ms, why, sizeof why) < 0)
-        return bad_value(opt, arg, why);
-    if (ms < min_ms) {
-        snprintf(why, sizeof why, "too small (at least %lld ms)", (long long)min_ms);
-        return bad_value(opt, arg, why);
-    }
-    *out = (double)ms / 1000.0;
-    return 0;
-}
-
-static int take_count(const char *opt, const char *arg, long max, long *out)
-{
-    char why[96];
-    return opts_count(arg, 1, max, out, why, sizeof why) < 0 ? bad_value(opt, arg, why) : 0;
-}
-
-/* One option. Returns 0, or the exit code of a usage error. */
-static int take_option(int ch, const char *arg, bench_opts_t *o, raw_opts_t *raw)
-{
-    char why[96];
-    uint64_t size;
-    switch (ch) {
-    case 'p':
-        raw->pattern = arg;
-        return 0;
-    case 'c':
-        return take_count("connections", arg, 1000000, &raw->connections);
-    case 't':
-        return take_count("threads", arg, 256, &raw->threads);
-    case 'P':
-        return take_count("pipeline", arg, 1024, &raw->pipeline);
-    case 's':
-        if (opts_size(arg, 1, 1 << 20, &size, why, sizeof why) < 0)
-            return bad_value("size", arg, why);
-        raw->size = (long)size;
-        return 0;
-    case 'd':
-        return take_seconds("duration", arg, 1, &o->duration);
-    case 'w':
-        return take_seconds("warmup", arg, 0, &o->warmup);
-    case 'T':
-        return take_seconds("timeout", arg, 1, &o->timeout);
-    case 'i':
-        return take_seconds("interval", arg, 10, &o->interval);
-    case 'r':
-        return parse_double(arg, 0, 1e9, &o->rate)
-                   ? bad_value("rate", arg, "not a rate (requests/s, 0 to 1e9)")
-                   : 0;
-    case 'j':
-        o->json = 1;
-        return 0;
-    case 'q':
-        raw->quiet = 1;
-        return 0;
-    default:
-        return EXIT_USAGE;
-    }
-}
-
-/* getopt_long's own messages would be a second line; ours name the option. */
-static int bad_option(int ch, char **argv)
-{
-    const char *given = argv[optind - 1];
-    if (ch == ':') return usage_error("%s: missing value", given);
-    return usage_error("unknown option '%s'", given);
-}
-
 static int parse_address(bench_opts_t *o, const char *text)
 {
     snprintf(o->target, sizeof o->target, "%s", text);
     int r = ss_addr_parse(&o->addr, text);
     if (r == 0) return 0;
-    fprintf(stderr, "socketserver bench: %s\n", ss_errmsg());
+    cli_error("bench", "%s", ss_errmsg());
     return r == SS_ERESOLVE ? EXIT_NOHOST : EXIT_USAGE;
 }
 
-/* The options against each other and the address's transport. */
-static int check_options(bench_opts_t *o, const raw_opts_t *raw)
+/* The options against each other and the address's transport. Returns 0,
+ * or the exit code of a usage error. */
+static int check_options(bench_opts_t *o, const bench_args_t *a)
 {
     int dgram = o->addr.transport == SS_UDP || o->addr.transport == SS_UNIXGRAM;
     o->pattern = dgram ? BENCH_UDP : BENCH_ECHO;
-    if (raw->pattern && parse_pattern(raw->pattern, &o->pattern) < 0)
-        return usage_error("--pattern: expected echo, connect, udp or idle, got '%s'",
-                           raw->pattern);
+    if (a->pattern && parse_pattern(a->pattern, &o->pattern) < 0)
+        return cli_usage("bench", "--pattern: expected echo, connect, udp or idle, got '%s'",
+                         a->pattern);
     if (dgram != (o->pattern == BENCH_UDP))
-        return usage_error("--pattern %s needs a %s address", bench_pattern_name(o->pattern),
-                           dgram ? "tcp:// or unix:" : "udp:// or unixgram:");
-    if (raw->pipeline > 1 && o->pattern != BENCH_ECHO)
-        return usage_error("--pipeline applies to --pattern echo only, not %s",
-                           bench_pattern_name(o->pattern));
-    if (dgram && raw->size > 65507)
-        return usage_error("--size: a datagram holds at most 65507 bytes");
-    if (o->rate > 0 && o->pattern == BENCH_IDLE)
-        return usage_error("--rate does not apply to --pattern idle");
-    o->connections = (int)raw->connections;
-    o->threads = (int)(raw->threads < raw->connections ? raw->threads : raw->connections);
-    o->pipeline = (int)raw->pipeline;
-    o->size = (size_t)raw->size;
-    o->progress = !raw->quiet && !o->json && isatty(STDERR_FILENO);
+        return cli_usage("bench", "--pattern %s needs a %s address", bench_pattern_name(o->pattern),
+                         dgram ? "tcp:// or unix:" : "udp:// or unixgram:");
+    if (a->pipeline > 1 && o->pattern != BENCH_ECHO)
+        return cli_usage("bench", "--pipeline applies to --pattern echo only, not %s",
+                         bench_pattern_name(o->pattern));
+    if (dgram && a->size > 65507)
+        return cli_usage("bench", "--size: a datagram holds at most 65507 bytes");
+    if (a->rate > 0 && o->pattern == BENCH_IDLE)
+        return cli_usage("bench", "--rate does not apply to --pattern idle");
     return 0;
 }
 
-static int parse_options(int argc, char **argv, bench_opts_t *o)
+/* The run's settings from the command line: the address resolved, the
+ * options checked against it, the durations in seconds. Returns 0 or an exit
+ * code. */
+static int settle(const bench_args_t *a, bench_opts_t *o)
 {
-    raw_opts_t raw = {.connections = 16, .threads = 1, .pipeline = 1, .size = 64};
-    *o = (bench_opts_t){.duration = 10, .timeout = 2, .interval = 1};
-    int ch;
-    optind = 0; /* glibc: start afresh; main may have used getopt already */
-    opterr = 0;
-    /* getopt is MT-Unsafe (a static cursor): this runs before any worker. */
-    // NOLINTNEXTLINE(concurrency-mt-unsafe)
-    while ((ch = getopt_long(argc, argv, ":p:c:t:d:w:s:P:r:T:i:jqh", long_opts, NULL)) != -1) {
-        if (ch == 'h') {
-            fputs(usage_text, stdout);
-            return -1;
-        }
-        if (ch == '?' || ch == ':') return bad_option(ch, argv);
-        int r = take_option(ch, optarg, o, &raw);
-        if (r) return r;
-    }
-    if (optind >= argc) return usage_error("missing ADDRESS");
-    if (argc - optind > 1) return usage_error("unexpected argument '%s'", argv[optind + 1]);
-    int r = parse_address(o, argv[optind]);
-    return r ? r : check_options(o, &raw);
+    *o = (bench_opts_t){.rate = a->rate,
+                        .duration = (double)a->duration_ms / 1000.0,
+                        .warmup = (double)a->warmup_ms / 1000.0,
+                        .timeout = (double)a->timeout_ms / 1000.0,
+                        .interval = (double)a->interval_ms / 1000.0,
+                        .json = a->json};
+    int rc = parse_address(o, a->address);
+    if (rc == 0) rc = check_options(o, a);
+    if (rc) return rc;
+    o->connections = (int)a->connections;
+    o->threads = (int)(a->threads < a->connections ? a->threads : a->connections);
+    o->pipeline = (int)a->pipeline;
+    o->size = (size_t)a->size;
+    o->progress = !a->quiet && !o->json && isatty(STDERR_FILENO);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- setup */
@@ -744,9 +624,14 @@ static int run(bench_opts_t *o)
 
 int cmd_bench(int argc, char **argv)
 {
+    bench_args_t a;
     bench_opts_t o;
-    int r = parse_options(argc, argv, &o);
-    if (r) return r < 0 ? 0 : r;
+    char err[256];
+    int rc =
+        cli_options("bench", opts_parse_bench(argc, argv, &a, err, sizeof err), err, print_help);
+    if (rc != CLI_RUN) return rc;
+    rc = settle(&a, &o);
+    if (rc) return rc;
     install_signals();
     return run(&o);
 }

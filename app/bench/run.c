@@ -1,7 +1,6 @@
-/* run.c - `socketserver bench`: the load generator's command line, its
- * run (probe, workers, intervals) and its report: a summary on stdout, a live
- * line on stderr when that is a terminal, or with --json one document in
- * iperf3's shape (start, intervals, end). */
+/* run.c - `socketserver bench`: its help, its options checked against the
+ * address, and the run (probe, workers, intervals, the live line on stderr
+ * when that is a terminal); report.c prints what the run measured. */
 #include "bench.h"
 #include "cli.h"
 #include "opts.h"
@@ -12,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -186,27 +184,8 @@ static void install_signals(void)
 
 /* ---------------------------------------------------------------- the run */
 
-typedef struct interval {
-    double start, end; /* seconds from the start of measuring */
-    uint64_t requests, bytes, errors;
-    int64_t open;
-} interval_t;
-
-typedef struct run {
-    bench_opts_t *o;
-    bench_clock_t clock;
-    bench_worker_t *workers;
-    interval_t *iv;
-    size_t niv, cap_iv;
-    struct rusage ru_start, ru_end;
-    double seconds; /* measured, shorter if interrupted */
-    int idle_noted;
-    int64_t last_tick;
-    uint64_t last_requests, last_bytes, last_errors;
-} run_t;
-
-static void sum_live(const run_t *r, uint64_t *req, uint64_t *bytes, uint64_t *errs, int64_t *open,
-                     int64_t *ready)
+static void sum_live(const bench_run_t *r, uint64_t *req, uint64_t *bytes, uint64_t *errs,
+                     int64_t *open, int64_t *ready)
 {
     *req = *bytes = *errs = 0;
     *open = *ready = 0;
@@ -220,18 +199,18 @@ static void sum_live(const run_t *r, uint64_t *req, uint64_t *bytes, uint64_t *e
     }
 }
 
-static void add_interval(run_t *r, const interval_t *iv)
+static void add_interval(bench_run_t *r, const bench_interval_t *iv)
 {
     if (r->niv == r->cap_iv) {
         size_t cap = r->cap_iv ? r->cap_iv * 2 : 64;
-        interval_t *p = realloc(r->iv, cap * sizeof *p);
+        bench_interval_t *p = realloc(r->iv, cap * sizeof *p);
         if (!p) return; /* intervals are a nicety; the totals stay right */
         r->iv = p, r->cap_iv = cap;
     }
     r->iv[r->niv++] = *iv;
 }
 
-static void progress_line(const run_t *r, const interval_t *iv, double secs)
+static void progress_line(const bench_run_t *r, const bench_interval_t *iv, double secs)
 {
     if (!r->o->progress) return;
     double rps = secs > 0 ? (double)iv->requests / secs : 0;
@@ -241,17 +220,17 @@ static void progress_line(const run_t *r, const interval_t *iv, double secs)
 }
 
 /* Closes an interval of measuring at `now`. */
-static void tick(run_t *r, int64_t now)
+static void tick(bench_run_t *r, int64_t now)
 {
     uint64_t req, bytes, errs;
     int64_t open, ready;
     sum_live(r, &req, &bytes, &errs, &open, &ready);
-    interval_t iv = {.start = (double)(r->last_tick - r->clock.measure_start) / 1e9,
-                     .end = (double)(now - r->clock.measure_start) / 1e9,
-                     .requests = req - r->last_requests,
-                     .bytes = bytes - r->last_bytes,
-                     .errors = errs - r->last_errors,
-                     .open = open};
+    bench_interval_t iv = {.start = (double)(r->last_tick - r->clock.measure_start) / 1e9,
+                           .end = (double)(now - r->clock.measure_start) / 1e9,
+                           .requests = req - r->last_requests,
+                           .bytes = bytes - r->last_bytes,
+                           .errors = errs - r->last_errors,
+                           .open = open};
     r->last_tick = now;
     r->last_requests = req, r->last_bytes = bytes, r->last_errors = errs;
     if (iv.end - iv.start < 1e-6) return;
@@ -261,7 +240,7 @@ static void tick(run_t *r, int64_t now)
 
 /* The idle pattern says on stderr when all its connections are up, so that a
  * script can measure the server's memory then (bench/run.sh does). */
-static void note_idle(run_t *r)
+static void note_idle(bench_run_t *r)
 {
     uint64_t req, bytes, errs;
     int64_t open, ready;
@@ -282,7 +261,7 @@ static void sleep_until(int64_t t)
 
 /* The main thread's part: wakes every 100 ms (or at an interval's end) for
  * the idle note, the intervals and a ^C, until the measured window ends. */
-static void monitor(run_t *r)
+static void monitor(bench_run_t *r)
 {
     const int64_t step = 100000000;
     int64_t iv_ns = (int64_t)(r->o->interval * 1e9);
@@ -316,7 +295,7 @@ static void monitor(run_t *r)
     if (r->o->progress) fputs("\r\033[K", stderr);
 }
 
-static int start_workers(run_t *r, pthread_t *tids)
+static int start_workers(bench_run_t *r, pthread_t *tids)
 {
     const bench_opts_t *o = r->o;
     int64_t start = bench_now_ns();
@@ -342,7 +321,7 @@ static int start_workers(run_t *r, pthread_t *tids)
 }
 
 /* Sums the workers' results into total; returns a worker's fatal error. */
-static int merge(run_t *r, bench_result_t *total)
+static int merge(bench_run_t *r, bench_result_t *total)
 {
     int fatal = 0;
     memset(total, 0, sizeof *total);
@@ -364,227 +343,18 @@ static int merge(run_t *r, bench_result_t *total)
     return fatal;
 }
 
-/* ------------------------------------------------------------- reporting */
-
-static uint64_t total_errors(const bench_result_t *t)
-{
-    uint64_t n = 0;
-    for (int k = 0; k < BERR_KINDS; k++) n += t->errors[k];
-    return n;
-}
-
-static double tv_seconds(struct timeval tv)
-{
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
-
-/* The generator's own CPU over the measured window, in seconds. */
-static void cpu_used(const run_t *r, double *user, double *sys)
-{
-    *user = tv_seconds(r->ru_end.ru_utime) - tv_seconds(r->ru_start.ru_utime);
-    *sys = tv_seconds(r->ru_end.ru_stime) - tv_seconds(r->ru_start.ru_stime);
-}
-
-static double per_second(uint64_t n, double secs)
-{
-    return secs > 0 ? (double)n / secs : 0;
-}
-
-static double us(uint64_t ns)
-{
-    return (double)ns / 1000.0;
-}
-
-static void describe(const bench_opts_t *o, char *buf, size_t cap)
-{
-    char loop[64] = "closed loop";
-    if (o->rate > 0) snprintf(loop, sizeof loop, "open loop at %g req/s", o->rate);
-    snprintf(buf, cap, "%s, %d connection%s, %d thread%s, %zu-byte requests, pipeline %d, %s",
-             bench_pattern_name(o->pattern), o->connections, o->connections == 1 ? "" : "s",
-             o->threads, o->threads == 1 ? "" : "s", o->size, o->pipeline, loop);
-}
-
-static void print_errors(const bench_result_t *t)
-{
-    uint64_t n = total_errors(t);
-    printf("  errors      %llu", (unsigned long long)n);
-    if (n) {
-        const char *sep = " (";
-        for (int k = 0; k < BERR_KINDS; k++) {
-            if (!t->errors[k]) continue;
-            printf("%s%s %llu", sep, bench_err_name(k), (unsigned long long)t->errors[k]);
-            sep = ", ";
-        }
-        printf("); first: %s", t->first_error);
-    }
-    putchar('\n');
-}
-
-static void report_text(const run_t *r, const bench_result_t *t)
-{
-    const bench_opts_t *o = r->o;
-    char what[256];
-    double user, sys;
-    cpu_used(r, &user, &sys);
-    describe(o, what, sizeof what);
-    printf("socketserver bench %s: %s\n", o->target, what);
-    printf("  duration    %.2f s measured after %.2f s of warmup\n", r->seconds, o->warmup);
-    printf("  requests    %llu, %.1f/s\n", (unsigned long long)t->requests,
-           per_second(t->requests, r->seconds));
-    printf("  bytes       %llu sent, %llu received, %.2f MB/s received\n",
-           (unsigned long long)t->bytes_sent, (unsigned long long)t->bytes_received,
-           per_second(t->bytes_received, r->seconds) / 1e6);
-    const bench_hist_t *h = &t->hist;
-    printf("  latency us  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  mean %.1f\n",
-           us(bench_hist_quantile(h, 0.5)), us(bench_hist_quantile(h, 0.9)),
-           us(bench_hist_quantile(h, 0.99)), us(bench_hist_quantile(h, 0.999)), us(h->max),
-           h->count ? us(h->sum / h->count) : 0.0);
-    printf("  connects    %llu\n", (unsigned long long)t->connects);
-    if (t->late)
-        printf("  late        %llu UDP replies after their timeout\n", (unsigned long long)t->late);
-    print_errors(t);
-    printf("  generator   %.2f us CPU per request (user %.2f s, system %.2f s)\n",
-           t->requests ? (user + sys) * 1e6 / (double)t->requests : 0.0, user, sys);
-    fflush(stdout);
-}
-
-static void json_start(bench_json_t *j, const bench_opts_t *o)
-{
-    struct utsname u;
-    char when[64] = "";
-    time_t now = time(NULL);
-    struct tm tm;
-    if (gmtime_r(&now, &tm)) strftime(when, sizeof when, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    bench_json_object(j, "start");
-    bench_json_str(j, "version", "socketserver " SS_VERSION_STRING);
-    if (uname(&u) == 0) {
-        char sys[4 * 65 + 4];
-        snprintf(sys, sizeof sys, "%s %s %s %s", u.sysname, u.nodename, u.release, u.machine);
-        bench_json_str(j, "system_info", sys);
-    }
-    bench_json_object(j, "timestamp");
-    bench_json_str(j, "time", when);
-    bench_json_int(j, "timesecs", (int64_t)now);
-    bench_json_end(j);
-    bench_json_object(j, "connecting_to");
-    bench_json_str(j, "address", o->target);
-    bench_json_end(j);
-    bench_json_object(j, "test_start");
-    bench_json_str(j, "pattern", bench_pattern_name(o->pattern));
-    bench_json_int(j, "connections", o->connections);
-    bench_json_int(j, "threads", o->threads);
-    bench_json_uint(j, "size", o->size);
-    bench_json_int(j, "pipeline", o->pipeline);
-    bench_json_num(j, "rate", o->rate);
-    bench_json_bool(j, "open_loop", o->rate > 0);
-    bench_json_num(j, "duration", o->duration);
-    bench_json_num(j, "warmup", o->warmup);
-    bench_json_num(j, "timeout", o->timeout);
-    bench_json_num(j, "interval", o->interval);
-    bench_json_end(j);
-    bench_json_int(j, "cpus", sysconf(_SC_NPROCESSORS_ONLN));
-    bench_json_end(j);
-}
-
-static void json_intervals(bench_json_t *j, const run_t *r)
-{
-    bench_json_array(j, "intervals");
-    for (size_t i = 0; i < r->niv; i++) {
-        const interval_t *iv = &r->iv[i];
-        double secs = iv->end - iv->start;
-        bench_json_object(j, NULL);
-        bench_json_num(j, "start", iv->start);
-        bench_json_num(j, "end", iv->end);
-        bench_json_num(j, "seconds", secs);
-        bench_json_uint(j, "requests", iv->requests);
-        bench_json_num(j, "requests_per_second", per_second(iv->requests, secs));
-        bench_json_uint(j, "bytes", iv->bytes);
-        bench_json_num(j, "bytes_per_second", per_second(iv->bytes, secs));
-        bench_json_uint(j, "errors", iv->errors);
-        bench_json_int(j, "connections", iv->open);
-        bench_json_end(j);
-    }
-    bench_json_end(j);
-}
-
-static void json_latency(bench_json_t *j, const bench_hist_t *h)
-{
-    bench_json_object(j, "latency_us");
-    bench_json_num(j, "min", h->count ? us(h->min) : 0);
-    bench_json_num(j, "mean", h->count ? us(h->sum / h->count) : 0);
-    bench_json_num(j, "p50", us(bench_hist_quantile(h, 0.5)));
-    bench_json_num(j, "p90", us(bench_hist_quantile(h, 0.9)));
-    bench_json_num(j, "p99", us(bench_hist_quantile(h, 0.99)));
-    bench_json_num(j, "p999", us(bench_hist_quantile(h, 0.999)));
-    bench_json_num(j, "max", us(h->max));
-    bench_json_end(j);
-}
-
-static void json_errors(bench_json_t *j, const bench_result_t *t)
-{
-    bench_json_object(j, "errors");
-    bench_json_uint(j, "total", total_errors(t));
-    for (int k = 0; k < BERR_KINDS; k++) bench_json_uint(j, bench_err_name(k), t->errors[k]);
-    bench_json_str(j, "first", t->first_error);
-    bench_json_end(j);
-}
-
-static void json_end(bench_json_t *j, const run_t *r, const bench_result_t *t)
-{
-    double user, sys;
-    cpu_used(r, &user, &sys);
-    bench_json_object(j, "end");
-    bench_json_num(j, "seconds", r->seconds);
-    bench_json_uint(j, "requests", t->requests);
-    bench_json_num(j, "requests_per_second", per_second(t->requests, r->seconds));
-    bench_json_uint(j, "requests_with_warmup", t->requests_all);
-    bench_json_uint(j, "bytes_sent", t->bytes_sent);
-    bench_json_uint(j, "bytes_received", t->bytes_received);
-    bench_json_num(j, "bytes_per_second", per_second(t->bytes_received, r->seconds));
-    json_latency(j, &t->hist);
-    json_errors(j, t);
-    bench_json_uint(j, "connects", t->connects);
-    bench_json_uint(j, "late_replies", t->late);
-    bench_json_object(j, "cpu");
-    bench_json_num(j, "user_seconds", user);
-    bench_json_num(j, "system_seconds", sys);
-    bench_json_num(j, "utilization_percent", r->seconds > 0 ? (user + sys) * 100 / r->seconds : 0);
-    bench_json_num(j, "us_per_request", t->requests ? (user + sys) * 1e6 / (double)t->requests : 0);
-    bench_json_end(j);
-    bench_json_end(j);
-}
-
-static void report_json(const run_t *r, const bench_result_t *t, const char *error)
-{
-    bench_json_t j;
-    bench_json_init(&j, stdout);
-    bench_json_object(&j, NULL);
-    json_start(&j, r->o);
-    if (error) {
-        bench_json_array(&j, "intervals");
-        bench_json_end(&j);
-        bench_json_object(&j, "end");
-        bench_json_end(&j);
-        bench_json_str(&j, "error", error);
-    } else {
-        json_intervals(&j, r);
-        json_end(&j, r, t);
-    }
-    bench_json_finish(&j);
-}
-
 /* A failure before any traffic: one line on stderr, and with --json the
  * document too (iperf3 does the same), so a script always has one. */
-static int fail_early(const run_t *r, int code, const char *msg)
+static int fail_early(const bench_run_t *r, int code, const char *msg)
 {
-    fprintf(stderr, "socketserver bench: %s\n", msg);
-    if (r->o->json) report_json(r, NULL, msg);
+    cli_error("bench", "%s", msg);
+    if (r->o->json) bench_report_json(r, NULL, msg);
     return code;
 }
 
 static int run(bench_opts_t *o)
 {
-    run_t r = {.o = o};
+    bench_run_t r = {.o = o};
     char msg[512];
     int code = raise_nofile(o);
     if (code) return code;
@@ -610,10 +380,10 @@ static int run(bench_opts_t *o)
             code = fail_early(&r, EXIT_OSERR, msg);
         } else {
             if (o->json)
-                report_json(&r, &total, NULL);
+                bench_report_json(&r, &total, NULL);
             else
-                report_text(&r, &total);
-            code = total_errors(&total) ? 1 : 0;
+                bench_report_text(&r, &total);
+            code = bench_total_errors(&total) ? 1 : 0;
         }
     }
     free(tids);

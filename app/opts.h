@@ -1,6 +1,6 @@
-/* opts.h - the command lines of `serve`, `send` and `bench`, and the strict value
- * parsers under them (durations, sizes, counts). Every function here is a
- * pure function of its arguments (getopt_long's globals are reset on each
+/* opts.h - the command lines of `serve`, `send` and `bench`, and the strict
+ * value parsers under them (durations, sizes, counts). Every function here is
+ * a pure function of its arguments (getopt_long's globals are reset on each
  * call), prints nothing and never exits, so a fuzzer can drive it. */
 #ifndef SS_APP_OPTS_H
 #define SS_APP_OPTS_H

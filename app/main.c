@@ -1,5 +1,5 @@
 /* main.c - the socketserver program: dispatches to a subcommand. */
-#include "commands.h"
+#include "cli.h"
 
 #include "socketserver.h"
 
@@ -33,12 +33,10 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("socketserver %s\n", SS_VERSION_STRING);
-        return 0;
+        return cli_version();
     }
     if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "send") == 0) return cmd_send(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
-    fprintf(stderr, "socketserver: unknown command \"%s\" (try --help)\n", cmd);
-    return EXIT_USAGE;
+    return cli_usage(NULL, "unknown command \"%s\" (try --help)", cmd);
 }

@@ -1,11 +1,14 @@
-/* opts.c - parsing the command lines of `serve` and `send` (opts.h): strict
- * value parsers, and getopt_long(3) driven from tables. Nothing here prints
- * or exits; a bad value yields one line naming the option and the problem. */
+/* opts.c - parsing the command lines of `serve`, `send` and `bench` (opts.h):
+ * strict value parsers, and one getopt_long(3) loop driven by each command's
+ * tables. Nothing here prints or exits; a bad value yields one line naming
+ * the option and the problem. */
 #include "opts.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A magnitude above every limit we accept (the largest is --max-bytes' 2^50,
@@ -203,6 +206,36 @@ static int bad_value(const char *opt, const char *text, const char *why, char *e
     return fail(err, cap, "--%s \"%s\": %s", opt, shown(text, 40, buf, sizeof buf), why);
 }
 
+/* One command's options: getopt_long's tables, and the function that takes
+ * an option (c, getopt_long's value for it) with its value v into the
+ * command's structure o. take returns 0, or -1 with the whole message in
+ * err (bad_value's, mostly). */
+typedef struct opts_spec {
+    const char *shortopts; /* with ':' first: a missing value is ':', not '?' */
+    const struct option *longopts;
+    int (*take)(void *o, int c, const char *v, char *err, size_t cap);
+} opts_spec_t;
+
+/* The loop every command shares: takes each option in turn, stops at --help
+ * or --version. Returns OPTS_OK with the operands from optind on, or
+ * OPTS_HELP, OPTS_VERSION or OPTS_USAGE. */
+static int parse_options(const opts_spec_t *spec, void *o, int argc, char **argv, char *err,
+                         size_t cap)
+{
+    if (err && cap) err[0] = '\0';
+    getopt_reset();
+    int c;
+    /* getopt's state is global (MT-Unsafe), but options are parsed before
+     * any thread starts. NOLINTNEXTLINE(concurrency-mt-unsafe) */
+    while ((c = getopt_long(argc, argv, spec->shortopts, spec->longopts, NULL)) != -1) {
+        if (c == 'h') return OPTS_HELP;
+        if (c == 'V') return OPTS_VERSION;
+        if (c == ':' || c == '?') return getopt_failure(c, spec->longopts, argv, err, cap);
+        if (spec->take(o, c, optarg, err, cap) < 0) return OPTS_USAGE;
+    }
+    return OPTS_OK;
+}
+
 /* ------------------------------------------------------------ serve */
 
 enum {
@@ -267,8 +300,9 @@ static int set_mode(ss_config_t *cfg, const char *text, char *err, size_t cap)
 }
 
 /* One option of serve with its value. */
-static int serve_option(serve_opts_t *o, int c, const char *v, char *err, size_t cap)
+static int serve_option(void *p, int c, const char *v, char *err, size_t cap)
 {
+    serve_opts_t *o = p;
     ss_config_t *cfg = &o->cfg;
     char why[96];
     long n = 0;
@@ -329,19 +363,11 @@ static int serve_operands(serve_opts_t *o, int argc, char **argv, char *err, siz
 
 int opts_parse_serve(int argc, char **argv, serve_opts_t *o, char *err, size_t errcap)
 {
+    static const opts_spec_t spec = {":m:w:vqhV", serve_longopts, serve_option};
     memset(o, 0, sizeof *o);
     ss_config_init(&o->cfg);
-    if (err && errcap) err[0] = '\0';
-    getopt_reset();
-    int c;
-    /* getopt's state is global (MT-Unsafe), but options are parsed before
-     * any thread starts. NOLINTNEXTLINE(concurrency-mt-unsafe) */
-    while ((c = getopt_long(argc, argv, ":m:w:vqhV", serve_longopts, NULL)) != -1) {
-        if (c == 'h') return OPTS_HELP;
-        if (c == 'V') return OPTS_VERSION;
-        if (c == ':' || c == '?') return getopt_failure(c, serve_longopts, argv, err, errcap);
-        if (serve_option(o, c, optarg, err, errcap) < 0) return OPTS_USAGE;
-    }
+    int rc = parse_options(&spec, o, argc, argv, err, errcap);
+    if (rc != OPTS_OK) return rc;
     return serve_operands(o, argc, argv, err, errcap) < 0 ? OPTS_USAGE : OPTS_OK;
 }
 
@@ -366,8 +392,9 @@ static const struct option send_longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int send_option(send_opts_t *o, int c, const char *v, char *err, size_t cap)
+static int send_option(void *p, int c, const char *v, char *err, size_t cap)
 {
+    send_opts_t *o = p;
     char why[96];
     long n = 0;
     int rc = 0;
@@ -403,25 +430,128 @@ static int send_option(send_opts_t *o, int c, const char *v, char *err, size_t c
 
 int opts_parse_send(int argc, char **argv, send_opts_t *o, char *err, size_t errcap)
 {
+    static const opts_spec_t spec = {":t:r:nChV", send_longopts, send_option};
     memset(o, 0, sizeof *o);
     o->timeout_ms = SEND_DEFAULT_TIMEOUT_MS;
     o->retries = SEND_DEFAULT_RETRIES;
-    if (err && errcap) err[0] = '\0';
-    getopt_reset();
-    int c;
-    /* getopt's state is global (MT-Unsafe), but options are parsed before
-     * any thread starts. NOLINTNEXTLINE(concurrency-mt-unsafe) */
-    while ((c = getopt_long(argc, argv, ":t:r:nChV", send_longopts, NULL)) != -1) {
-        if (c == 'h') return OPTS_HELP;
-        if (c == 'V') return OPTS_VERSION;
-        if (c == ':' || c == '?') return getopt_failure(c, send_longopts, argv, err, errcap);
-        if (send_option(o, c, optarg, err, errcap) < 0) return OPTS_USAGE;
-    }
+    int rc = parse_options(&spec, o, argc, argv, err, errcap);
+    if (rc != OPTS_OK) return rc;
     if (optind >= argc) return fail(err, errcap, "missing ADDRESS (see --help)");
     o->address = argv[optind++];
     o->messages = argv + optind;
     o->nmessages = argc - optind;
     if (o->no_reply && (o->time || o->max_bytes))
         return fail(err, errcap, "--no-reply cannot be combined with --time or --max-bytes");
+    return OPTS_OK;
+}
+
+/* ------------------------------------------------------------ bench */
+
+static const struct option bench_longopts[] = {
+    {"pattern", required_argument, NULL, 'p'},
+    {"connections", required_argument, NULL, 'c'},
+    {"threads", required_argument, NULL, 't'},
+    {"duration", required_argument, NULL, 'd'},
+    {"warmup", required_argument, NULL, 'w'},
+    {"size", required_argument, NULL, 's'},
+    {"pipeline", required_argument, NULL, 'P'},
+    {"rate", required_argument, NULL, 'r'},
+    {"timeout", required_argument, NULL, 'T'},
+    {"interval", required_argument, NULL, 'i'},
+    {"json", no_argument, NULL, 'j'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+/* A duration of bench, which has a floor: a run of 0 s measures nothing,
+ * and an interval below 10 ms would be mostly the clock's own noise. */
+static int bench_seconds(const char *v, int64_t min_ms, int64_t *out, char *why, size_t cap)
+{
+    if (opts_duration_ms(v, BENCH_MAX_MS, out, why, cap) < 0) return -1;
+    if (*out < min_ms) return fail(why, cap, "too small (at least %lld ms)", (long long)min_ms);
+    return 0;
+}
+
+/* A rate in requests/s: any decimal form strtod(3) reads, 0 to 1e9. */
+static int bench_rate(const char *v, double *out, char *why, size_t cap)
+{
+    char *end;
+    errno = 0;
+    double r = strtod(v, &end);
+    if (errno || end == v || *end || !(r >= 0 && r <= 1e9))
+        return fail(why, cap, "not a rate (requests/s, 0 to 1e9)");
+    *out = r;
+    return 0;
+}
+
+static int bench_option(void *p, int c, const char *v, char *err, size_t cap)
+{
+    bench_args_t *o = p;
+    char why[96];
+    int rc = 0;
+    switch (c) {
+    case 'p':
+        o->pattern = v; /* checked by the caller, against the address too */
+        break;
+    case 'c':
+        rc = opts_count(v, 1, 1000000, &o->connections, why, sizeof why);
+        break;
+    case 't':
+        rc = opts_count(v, 1, 256, &o->threads, why, sizeof why);
+        break;
+    case 'P':
+        rc = opts_count(v, 1, 1024, &o->pipeline, why, sizeof why);
+        break;
+    case 's':
+        rc = opts_size(v, 1, 1u << 20, &o->size, why, sizeof why);
+        break;
+    case 'd':
+        rc = bench_seconds(v, 1, &o->duration_ms, why, sizeof why);
+        break;
+    case 'w':
+        rc = bench_seconds(v, 0, &o->warmup_ms, why, sizeof why);
+        break;
+    case 'T':
+        rc = bench_seconds(v, 1, &o->timeout_ms, why, sizeof why);
+        break;
+    case 'i':
+        rc = bench_seconds(v, 10, &o->interval_ms, why, sizeof why);
+        break;
+    case 'r':
+        rc = bench_rate(v, &o->rate, why, sizeof why);
+        break;
+    case 'j':
+        o->json = 1;
+        break;
+    case 'q':
+        o->quiet = 1;
+        break;
+    default:
+        return fail(err, cap, "internal: unhandled option %d", c);
+    }
+    return rc < 0 ? bad_value(long_name(bench_longopts, c), v, why, err, cap) : 0;
+}
+
+int opts_parse_bench(int argc, char **argv, bench_args_t *o, char *err, size_t errcap)
+{
+    static const opts_spec_t spec = {":p:c:t:d:w:s:P:r:T:i:jqhV", bench_longopts, bench_option};
+    *o = (bench_args_t){.connections = 16,
+                        .threads = 1,
+                        .pipeline = 1,
+                        .size = 64,
+                        .duration_ms = 10000,
+                        .timeout_ms = 2000,
+                        .interval_ms = 1000};
+    int rc = parse_options(&spec, o, argc, argv, err, errcap);
+    if (rc != OPTS_OK) return rc;
+    if (optind >= argc) return fail(err, errcap, "missing ADDRESS (see --help)");
+    o->address = argv[optind++];
+    if (optind < argc) {
+        char buf[256];
+        return fail(err, errcap, "unexpected argument \"%s\" (bench takes one ADDRESS)",
+                    shown(argv[optind], 40, buf, sizeof buf));
+    }
     return OPTS_OK;
 }

@@ -1,6 +1,6 @@
-/* opts.h - the command lines of `serve` and `send`, and the strict value
- * parsers under them (durations, sizes, counts). Every function here is a
- * pure function of its arguments (getopt_long's globals are reset on each
+/* opts.h - the command lines of `serve`, `send` and `bench`, and the strict
+ * value parsers under them (durations, sizes, counts). Every function here is
+ * a pure function of its arguments (getopt_long's globals are reset on each
  * call), prints nothing and never exits, so a fuzzer can drive it. */
 #ifndef SS_APP_OPTS_H
 #define SS_APP_OPTS_H
@@ -82,5 +82,31 @@ typedef struct send_opts {
 /* Parses `send ADDRESS [MESSAGE ...] [options]` (argv[0] is "send"). The
  * address is checked by the caller. argv may be permuted. */
 int opts_parse_send(int argc, char **argv, send_opts_t *o, char *err, size_t errcap);
+
+/* ------------------------------------------------------------ bench */
+
+/* The bench command line as given. The pattern and the address are checked
+ * by the caller, together: which patterns fit depends on the transport. */
+typedef struct bench_args {
+    const char *address; /* points into argv */
+    const char *pattern; /* --pattern, pointing into argv; NULL: by the address */
+    long connections;    /* 1 to 1000000 */
+    long threads;        /* 1 to 256 */
+    long pipeline;       /* 1 to 1024 */
+    uint64_t size;       /* bytes per request, 1 to 1 MiB */
+    double rate;         /* requests/s, 0 to 1e9; 0: closed loop */
+    int64_t duration_ms; /* each at most BENCH_MAX_MS */
+    int64_t warmup_ms;
+    int64_t timeout_ms;
+    int64_t interval_ms; /* at least 10 ms */
+    int json;
+    int quiet;
+} bench_args_t;
+
+#define BENCH_MAX_MS (366LL * 86400 * 1000) /* the longest duration bench takes */
+
+/* Parses `bench ADDRESS [options]` (argv[0] is "bench"). argv may be
+ * permuted. */
+int opts_parse_bench(int argc, char **argv, bench_args_t *o, char *err, size_t errcap);
 
 #endif

@@ -2,13 +2,13 @@
  *
  * Input: the arguments after the command name, separated by NUL bytes (at
  * most MAX_ARGS). The same vector goes to opts_parse_serve as
- * "serve ARGS..." and to opts_parse_send as "send ARGS...", each on a fresh
- * copy (getopt_long permutes), twice: with a roomy error buffer and with a
- * small one. Checks: a known result code; a usage error has a one-line
- * message that fits its buffer, and the small buffer holds a prefix of it;
- * a success leaves values inside the documented ranges and pointers into the
- * vector. Each argument also goes through the value parsers, compared with
- * reference implementations written independently below. */
+ * "serve ARGS...", to opts_parse_send as "send ARGS..." and to
+ * opts_parse_bench as "bench ARGS...", each on a fresh copy (getopt_long
+ * permutes), twice: with a roomy error buffer and with a small one. Checks: a known result code; a
+ * usage error has a one-line message that fits its buffer, and the small buffer holds a prefix of
+ * it; a success leaves values inside the documented ranges and pointers into the vector. Each
+ * argument also goes through the value parsers, compared with reference implementations written
+ * independently below. */
 #include "fuzz.h"
 
 #include "opts.h"
@@ -90,10 +90,46 @@ static void check_send(const argv_copy *v, const send_opts_t *o)
     FUZZ_CHECK(!(o->no_reply && (o->time || o->max_bytes)), "--no-reply with --time");
 }
 
+static void check_bench(const argv_copy *v, const bench_args_t *o)
+{
+    FUZZ_CHECK(o->address && points_into(v, o->address), "address");
+    FUZZ_CHECK(!o->pattern || points_into(v, o->pattern), "pattern");
+    FUZZ_CHECK(o->connections >= 1 && o->connections <= 1000000, "connections %ld", o->connections);
+    FUZZ_CHECK(o->threads >= 1 && o->threads <= 256, "threads %ld", o->threads);
+    FUZZ_CHECK(o->pipeline >= 1 && o->pipeline <= 1024, "pipeline %ld", o->pipeline);
+    FUZZ_CHECK(o->size >= 1 && o->size <= 1u << 20, "size %llu", (unsigned long long)o->size);
+    FUZZ_CHECK(o->rate >= 0 && o->rate <= 1e9, "rate %g", o->rate);
+    FUZZ_CHECK(o->duration_ms >= 1 && o->duration_ms <= BENCH_MAX_MS, "duration");
+    FUZZ_CHECK(o->warmup_ms >= 0 && o->warmup_ms <= BENCH_MAX_MS, "warmup");
+    FUZZ_CHECK(o->timeout_ms >= 1 && o->timeout_ms <= BENCH_MAX_MS, "timeout");
+    FUZZ_CHECK(o->interval_ms >= 10 && o->interval_ms <= BENCH_MAX_MS, "interval");
+}
+
+/* Parses v as the command cmd into err (cap bytes) and checks the result
+ * and, on success, the values. Returns the parser's result. */
+static int parse_checked(const char *cmd, argv_copy *v, char *err, size_t cap)
+{
+    serve_opts_t so;
+    send_opts_t se;
+    bench_args_t be;
+    int rc;
+    if (strcmp(cmd, "send") == 0) {
+        rc = opts_parse_send(v->argc, v->argv, &se, err, cap);
+        if (rc == OPTS_OK) check_send(v, &se);
+    } else if (strcmp(cmd, "bench") == 0) {
+        rc = opts_parse_bench(v->argc, v->argv, &be, err, cap);
+        if (rc == OPTS_OK) check_bench(v, &be);
+    } else {
+        rc = opts_parse_serve(v->argc, v->argv, &so, err, cap);
+        if (rc == OPTS_OK) check_serve(v, &so);
+    }
+    check_message(rc, err, cap);
+    return rc;
+}
+
 /* One command line, parsed with error buffers of cap and of small bytes. */
 static void parse_both(const char *cmd, const uint8_t *data, size_t size, size_t small)
 {
-    int send = strcmp(cmd, "send") == 0;
     char big_err[256];
     char *small_err = malloc(small); /* exactly small: overflows are ASan's */
     FUZZ_CHECK(small_err != NULL, "out of memory");
@@ -101,15 +137,8 @@ static void parse_both(const char *cmd, const uint8_t *data, size_t size, size_t
     for (int k = 0; k < 2; k++) {
         argv_copy v;
         argv_build(&v, cmd, data, size);
-        char *err = k == 0 ? big_err : small_err;
-        size_t cap = k == 0 ? sizeof big_err : small;
-        serve_opts_t so;
-        send_opts_t se;
-        rc[k] = send ? opts_parse_send(v.argc, v.argv, &se, err, cap)
-                     : opts_parse_serve(v.argc, v.argv, &so, err, cap);
-        check_message(rc[k], err, cap);
-        if (rc[k] == OPTS_OK && send) check_send(&v, &se);
-        if (rc[k] == OPTS_OK && !send) check_serve(&v, &so);
+        rc[k] = k == 0 ? parse_checked(cmd, &v, big_err, sizeof big_err)
+                       : parse_checked(cmd, &v, small_err, small);
         free(v.store);
     }
     FUZZ_CHECK(rc[0] == rc[1], "%s: %d, then %d with a smaller buffer", cmd, rc[0], rc[1]);
@@ -235,6 +264,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t small = 1 + size % 48;
     parse_both("serve", data, size, small);
     parse_both("send", data, size, small);
+    parse_both("bench", data, size, small);
     check_values(data, size);
     return 0;
 }

@@ -1,4 +1,4 @@
-/* fuzz_svc.c - one service of app/services.h (FUZZ_SERVICE, set by the
+/* fuzz_svc.c - one service of app/services/services.h (FUZZ_SERVICE, set by the
  * build: one target per service) run as the server runs it: a real server
  * (ss_server_create, nothing bound) and ss__conn_for_request +
  * ss__run_handler, over a stream or with a datagram.
@@ -34,7 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LINGER_MAX_BYTES 4096 /* svc_common.c: what a closing session drops at most */
+#define LINGER_MAX_BYTES 4096 /* services/common.c: what a closing session drops at most */
 
 #ifndef FUZZ_SERVICE
 #error "FUZZ_SERVICE names the service under test"

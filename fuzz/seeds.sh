@@ -73,7 +73,7 @@ seed readline cache-larger '\010\000\000\042\021ab\ncd\377ef\n\377\377gh\nij'
 
 # ---------------------------------------------------------------- opts
 # Arguments after the command name, NUL-separated; each input is parsed as
-# "serve ..." and as "send ...".
+# "serve ...", as "send ..." and as "bench ...".
 seed opts serve-mode 'echo\000tcp://:7\000--mode\000thread\000-w\0004'
 seed opts serve-limits 'upper\000--max-line\00064k\000--idle-timeout\0000.5\000--drain-timeout\000500ms'
 seed opts help '--help'
@@ -93,6 +93,8 @@ seed opts exponent '--idle-timeout\0001e3\000echo'
 seed opts zero-timeout '--timeout\0000\000x'
 seed opts fractions 'x\000-t\000.0001\000--max-bytes\0001GiB\000--drain-timeout\0001.0009s'
 seed opts too-many-addresses "echo$(printf '\\000tcp://:%d' $(seq 1 70))"
+seed opts bench-all 'tcp://127.0.0.1:7\000-p\000echo\000-c\000100\000-t\0004\000-d\0000.5\000-w\000100ms\000-s\0001k\000-P\0008\000-r\0001e3\000-T\0001\000-i\00010ms\000-j\000-q'
+seed opts bench-too-small 'udp://127.0.0.1:7\000--interval\0009ms\000--rate\000nan\000extra'
 
 # ---------------------------------------------------------------- services
 # Header: kind, max_line, buffer_size or max_datagram, peer reads, buffer

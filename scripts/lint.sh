@@ -21,7 +21,7 @@ done
 if [ $# -gt 0 ]; then
     files=("$@")
 else
-    files=(src/*.c src/event/*.c app/*.c examples/*.c)
+    files=(src/*.c src/event/*.c app/*.c app/*/*.c examples/*.c)
 fi
 
 # The compile database, as clang sees the flags (gcc-only warnings would be
@@ -53,7 +53,7 @@ echo "clang-tidy: $tidy_n finding(s) (details: $out/clang-tidy.log)"
 echo "== cppcheck ($(cppcheck --version))"
 cppcheck --enable=warning,style,performance,portability --std=c11 --inline-suppr \
     --suppressions-list=cppcheck.supp --error-exitcode=1 --quiet -j "$jobs" \
-    -I include -I src -I app -D_GNU_SOURCE -DSS_HAVE_EVENT=1 \
+    -I include -I src -I app -I app/services -D_GNU_SOURCE -DSS_HAVE_EVENT=1 \
     --template='{file}:{line}:{column}: {severity}: {message} [{id}]' \
     "${files[@]}" >"$out/cppcheck.log" 2>&1
 cpp_rc=$?

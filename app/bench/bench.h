@@ -2,8 +2,9 @@
  *
  * The generator runs its own epoll loops (one per --threads) rather than the
  * library's server modes, so that it measures those modes and not itself.
- * cmd_bench.c parses options and reports; bench_worker.c runs the patterns;
- * bench_hist.c keeps latencies; bench_json.c writes the --json document.
+ * run.c checks the options and runs; report.c prints the results; worker.c
+ * runs the patterns; hist.c keeps latencies; json.c writes the --json
+ * document; net.c holds what the workers and the probe share.
  */
 #ifndef SS_APP_BENCH_H
 #define SS_APP_BENCH_H
@@ -13,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/resource.h>
 
 /* ------------------------------------------------------------ histogram */
 
@@ -150,6 +152,40 @@ typedef struct bench_worker {
 
 /* Runs one worker until clock->measure_end or clock->stop; the pthread body. */
 void *bench_worker_run(void *arg);
+
+/* -------------------------------------------------------------- the run */
+
+/* One interval of the measured window, for the progress line and --json. */
+typedef struct bench_interval {
+    double start, end; /* seconds from the start of measuring */
+    uint64_t requests, bytes, errors;
+    int64_t open;
+} bench_interval_t;
+
+/* A run as the main thread sees it: the workers, the intervals so far and
+ * the generator's own CPU use, which run.c fills and report.c prints. */
+typedef struct bench_run {
+    bench_opts_t *o;
+    bench_clock_t clock;
+    bench_worker_t *workers;
+    bench_interval_t *iv;
+    size_t niv, cap_iv;
+    struct rusage ru_start, ru_end;
+    double seconds; /* measured, shorter if interrupted */
+    int idle_noted;
+    int64_t last_tick;
+    uint64_t last_requests, last_bytes, last_errors;
+} bench_run_t;
+
+/* The errors of every kind, added up. */
+uint64_t bench_total_errors(const bench_result_t *t);
+
+/* The summary on stdout. */
+void bench_report_text(const bench_run_t *r, const bench_result_t *t);
+
+/* The --json document on stdout; with error set (t NULL), the document of a
+ * run that failed before any traffic, naming why. */
+void bench_report_json(const bench_run_t *r, const bench_result_t *t, const char *error);
 
 /* -------------------------------------------------------- shared helpers */
 

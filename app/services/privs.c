@@ -18,7 +18,7 @@
  * permanently_set_uid does. */
 #include "privs.h"
 
-#include "commands.h"
+#include "cli.h"
 #include "socketserver.h" /* ss_strerror: thread-safe, unlike strerror(3) */
 
 #include <errno.h>

@@ -1,9 +1,9 @@
-/* cmd_serve.c - `socketserver serve SERVICE [ADDRESS ...]`: one service of
+/* serve.c - `socketserver serve SERVICE [ADDRESS ...]`: one service of
  * the table on every address, in the mode asked for, until SIGINT or SIGTERM;
  * then the listeners close at once, sessions in flight get --drain-timeout to
  * finish, unix socket files are removed and the exit status is 0. A second
  * signal ends the process (and fork-mode children) at once. */
-#include "commands.h"
+#include "cli.h"
 #include "opts.h"
 #include "privs.h"
 #include "services.h"
@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -143,19 +142,6 @@ static int serve_setup(ss_conn_t *c, void *ctx)
 
 /* ------------------------------------------------------------ serving */
 
-static int usage_error(const char *fmt, ...) SS_PRINTF(1, 2);
-
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("socketserver serve: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return EXIT_USAGE;
-}
-
 static void service_names(char *buf, size_t cap)
 {
     size_t used = 0;
@@ -176,10 +162,10 @@ static int parse_addrs(const serve_opts_t *o, ss_addr_t *addrs, int *n)
         const char *text = o->naddrs ? o->addrs[i] : default_addrs[i];
         int rc = ss_addr_parse(text, &addrs[i]);
         if (rc == SS_ERESOLVE) {
-            fprintf(stderr, "socketserver serve: %s\n", ss_errmsg());
+            cli_error("serve", "%s", ss_errmsg());
             return EXIT_NOHOST;
         }
-        if (rc < 0) return usage_error("%s", ss_errmsg());
+        if (rc < 0) return cli_usage("serve", "%s", ss_errmsg());
     }
     *n = count;
     return 0;
@@ -197,7 +183,7 @@ static int listen_all(ss_server_t *s, const ss_addr_t *addrs, int n, unsigned un
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         if (ss_server_listen_addr(s, &addrs[i]) < 0) {
-            fprintf(stderr, "socketserver serve: %s\n", ss_errmsg());
+            cli_error("serve", "%s", ss_errmsg());
             rc = EXIT_OSERR;
         }
     }
@@ -245,7 +231,7 @@ static int drop_privileges(ss_server_t *s, const privs_t *pv)
         if (!path) continue;
         int rc = privs_give_socket(pv, path);
         if (rc < 0) {
-            fprintf(stderr, "socketserver serve: chown %s: %s\n", path, ss_strerror(rc));
+            cli_error("serve", "chown %s: %s", path, ss_strerror(rc));
             return EXIT_OSERR;
         }
         if (!privs_may_remove(pv, path))
@@ -256,7 +242,7 @@ static int drop_privileges(ss_server_t *s, const privs_t *pv)
     }
     char err[200];
     int rc = privs_drop(pv, err, sizeof err);
-    if (rc) fprintf(stderr, "socketserver serve: dropping privileges to %s: %s\n", pv->name, err);
+    if (rc) cli_error("serve", "dropping privileges to %s: %s", pv->name, err);
     return rc;
 }
 
@@ -282,14 +268,12 @@ static void warn_unused(const ss_config_t *cfg, const ss_addr_t *addrs, int n)
     int pooled =
         cfg->mode == SS_MODE_POOL || cfg->mode == SS_MODE_PREFORK || cfg->mode == SS_MODE_EVENT;
     if (cfg->workers > 0 && !pooled)
-        fprintf(stderr, "socketserver: warning: --workers has no effect in %s mode\n",
-                ss_mode_name(cfg->mode));
+        cli_error(NULL, "warning: --workers has no effect in %s mode", ss_mode_name(cfg->mode));
     int files = 0;
     for (int i = 0; i < n; i++) files += socket_file(&addrs[i]) != NULL;
     if (cfg->unix_mode && !files)
-        fputs("socketserver: warning: --socket-mode has no effect without a unix or unixgram "
-              "socket file (abstract names have none)\n",
-              stderr);
+        cli_error(NULL, "warning: --socket-mode has no effect without a unix or unixgram socket "
+                        "file (abstract names have none)");
 }
 
 /* --user, --group: looked up and checked before anything is bound, so that
@@ -301,7 +285,7 @@ static int prepare_privs(const serve_opts_t *o, privs_t *pv)
     char err[200];
     int rc = privs_resolve(pv, o->user, o->group, err, sizeof err);
     if (rc == 0) rc = privs_check(pv, err, sizeof err);
-    if (rc) fprintf(stderr, "socketserver serve: %s\n", err);
+    if (rc) cli_error("serve", "%s", err);
     return rc;
 }
 
@@ -315,7 +299,7 @@ static int serve_on(const serve_opts_t *o, const svc_t *svc, const ss_addr_t *ad
     pthread_atfork(NULL, NULL, after_fork); /* the modes' children: fork(2) */
     ss_server_t *s;
     if (ss_server_create(&o->cfg, &h, &s) < 0) {
-        fprintf(stderr, "socketserver serve: %s\n", ss_errmsg());
+        cli_error("serve", "%s", ss_errmsg());
         return EXIT_OSERR;
     }
     the_server = s;
@@ -358,21 +342,14 @@ int cmd_serve(int argc, char **argv)
 {
     serve_opts_t o;
     char err[256];
-    int rc = opts_parse_serve(argc, argv, &o, err, sizeof err);
-    if (rc == OPTS_HELP) {
-        print_help(stdout);
-        return 0;
-    }
-    if (rc == OPTS_VERSION) {
-        printf("socketserver %s\n", SS_VERSION_STRING);
-        return 0;
-    }
-    if (rc < 0) return usage_error("%s", err);
+    int rc =
+        cli_options("serve", opts_parse_serve(argc, argv, &o, err, sizeof err), err, print_help);
+    if (rc != CLI_RUN) return rc;
     const svc_t *svc = svc_find(o.service);
     if (!svc) {
         char names[160];
         service_names(names, sizeof names);
-        return usage_error("unknown service \"%.40s\" (%s)", o.service, names);
+        return cli_usage("serve", "unknown service \"%.40s\" (%s)", o.service, names);
     }
     return serve(&o, svc);
 }

@@ -1,4 +1,4 @@
-/* svc_echo.c - the echo service (RFC 862): a stream gets back every byte it
+/* echo.c - the echo service (RFC 862): a stream gets back every byte it
  * sends until it closes; a datagram is answered with itself. */
 #include "services.h"
 

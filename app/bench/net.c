@@ -1,4 +1,4 @@
-/* bench_net.c - what the generator's workers and its start share: the request
+/* net.c - what the generator's workers and its start share: the request
  * bytes and their check, the non-blocking connect, and the probe that makes a
  * dead or silent target fail in --timeout rather than hang the run. */
 #include "bench.h"

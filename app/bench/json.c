@@ -1,4 +1,4 @@
-/* bench_json.c - a small streaming writer for the --json report (RFC 8259):
+/* json.c - a small streaming writer for the --json report (RFC 8259):
  * two-space indentation, escaped strings, null for numbers JSON cannot hold. */
 #include "bench.h"
 

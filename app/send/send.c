@@ -1,8 +1,8 @@
-/* cmd_send.c - `socketserver send ADDRESS [MESSAGE ...]`: the seed's tcpc1 and
+/* send.c - `socketserver send ADDRESS [MESSAGE ...]`: the seed's tcpc1 and
  * udpc1 clients made safe. Each MESSAGE (or stdin line) goes out as a line or
  * a datagram and its reply is printed; every wait has a deadline and
  * datagrams are retried, so no reply is an error (exit 69), never a hang. */
-#include "commands.h"
+#include "cli.h"
 #include "opts.h"
 
 #include <errno.h>
@@ -75,10 +75,10 @@ static int fail(const send_opts_t *o, ss_conn_t *c, int err)
 {
     const char *msg = c ? ss_conn_errmsg(c) : ss_errmsg();
     if (err == -ETIMEDOUT && c)
-        fprintf(stderr, "socketserver send: no reply from %s within %.3g s\n", o->address,
-                (double)o->timeout_ms / 1000);
+        cli_error("send", "no reply from %s within %.3g s", o->address,
+                  (double)o->timeout_ms / 1000);
     else
-        fprintf(stderr, "socketserver send: %s\n", *msg ? msg : ss_strerror(err));
+        cli_error("send", "%s", *msg ? msg : ss_strerror(err));
     return exit_code(err);
 }
 
@@ -213,7 +213,7 @@ static int closed_early(const send_opts_t *o, source *src, size_t len)
     const char *msg;
     size_t more;
     if (len == 0 && !next_message(src, &msg, &more)) return 0;
-    fprintf(stderr, "socketserver send: %s closed the connection without a reply\n", o->address);
+    cli_error("send", "%s closed the connection without a reply", o->address);
     return EXIT_UNAVAILABLE;
 }
 
@@ -247,7 +247,7 @@ static int print_datagram(const send_opts_t *o, sink *k, const char *p, ssize_t 
             print_time(k, (const unsigned char *)p);
             return 0;
         }
-        fprintf(stderr, "socketserver send: reply of %zd bytes is not an RFC 868 time\n", n);
+        cli_error("send", "reply of %zd bytes is not an RFC 868 time", n);
         return EXIT_UNAVAILABLE;
     }
     emit(k, p, (size_t)n);
@@ -267,8 +267,8 @@ static int one_datagram(ss_conn_t *c, const send_opts_t *o, sink *k, const char 
     ssize_t n = ss_request(c, msg, len, reply, sizeof reply,
                            ss_now_ms() + o->timeout_ms * (o->retries + 1), o->retries + 1);
     if (n == -ETIMEDOUT) {
-        fprintf(stderr, "socketserver send: no reply from %s after %d attempt(s) of %.3g s\n",
-                o->address, o->retries + 1, (double)o->timeout_ms / 1000);
+        cli_error("send", "no reply from %s after %d attempt(s) of %.3g s", o->address,
+                  o->retries + 1, (double)o->timeout_ms / 1000);
         return EXIT_UNAVAILABLE;
     }
     if (n < 0) return fail(o, c, (int)n);
@@ -318,18 +318,6 @@ int cmd_send(int argc, char **argv)
 {
     send_opts_t o;
     char err[256];
-    int rc = opts_parse_send(argc, argv, &o, err, sizeof err);
-    if (rc == OPTS_HELP) {
-        print_help(stdout);
-        return 0;
-    }
-    if (rc == OPTS_VERSION) {
-        printf("socketserver %s\n", SS_VERSION_STRING);
-        return 0;
-    }
-    if (rc < 0) {
-        fprintf(stderr, "socketserver send: %s\n", err);
-        return EXIT_USAGE;
-    }
-    return run(&o);
+    int rc = cli_options("send", opts_parse_send(argc, argv, &o, err, sizeof err), err, print_help);
+    return rc == CLI_RUN ? run(&o) : rc;
 }

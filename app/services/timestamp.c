@@ -1,4 +1,4 @@
-/* svc_timestamp.c - the seed's tsTservSS server: each line is answered with
+/* timestamp.c - the seed's tsTservSS server: each line is answered with
  * the local time in ctime(3) style and the line, "[Thu Nov 26 04:13:54 2026]
  * line", until the end of the stream; a datagram is answered the same way. */
 #include "services.h"

@@ -1,4 +1,4 @@
-/* svc_discard.c - the discard service (RFC 863): reads and drops everything
+/* discard.c - the discard service (RFC 863): reads and drops everything
  * until the client closes; never answers, on any transport. */
 #include "services.h"
 

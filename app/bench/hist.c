@@ -1,4 +1,4 @@
-/* bench_hist.c - the generator's latency histogram: log-linear buckets, as in
+/* hist.c - the generator's latency histogram: log-linear buckets, as in
  * Gil Tene's HdrHistogram, so that percentiles cost a fixed 18 KiB per thread
  * and stay within 1.6% of the true value from nanoseconds to minutes. */
 #include "bench.h"

@@ -1,8 +1,8 @@
 /* services.h - the services of `socketserver serve`. Each is one request
  * handler, written once against the connection API, that serves stream
  * (tcp, unix) and datagram (udp, unixgram) requests in every mode. The table
- * (svc_table.c) names them for the command line; svc_common.c holds what
- * several share. Built into the ss_services library (tests, fuzzers). */
+ * (table.c) names them for the command line; common.c holds what several
+ * share. Built into the ss_services library (tests, fuzzers). */
 #ifndef SS_APP_SERVICES_H
 #define SS_APP_SERVICES_H
 

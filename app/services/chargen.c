@@ -1,4 +1,4 @@
-/* svc_chargen.c - the character generator (RFC 864): a stream gets the
+/* chargen.c - the character generator (RFC 864): a stream gets the
  * rotating 72-character lines until it closes (its input is ignored); a
  * datagram is answered with a random length of the pattern. */
 #include "services.h"

@@ -1,4 +1,4 @@
-/* svc_table.c - the table of services: the names `socketserver serve`
+/* table.c - the table of services: the names `socketserver serve`
  * accepts, with the standard each follows and a line for --help. */
 #include "services.h"
 

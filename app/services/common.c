@@ -1,4 +1,4 @@
-/* svc_common.c - what several services share: the UDP loop guard, the end of
+/* common.c - what several services share: the UDP loop guard, the end of
  * a session that only writes, lingering close, the line buffer, and the
  * time formats of RFC 867 and RFC 868. */
 #include "services.h"

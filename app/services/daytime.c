@@ -1,4 +1,4 @@
-/* svc_daytime.c - the daytime service (RFC 867): one human-readable line.
+/* daytime.c - the daytime service (RFC 867): one human-readable line.
  * The format is ctime(3)'s, local time, ended by CR LF - what the BSD inetd
  * built-in sends ("Thu Nov 26 04:13:54 2026\r\n"); RFC 867 leaves the syntax
  * open. A stream gets the line and is closed; a datagram gets it as the

@@ -1,4 +1,4 @@
-/* svc_upper.c - the seed's tcps1/udps1 server: each line is sent back in
+/* upper.c - the seed's tcps1/udps1 server: each line is sent back in
  * upper case with its own line ending. On a stream an empty line ("\r\n" or
  * "\n") or the end of the stream ends the session; a datagram is answered
  * with itself in upper case. Only ASCII letters change: other bytes, binary

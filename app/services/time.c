@@ -1,4 +1,4 @@
-/* svc_time.c - the time service (RFC 868): the time as a 32-bit big-endian
+/* time.c - the time service (RFC 868): the time as a 32-bit big-endian
  * count of seconds since 1900-01-01 00:00 UTC. A stream gets the four bytes
  * and is closed; a datagram (usually empty) gets them as the reply. */
 #include "services.h"

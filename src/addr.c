@@ -23,6 +23,16 @@ static const struct {
     {"unix:", SS_UNIX},
 };
 
+int ss__is_dgram(ss_transport_t t)
+{
+    return t == SS_UDP || t == SS_UNIXGRAM;
+}
+
+int ss__sock_type(ss_transport_t t)
+{
+    return ss__is_dgram(t) ? SOCK_DGRAM : SOCK_STREAM;
+}
+
 static int bad(const char *text, const char *why)
 {
     ss__fail(SS_EADDR, "address \"%.100s\": %s", text, why);

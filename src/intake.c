@@ -51,6 +51,39 @@ void ss__intake_shared(ss_server_t *s)
 
 /* ------------------------------------------------------------ admission */
 
+/* Requests running now: the mode's own count (prefork: every worker's) or
+ * the server's. */
+int ss__active(const ss_server_t *s)
+{
+    if (s->mode && s->mode->active) return s->mode->active(s);
+    return atomic_load(&s->active);
+}
+
+static int at_capacity(const ss_server_t *s)
+{
+    return s->cfg.max_connections > 0 && ss__active(s) >= s->cfg.max_connections;
+}
+
+int64_t ss__actions_deadline(const ss_server_t *s, int64_t deadline)
+{
+    if (s->cfg.service_interval_ms <= 0) return deadline;
+    return ss__min_deadline(deadline, s->last_actions + s->cfg.service_interval_ms);
+}
+
+/* One rule in every mode (the header's ss_actions_fn): after requests were
+ * taken in (the intake's note in s->shared, wherever they were taken), and
+ * whenever service_interval_ms has passed since the last call. */
+void ss__actions_run(ss_server_t *s, int force)
+{
+    int64_t now = ss_now_ms();
+    int due = force || atomic_exchange(&s->shared->actions_due, 0);
+    if (s->cfg.service_interval_ms > 0 && now >= s->last_actions + s->cfg.service_interval_ms)
+        due = 1;
+    if (!due) return;
+    s->last_actions = now;
+    if (s->cfg.service_actions) s->cfg.service_actions(s, s->cfg.hook_ctx);
+}
+
 /* A request was taken in: service_actions is due (ss__actions_run). Where
  * the serving loop is elsewhere (event loops, prefork workers), it is woken,
  * once per run of requests: only the first note since its last call writes
@@ -84,7 +117,7 @@ static int admit(ss_server_t *s, const ss__request *req)
             return 0;
         }
     }
-    if (ss__at_capacity(s)) {
+    if (at_capacity(s)) {
         char why[64];
         snprintf(why, sizeof why, "max_connections (%d) reached", s->cfg.max_connections);
         refuse(s, req, SS_LOG_WARN, why);

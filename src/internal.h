@@ -98,6 +98,10 @@ int ss__poll_timeout(int64_t deadline);         /* ms for poll(2), -1 for none *
 
 /* ---------------------------------------------------------- addresses */
 
+/* A transport's socket type: SOCK_STREAM or SOCK_DGRAM (and is it one). */
+int ss__sock_type(ss_transport_t t);
+int ss__is_dgram(ss_transport_t t);
+
 /* As ss_addr_format, but async-signal-safe (no getnameinfo, no stdio), for
  * the event mode's stack overflow report: numeric only (an IPv6 scope is its
  * interface number). Writes "" when the address cannot be shown. */
@@ -121,8 +125,6 @@ int ss__addr_order(const struct addrinfo *res, ss__addr_pick_t pick, const struc
 
 /* ------------------------------------------------------------- sockets */
 
-int ss__sock_type(ss_transport_t t); /* SOCK_STREAM or SOCK_DGRAM */
-int ss__is_dgram(ss_transport_t t);
 int ss__set_nonblock(int fd);
 /* Creates, configures, binds and (streams) listens. On success fills *bound
  * with the real address and returns the fd. */
@@ -341,8 +343,8 @@ extern const ss__mode_ops ss__mode_event; /* with the event runtime (SS_HAVE_EVE
  * configuration may ask for (DESIGN.md: bounded worker counts). */
 #define SS__WORKERS_PER_CORE 4
 #define SS__WORKERS_MAX      1024
-/* The worker count of cfg: cfg->workers, or SS__WORKERS_PER_CORE per online
- * core (at least 4). Fails with -EINVAL above SS__WORKERS_MAX. */
+/* cpus.c: the worker count of cfg: cfg->workers, or SS__WORKERS_PER_CORE per
+ * online core (at least 4). Fails with -EINVAL above SS__WORKERS_MAX. */
 int ss__workers(const ss_config_t *cfg);
 
 typedef struct ss__dgram_batch ss__dgram_batch;
@@ -402,21 +404,16 @@ void ss__request_drop(const ss__request *req);
 /* Reports a failed request with the peer address (default handle_error). */
 void ss__report_error(ss_server_t *s, ss_conn_t *c, int err);
 
-/* server.c */
-/* Closes every listener (idempotent; unlinks unix files we created). */
+/* listener.c: closes every listener (idempotent; unlinks unix files we
+ * created). */
 void ss__close_listeners(ss_server_t *s);
-/* Writes 1 to an eventfd (async-signal-safe), and empties one. */
+/* ... and every one, datagram listeners too, and frees them (server_close). */
+void ss__free_listeners(ss_server_t *s);
+/* wait.c: writes 1 to an eventfd (async-signal-safe), and empties one. */
 void ss__eventfd_signal(int fd);
 void ss__eventfd_drain(int fd);
+/* log.c */
 void ss__log(ss_server_t *s, ss_log_level_t level, const char *fmt, ...) SS_PRINTF(3, 4);
-/* The mode's descriptor count limit reached? (max_connections) */
-int ss__at_capacity(const ss_server_t *s);
-/* service_actions for serving loops: ss__actions_deadline moves deadline
- * (0: none) sooner to the next call due by service_interval_ms;
- * ss__actions_run calls the hook if requests were taken in since its last
- * call (or force is set) or the interval is due. */
-int64_t ss__actions_deadline(const ss_server_t *s, int64_t deadline);
-void ss__actions_run(ss_server_t *s, int force);
 
 /* ------------------------------------------------------------ intake */
 
@@ -429,6 +426,14 @@ void ss__actions_run(ss_server_t *s, int force);
 #define SS__ACCEPT_BATCH 16  /* accepts per readiness, so one listener can't starve others */
 
 int ss__intake_init(ss_server_t *s);
+/* Requests running now (ss_server_active). */
+int ss__active(const ss_server_t *s);
+/* service_actions for serving loops: ss__actions_deadline moves deadline
+ * (0: none) sooner to the next call due by service_interval_ms;
+ * ss__actions_run calls the hook if requests were taken in since its last
+ * call (or force is set) or the interval is due. */
+int64_t ss__actions_deadline(const ss_server_t *s, int64_t deadline);
+void ss__actions_run(ss_server_t *s, int force);
 void ss__intake_free(ss_server_t *s);
 /* Several threads take requests in at once (event mode's loops): the spare
  * descriptor is then handed back under a lock (see intake.c). */

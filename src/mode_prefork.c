@@ -147,10 +147,14 @@ static int prefork_active(const ss_server_t *s)
 
 static ss_server_t *worker_server; /* the worker's copy, for its signal handler */
 
+/* What ss_server_shutdown does, on the worker's copy of the server (the
+ * mode does not call back up into server.c): a flag and an eventfd write,
+ * both async-signal-safe. */
 static void on_stop_signal(int sig)
 {
     (void)sig;
-    ss_server_shutdown(worker_server); /* a flag and an eventfd write */
+    atomic_store(&worker_server->shutdown, 1);
+    ss__eventfd_signal(worker_server->wake_fd);
 }
 
 /* SIGTERM and SIGINT (a terminal's ^C reaches the whole process group)

@@ -12,16 +12,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-int ss__sock_type(ss_transport_t t)
-{
-    return ss__is_dgram(t) ? SOCK_DGRAM : SOCK_STREAM;
-}
-
-int ss__is_dgram(ss_transport_t t)
-{
-    return t == SS_UDP || t == SS_UNIXGRAM;
-}
-
 int ss__set_nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL);

@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <unistd.h>
 
 int ss__wait(int fd, int events, int64_t deadline, int cancel_fd)
 {
@@ -63,5 +64,21 @@ int ss__poll_wait(int fd, int events, int64_t deadline, int cancel_fd)
         }
         /* POLLERR/POLLHUP count as ready: the next syscall reports why. */
         return 0;
+    }
+}
+
+/* The eventfds that wake serving loops (shutdown, a request taken in
+ * elsewhere): one write makes it readable, and reads empty it. */
+void ss__eventfd_signal(int fd)
+{
+    uint64_t one = 1;
+    ssize_t w = write(fd, &one, sizeof one); /* write(2) is async-signal-safe */
+    (void)w;
+}
+
+void ss__eventfd_drain(int fd)
+{
+    uint64_t v;
+    while (read(fd, &v, sizeof v) > 0) {
     }
 }

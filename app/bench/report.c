@@ -7,6 +7,20 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The names the report and the options use (run.c parses --pattern). */
+const char *bench_pattern_name(bench_pattern_t p)
+{
+    static const char *const names[] = {"echo", "connect", "udp", "idle"};
+    return names[p];
+}
+
+const char *bench_err_name(int kind)
+{
+    static const char *const names[BERR_KINDS] = {"connect", "refused",  "timeout", "reset",
+                                                  "eof",     "mismatch", "lost",    "io"};
+    return names[kind];
+}
+
 uint64_t bench_total_errors(const bench_result_t *t)
 {
     uint64_t n = 0;

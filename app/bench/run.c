@@ -70,19 +70,6 @@ static void on_signal(int sig)
     interrupted = 1;
 }
 
-const char *bench_pattern_name(bench_pattern_t p)
-{
-    static const char *const names[] = {"echo", "connect", "udp", "idle"};
-    return names[p];
-}
-
-const char *bench_err_name(int kind)
-{
-    static const char *const names[BERR_KINDS] = {"connect", "refused",  "timeout", "reset",
-                                                  "eof",     "mismatch", "lost",    "io"};
-    return names[kind];
-}
-
 /* ------------------------------------------------------------- options */
 
 static int parse_pattern(const char *s, bench_pattern_t *out)

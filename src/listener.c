@@ -1,0 +1,126 @@
+/* listener.c - a server's listeners: bound (ss__listen_socket, sock.c) or
+ * adopted from a supervisor, their addresses, the connection layers each
+ * gives its connections, and their closing, which refuses new clients at
+ * once and removes the unix socket files this server made. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static int add_listener(ss_server_t *s, int fd, const ss_addr_t *bound)
+{
+    if (s->nls == s->capls) {
+        int cap = s->capls ? s->capls * 2 : 4;
+        ss__listener *ls = realloc(s->ls, (size_t)cap * sizeof *ls);
+        if (!ls) {
+            close(fd);
+            return ss__fail(-ENOMEM, "listen");
+        }
+        s->ls = ls;
+        s->capls = cap;
+    }
+    ss__listener *l = &s->ls[s->nls];
+    memset(l, 0, sizeof *l); /* no layers: a plain socket */
+    l->fd = fd;
+    l->transport = bound->transport;
+    l->addr = *bound;
+    return s->nls++;
+}
+
+int ss_server_listen_addr(ss_server_t *s, const ss_addr_t *addr)
+{
+    ss_addr_t bound;
+    int fd = ss__listen_socket(addr, &s->cfg, &bound);
+    if (fd < 0) {
+        memcpy(s->errmsg, ss_errmsg(), sizeof s->errmsg);
+        return fd;
+    }
+    int i = add_listener(s, fd, &bound);
+    if (i < 0) return i;
+    const struct sockaddr_un *un = (const struct sockaddr_un *)&bound.sa;
+    struct stat st;
+    if (bound.sa.ss_family == AF_UNIX && un->sun_path[0] != '\0' && fstat(fd, &st) == 0 &&
+        lstat(un->sun_path, &st) == 0) {
+        s->ls[i].owns_path = 1;
+        s->ls[i].dev = st.st_dev;
+        s->ls[i].ino = st.st_ino;
+    }
+    return i;
+}
+
+int ss_server_listen(ss_server_t *s, const char *address)
+{
+    ss_addr_t a;
+    int rc = ss_addr_parse(address, &a);
+    if (rc < 0) return rc;
+    return ss_server_listen_addr(s, &a);
+}
+
+int ss_server_listen_fd(ss_server_t *s, int fd, ss_transport_t transport)
+{
+    ss_addr_t bound;
+    int rc = ss__local_addr(fd, transport, &bound);
+    if (rc == 0) rc = ss__set_nonblock(fd);
+    if (rc < 0) return ss__fail(rc, "adopt listener fd %d", fd);
+    return add_listener(s, fd, &bound);
+}
+
+int ss__listener_add_layer(ss_server_t *s, int i, int (*push)(ss_conn_t *c, void *arg), void *arg)
+{
+    if (i < 0 || i >= s->nls || ss__is_dgram(s->ls[i].transport) || !push) return -EINVAL;
+    ss__listener *l = &s->ls[i];
+    if (l->nlayers == SS__LAYERS_MAX) return -ENOSPC;
+    l->layers[l->nlayers++] = (ss__layer_spec){.push = push, .arg = arg};
+    return 0;
+}
+
+int ss_server_listener_count(const ss_server_t *s)
+{
+    return s->nls;
+}
+
+int ss_server_address(const ss_server_t *s, int i, ss_addr_t *out)
+{
+    if (i < 0 || i >= s->nls) return -EINVAL;
+    *out = s->ls[i].addr;
+    return 0;
+}
+
+static void close_listener(ss_server_t *s, ss__listener *l)
+{
+    if (l->fd < 0) return;
+    close(l->fd);
+    l->fd = -1;
+    /* Only the process that bound the file removes it (not a fork child). */
+    if (!l->owns_path || getpid() != s->pid) return;
+    int rc = ss__unlink_unix(&l->addr, l->dev, l->ino);
+    if (rc < 0) {
+        /* Say so: a file left behind is replaced by the next server (a stale
+         * socket), but whoever looks for it should know why it is there. */
+        char text[SS_ADDRSTRLEN];
+        ss_addr_format(&l->addr, text, sizeof text);
+        ss__log(s, SS_LOG_WARN, "remove %s: %s; the socket file is left behind", text,
+                ss_strerror(rc));
+    }
+}
+
+/* Stream listeners close at once: a new client is refused, not left in a
+ * backlog nobody serves. A datagram listener is also the socket handlers
+ * send their replies from, so it stays open (unread) until they are done. */
+void ss__close_listeners(ss_server_t *s)
+{
+    if (atomic_exchange(&s->closed, 1)) return;
+    for (int i = 0; i < s->nls; i++)
+        if (!ss__is_dgram(s->ls[i].transport)) close_listener(s, &s->ls[i]);
+}
+
+void ss__free_listeners(ss_server_t *s)
+{
+    for (int i = 0; i < s->nls; i++) close_listener(s, &s->ls[i]);
+    free(s->ls);
+    s->ls = NULL;
+    s->nls = s->capls = 0;
+}

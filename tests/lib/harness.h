@@ -128,6 +128,10 @@ static int harness_clean(int fds, int threads)
     return 0;
 }
 
+/* Optional: called in the server process once the listener is bound (a
+ * test that adds to it, such as a connection layer). */
+static void (*harness_after_listen)(ss_server_t *s);
+
 static void harness_child(const ss_config_t *cfg0, const ss_handler_t *h, const char *want, int out)
 {
     int fds = count_fds() - 1; /* the pipe's write end goes before the check */
@@ -146,6 +150,7 @@ static void harness_child(const ss_config_t *cfg0, const ss_handler_t *h, const 
         fprintf(stderr, "server: %s\n", ss_errmsg());
         _exit(2);
     }
+    if (harness_after_listen) harness_after_listen(harness_server);
     size_t len = strlen(line);
     line[len] = '\n';
     line[len + 1] = '\0';

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 
+SS_PRINTF(2, 0)
 static void vreport(const char *cmd, const char *fmt, va_list ap)
 {
     fprintf(stderr, "socketserver%s%s: ", cmd ? " " : "", cmd ? cmd : "");

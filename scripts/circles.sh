@@ -20,6 +20,7 @@ command -v nm >/dev/null || { echo "skipped: circles (nm not installed)"; exit 0
 for o in $objs; do
     f=${o#*ss_objects.dir/}
     f=${f%.o}
+    [ -f "src/$f" ] || continue # a stale object of a file since removed
     nm --defined-only -g "$o" | awk -v f="$f" 'NF == 3 { print f, "D", $3 }'
     nm -u "$o" | awk -v f="$f" '{ print f, "U", $NF }'
 done | awk '

@@ -232,7 +232,9 @@ static int fill(const struct addrinfo *res, ss_transport_t t, ss__addr_pick_t pi
 {
     int len = 0;
     for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) len++;
-    const struct addrinfo **picked = malloc(sizeof *picked * (size_t)(len ? len : 1));
+    /* An array of pointers into res, one per entry. */
+    const struct addrinfo **picked =
+        malloc(sizeof *picked * (size_t)(len ? len : 1)); // NOLINT(bugprone-sizeof-expression)
     if (!picked) return -ENOMEM;
     int n = ss__addr_order(res, pick, picked, max < len ? max : len);
     for (int i = 0; i < n; i++) from_ai(&out[i], picked[i], t);

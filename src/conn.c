@@ -122,27 +122,32 @@ static int cancelled(const ss_conn_t *c)
     return ss__wait_cancelled();
 }
 
-/* Starts layer l and those below it, bottom first. A layer's start may set
- * its own deadline (a PROXY header's 5 s), sooner than the connection's. */
+/* Runs layer l's start until it is done, waiting through the seam for what
+ * it asks. A layer may set its own deadline for it (a PROXY header's 5 s),
+ * sooner than the connection's. */
 static int start_layer(ss_conn_t *c, ss__layer *l)
 {
-    if (!l) return 0;
-    int rc = start_layer(c, l->below); /* NOLINT(misc-no-recursion): SS__LAYERS_MAX deep */
-    while (rc == 0 && l->ops->start) {
+    int rc = 0;
+    while (l->ops->start) {
         int events = 0;
         rc = l->ops->start(l, c, &events);
         if (rc != -EAGAIN) break;
         rc = ss__wait(c->fd, events, ss__min_deadline(wait_deadline(c), l->deadline), c->cancel_fd);
-        if (rc == 0) continue;
-        break;
+        if (rc < 0) break;
     }
-    if (rc < 0) return ss__conn_fail(c, rc, l->ops->name);
-    return 0;
+    return rc < 0 ? ss__conn_fail(c, rc, l->ops->name) : 0;
 }
 
+/* Bottom first: a TLS handshake runs over a PROXY layer that has read its
+ * header. */
 int ss__conn_start(ss_conn_t *c)
 {
-    return c->top == &c->sock ? 0 : start_layer(c, c->top);
+    ss__layer *stack[SS__LAYERS_MAX + 1];
+    int n = 0;
+    for (ss__layer *l = c->top; l != &c->sock && n <= SS__LAYERS_MAX; l = l->below) stack[n++] = l;
+    int rc = 0;
+    while (rc == 0 && n > 0) rc = start_layer(c, stack[--n]);
+    return rc;
 }
 
 /* ------------------------------------------------------------- writing */

@@ -441,8 +441,8 @@ void ss__intake_shared(ss_server_t *s);
 
 /* Outcomes of ss__intake_accept besides 1 (a request) and 0 (a client dealt
  * with: refused, shed or failed on its own; try the next). */
-#define SS__INTAKE_EMPTY -EAGAIN  /* nothing waiting: wait for readiness */
-#define SS__INTAKE_PAUSE -ENOBUFS /* out of memory or descriptors: pause SS__BACKOFF_MS */
+#define SS__INTAKE_EMPTY (-EAGAIN)  /* nothing waiting: wait for readiness */
+#define SS__INTAKE_PAUSE (-ENOBUFS) /* out of memory or descriptors: pause SS__BACKOFF_MS */
 /* Accepts one client from stream listener l and admits it: 1 with *req
  * filled (the mode owns req->fd), 0, SS__INTAKE_EMPTY, SS__INTAKE_PAUSE, or
  * another negative errno when the listener itself failed (EBADF: closed). */

@@ -32,7 +32,7 @@ static ssize_t sock_send(ss__layer *l, const void *buf, size_t n, int *events)
 
 static int sock_shutdown(ss__layer *l, int *events)
 {
-    (void)events;
+    *events = 0; /* shutdown(2) does not wait */
     return shutdown(l->fd, SHUT_WR) < 0 ? ss__errno() : 0;
 }
 

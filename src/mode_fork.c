@@ -87,9 +87,10 @@ static int fork_process(ss_server_t *s, ss__request *req)
  * wakes it by exiting: the loop then wakes every so often to reap it, or it
  * would stay a zombie, counted against max_connections, until the next
  * client came. */
-static int fork_watch(ss_server_t *s, struct pollfd *pfd, int max, int64_t *deadline, int *room)
+static int fork_watch(ss_server_t *s, struct pollfd *pfd, int max, int64_t *deadline,
+                      int *room) // NOLINT(readability-non-const-parameter): ss__poll_hooks
 {
-    (void)room;
+    (void)room; /* no limit of its own */
     *deadline = ss__min_deadline(*deadline, ss__children_deadline(s->mode_state));
     return ss__children_poll_fds(s->mode_state, pfd, max);
 }

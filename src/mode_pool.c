@@ -178,7 +178,9 @@ static int pool_process(ss_server_t *s, ss__request *req)
 
 /* The poll loop watches the room eventfd (a worker of a full pool became
  * free) and takes no more requests than there are idle workers. */
-static int pool_watch(ss_server_t *s, struct pollfd *pfd, int max, int64_t *deadline, int *room)
+static int pool_watch(ss_server_t *s, struct pollfd *pfd, int max,
+                      int64_t *deadline, // NOLINT(readability-non-const-parameter): ss__poll_hooks
+                      int *room)
 {
     const pool_state *p = s->mode_state;
     (void)deadline;

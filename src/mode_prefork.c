@@ -515,11 +515,10 @@ static void generation_retire(ss_server_t *s)
  * drain on their own while ss_server_close waits for them). */
 static int prefork_serve(ss_server_t *s)
 {
-    if (s->nls == 0) return ss__fail_into(s->errmsg, SS_EUSAGE, "serve: no listener");
     int rc = atomic_load(&s->shutdown) ? 0 : generation_start(s);
     while (rc == 0 && !atomic_load(&s->shutdown)) rc = supervise(s);
     generation_retire(s);
-    atomic_store(&s->shutdown, 0); /* serve may be called again (socketserver.py) */
+    s->notify_fd = -1;
     return rc;
 }
 

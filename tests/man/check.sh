@@ -25,10 +25,9 @@ command -v perl >/dev/null 2>&1 || { echo "skipped: perl not installed"; exit 77
 # SS_API and SS_PRINTF(...) dropped: "ssize_t ss_read(ss_conn_t *c, ...);".
 normalize='s/\bSS_API\b//g; s/\bSS_PRINTF\([^)]*\)//g; s/\s+/ /g; s/\(\s+/(/g;
     s/\s+([),;])/$1/g; s/^\s+|\s+$//g;'
-decls=$(perl -0777 -ne '
-    s{/\*.*?\*/}{}gs; s{^\s*#.*$}{}mg;
-    for my $st (split /;/) { next unless $st =~ /\(/; $_ = "$st;"; '"$normalize"' print "$_\n"; }
-' "$header")
+statements='s{/\*.*?\*/}{}gs; s{^\s*#.*$}{}mg;
+    for my $st (split /;/) { next unless $st =~ /\(/; $_ = "$st;"; '"$normalize"' print "$_\n"; }'
+decls=$(perl -0777 -ne "$statements" "$header")
 api=$(perl -ne 'print "$1\n" if /^SS_API\b.*?\b(ss_[a-z0-9_]+)\(/' "$header" | sort -u)
 [ -n "$api" ] || { echo "FAIL: no SS_API name found in $header" >&2; exit 1; }
 
@@ -64,7 +63,7 @@ done
 # (d) SYNOPSIS prototypes as in the header.
 for page in "$man"/man3/*.3; do
     is_stub "$page" && continue
-    syn=$(sed -n '/^\.SH SYNOPSIS/,/^\.SH /p' "$page" | grep -v '^\.' | grep -v '^#include')
+    syn=$(sed -n '/^\.SH SYNOPSIS/,/^\.SH /p' "$page" | grep -v '^\.')
     [ -n "$syn" ] || { fail "${page##*/}: no SYNOPSIS"; continue; }
     while IFS= read -r st; do
         [ -n "$st" ] || continue
@@ -74,7 +73,7 @@ for page in "$man"/man3/*.3; do
             fail "${page##*/}: SYNOPSIS names $name, which the header does not export (SS_API)"
         fi
     done < <(printf '%s\n' "$syn" | sed 's/\\-/-/g; s/\\e/\\/g' |
-        perl -0777 -ne 'for my $st (split /;/) { next unless $st =~ /\(/; $_ = "$st;"; '"$normalize"' print "$_\n"; }')
+        perl -0777 -ne "$statements")
 done
 
 # (b) every page renders without a warning.
@@ -85,6 +84,7 @@ if ! command -v groff >/dev/null 2>&1; then
 fi
 cd "$man" || exit 1 # a stub's .so is relative to the manual's root
 for page in man1/*.1 man3/*.3 man7/*.7; do
+    [ -f "$page" ] || { fail "no page $page" && continue; }
     out=$(groff -man -Tutf8 -ww -z "$page" 2>&1) || fail "$page: groff failed: $out"
     [ -z "$out" ] || fail "$page: groff warns: $out"
     if command -v man >/dev/null 2>&1 && ! is_stub "$page"; then

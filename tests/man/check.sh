@@ -23,8 +23,10 @@ command -v perl >/dev/null 2>&1 || { echo "skipped: perl not installed"; exit 77
 
 # The header's declarations, one a line, comments gone, spacing normalized,
 # SS_API and SS_PRINTF(...) dropped: "ssize_t ss_read(ss_conn_t *c, ...);".
+# shellcheck disable=SC2016 # perl code: its $ are perl's
 normalize='s/\bSS_API\b//g; s/\bSS_PRINTF\([^)]*\)//g; s/\s+/ /g; s/\(\s+/(/g;
     s/\s+([),;])/$1/g; s/^\s+|\s+$//g;'
+# shellcheck disable=SC2016
 statements='s{/\*.*?\*/}{}gs; s{^\s*#.*$}{}mg;
     for my $st (split /;/) { next unless $st =~ /\(/; $_ = "$st;"; '"$normalize"' print "$_\n"; }'
 decls=$(perl -0777 -ne "$statements" "$header")
@@ -94,4 +96,4 @@ for page in man1/*.1 man3/*.3 man7/*.7; do
 done
 
 [ "$fails" = 0 ] || exit 1
-echo "ok: $(echo "$api" | wc -l) functions, $(ls man3/*.3 | wc -l) section 3 pages, all render cleanly"
+echo "ok: $(echo "$api" | wc -l) functions, $(find man3 -name '*.3' | wc -l) section 3 pages, all render cleanly"

@@ -21,7 +21,7 @@
  * peer of peer.c sends a chunk each time the handler waits for input, then
  * SHUT_WR). Datagram payload: the packet.
  *
- * Each reply is compared with what the service promises (app/socketserver.1
+ * Each reply is compared with what the service promises (man/man1/socketserver.1
  * and services.h), computed here from the input alone. */
 #include "fuzz.h"
 

@@ -366,7 +366,7 @@ static ssize_t recv_datagram(ss_conn_t *c)
 /* Reads more stream bytes after the buffered ones. Returns the count, 0 at
  * end of stream, or an error. A short read means the socket was drained, so
  * the next fill waits first instead of paying a read(2) that says EAGAIN
- * (DESIGN.md: measured facts). Pending writes are flushed before waiting. */
+ * (docs/design.md: measured facts). Pending writes are flushed before waiting. */
 static ssize_t fill(ss_conn_t *c)
 {
     if (c->flags & SS__C_EOF) return 0;

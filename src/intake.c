@@ -104,7 +104,7 @@ static void refuse(ss_server_t *s, const ss__request *req, ss_log_level_t level,
 }
 
 /* verify_request (0 serves: the header's rule 4), then max_connections: a
- * client beyond it is closed at once (DESIGN.md), never queued without bound
+ * client beyond it is closed at once (docs/design.md), never queued without bound
  * nor left waiting. Returns 1 to serve req; else the client is closed (a
  * datagram dropped). */
 static int admit(ss_server_t *s, const ss__request *req)
@@ -293,7 +293,7 @@ int ss__intake_datagram(ss_server_t *s, const ss__listener *l, ss__dgram_batch *
     req->peer.transport = l->transport;
     req->peer.len = b->msg[i].msg_hdr.msg_namelen;
     if (n > s->cfg.max_datagram || (b->msg[i].msg_hdr.msg_flags & MSG_TRUNC)) {
-        /* Dropped and said, never cut (DESIGN.md: no silent truncation). */
+        /* Dropped and said, never cut (docs/design.md: no silent truncation). */
         char text[SS_ADDRSTRLEN];
         ss_addr_format(&req->peer, text, sizeof text);
         ss__log(s, SS_LOG_WARN, "datagram from %s truncated: %zu bytes > max_datagram %zu", text, n,

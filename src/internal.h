@@ -30,7 +30,7 @@ typedef struct ss__waiter {
      * own. buf_get returns a malloc'd block of at least min bytes and sets
      * *size to its real size; buf_put takes one back (or frees it). With
      * them, a connection about to wait for input with nothing buffered gives
-     * its buffers back, so that an idle connection holds none (DESIGN.md:
+     * its buffers back, so that an idle connection holds none (docs/design.md:
      * memory per idle connection) and a busy one reuses a warm block without
      * calling malloc. NULL: buffers are malloc'd once and kept. */
     void *(*buf_get)(void *self, size_t min, size_t *size);
@@ -65,7 +65,7 @@ ss__ctx *ss__ctx_get(void);
 /* Makes ctx current for this thread; returns the previous one. */
 ss__ctx *ss__ctx_swap(ss__ctx *ctx);
 
-/* THE seam between handler I/O and the mode (see DESIGN.md): every wait for
+/* THE seam between handler I/O and the mode (see docs/design.md): every wait for
  * readiness or time in the library goes through here. */
 int ss__wait(int fd, int events, int64_t deadline, int cancel_fd);
 
@@ -340,7 +340,7 @@ extern const ss__mode_ops ss__mode_prefork;
 extern const ss__mode_ops ss__mode_event; /* with the event runtime (SS_HAVE_EVENT) */
 
 /* Pool and prefork: workers when ss_config_t.workers is 0, and the most a
- * configuration may ask for (DESIGN.md: bounded worker counts). */
+ * configuration may ask for (docs/design.md: bounded worker counts). */
 #define SS__WORKERS_PER_CORE 4
 #define SS__WORKERS_MAX      1024
 /* cpus.c: the worker count of cfg: cfg->workers, or SS__WORKERS_PER_CORE per

@@ -61,7 +61,7 @@ typedef struct acceptor_arg {
  * (ss__loop_spawn_data): the connection, built by the acceptor, then for a
  * datagram of up to INLINE_DGRAM bytes the datagram itself. So a request
  * costs no malloc, and the stack holds one copy of the request's details
- * rather than two (DESIGN.md: an idle connection is the stack pages its
+ * rather than two (docs/design.md: an idle connection is the stack pages its
  * task has touched; this keeps the echo service's within one page). */
 typedef struct session {
     ss_conn_t c;
@@ -268,7 +268,7 @@ static void dgram_acceptor(worker *w, const ss__listener *l)
             if (ss__intake_datagram(s, l, b, i, &req)) session_start(s, w->loop, &req);
         }
         /* A short batch drained the socket: wait for its next edge instead
-         * of paying a recvmmsg that says EAGAIN (DESIGN.md, as fill() does
+         * of paying a recvmmsg that says EAGAIN (docs/design.md, as fill() does
          * for streams). A full one: let the sessions run, then read on. */
         if (n < b->count) {
             if (wait_listener(s, l->fd) < 0) break;

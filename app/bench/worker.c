@@ -460,7 +460,7 @@ static int consume(wk_t *k, bconn_t *c, const char *buf, size_t n, int64_t now)
 }
 
 /* Reads until a short read: with edge triggering a short read means the
- * socket is drained, and one more read() would only return EAGAIN (DESIGN.md,
+ * socket is drained, and one more read() would only return EAGAIN (docs/design.md,
  * "Measured facts"). After a hangup, read on to see the end of stream. */
 static void read_stream(wk_t *k, bconn_t *c, int hangup, int64_t now)
 {

@@ -2,7 +2,7 @@
  * swapcontext (makecontext(3)). Used on CPUs without an assembly switch, or
  * with -DSS_EVENT_UCONTEXT=ON. About 80x slower than the assembly switch,
  * because glibc's swapcontext saves and restores the signal mask with a
- * system call each time (DESIGN.md, "Measured facts"). */
+ * system call each time (docs/design.md, "Measured facts"). */
 #include "coro.h"
 
 #include <stdint.h>

@@ -2,7 +2,7 @@
  * Saves what the callee must preserve (rbx, rbp, r12-r15, the MXCSR control
  * bits and the x87 control word: System V AMD64 ABI, section 3.2.1 and 3.2.3)
  * on the running stack and swaps stack pointers, as State Threads' md.S and
- * Boost.Context's jump_fcontext do. About 14 ns a switch (DESIGN.md). */
+ * Boost.Context's jump_fcontext do. About 14 ns a switch (docs/design.md). */
 
 /* Frame on a switched-out stack, from the saved stack pointer upwards:
  *   0 mxcsr   4 x87 cw   8 r15   16 r14   24 r13   32 r12   40 rbx   48 rbp

@@ -1,7 +1,7 @@
 /* poller.h - the loop's readiness backend: epoll today (poll_epoll.c),
  * io_uring or kqueue later behind the same few calls. Each descriptor is
  * registered once, edge-triggered for both directions, so that no call is
- * made per request (DESIGN.md, "Measured facts"). */
+ * made per request (docs/design.md, "Measured facts"). */
 #ifndef SS_EVENT_POLLER_H
 #define SS_EVENT_POLLER_H
 

@@ -1,6 +1,6 @@
 /* stack.c - coroutine stacks: one mmap(2) each, a guard page at the low end,
  * and a per-loop free list, because a new mapping costs about 25 us and a
- * reused one about 16 ns (DESIGN.md, "Measured facts"). */
+ * reused one about 16 ns (docs/design.md, "Measured facts"). */
 #include "coro.h"
 #include "sanitizer.h"
 
@@ -89,7 +89,7 @@ int ss__stack_in_guard(const ss__stack *st, const void *addr)
     return a >= lo && a < lo + st->guard;
 }
 
-/* MAP_NORESERVE: only the pages a handler touches count (DESIGN.md: about
+/* MAP_NORESERVE: only the pages a handler touches count (docs/design.md: about
  * 4 KiB per idle connection). MAP_STACK documents intent (mmap(2)). */
 static ss__stack *stack_map(size_t size)
 {

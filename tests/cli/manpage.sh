@@ -1,10 +1,10 @@
 #!/bin/bash
-# manpage.sh - app/socketserver.1 renders without a warning (groff, and man
+# manpage.sh - man/man1/socketserver.1 renders without a warning (groff, and man
 # when installed) and documents every service, mode and option the program's
 # --help lists, so the two cannot drift apart.
 . "$(dirname "$0")/lib.sh"
 
-PAGE=${SS_SOURCE_DIR:?SS_SOURCE_DIR must name the source tree}/app/socketserver.1
+PAGE=${SS_SOURCE_DIR:?SS_SOURCE_DIR must name the source tree}/man/man1/socketserver.1
 [ -f "$PAGE" ] || fail "no man page at $PAGE"
 need groff groff-base
 

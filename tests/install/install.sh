@@ -2,7 +2,8 @@
 # install.sh BUILD_DIR SOURCE_DIR [SANITIZE] - `cmake --install` into a temporary
 # prefix, then build a program against it twice: with find_package (the
 # CMake package config) and with pkg-config. Checks the header, the shared
-# library, the exported symbols (only ss_*), the man page and the program.
+# library, the exported symbols (only ss_*), the man pages (every section 3
+# page of the source tree, socketserver(1) and (7)) and the program.
 set -eu
 build=$1 src=$2
 san=${3:-}
@@ -15,8 +16,13 @@ lib=$(find "$tmp/p" -name 'libsocketserver.so.*' | head -1)
 [ -n "$lib" ] || { echo "FAIL: no shared library installed"; exit 1; }
 bad=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDB]$/ && $3 !~ /^ss_/ {print $3}')
 [ -z "$bad" ] || { echo "FAIL: exported beyond the public API: $bad"; exit 1; }
-for f in include/socketserver.h bin/socketserver share/man/man1/socketserver.1; do
+for f in include/socketserver.h bin/socketserver share/man/man1/socketserver.1 \
+  share/man/man7/socketserver.7 share/man/man3/ss_server_create.3; do
   [ -e "$tmp/p/$f" ] || { echo "FAIL: $f not installed"; exit 1; }
+done
+for page in "$src"/man/man3/*.3; do
+  cmp -s "$page" "$tmp/p/share/man/man3/${page##*/}" ||
+    { echo "FAIL: man3/${page##*/} not installed as written"; exit 1; }
 done
 mkdir "$tmp/c"
 cp "$src/tests/install/consumer.c" "$tmp/c/"

@@ -250,8 +250,10 @@ typedef struct ss_handler {
  * (the connection is closed, the datagram dropped), and a negative one names
  * the reason in the log (debug level). */
 typedef int ss_verify_fn(ss_server_t *s, const ss_addr_t *peer, void *ctx);
-/* handle_error: a handler failed with err; the default logs the peer and
- * ss_conn_errmsg(c). The server keeps serving either way. */
+/* handle_error: a request failed with err: its handler (setup or handle),
+ * its final flush, or, before setup, the start of a connection layer of its
+ * listener (a handshake); the default logs the peer and ss_conn_errmsg(c).
+ * The server keeps serving either way. */
 typedef void ss_error_fn(ss_server_t *s, ss_conn_t *c, int err, void *ctx);
 /* handle_timeout: the deadline of ss_server_handle_request() passed with no
  * request. */
@@ -277,7 +279,8 @@ typedef struct ss_config {
     ss_mode_t mode;              /* SS_MODE_SYNC by default */
     int workers;                 /* pool/prefork/event: 0 = a default from the cores
                                     (pool, prefork: 4 per core, at least 4; at most
-                                    1024) */
+                                    1024, more is -EINVAL; event: one loop per core,
+                                    at most 256 loops) */
     int max_connections;         /* live requests at once; beyond it a client is
                                     closed at once. Default 1024; 0 = no limit.
                                     Pool: below workers, the pool has this many
@@ -317,8 +320,10 @@ SS_API void ss_config_init(ss_config_t *cfg);
 
 /* Creates a server (nothing is bound yet). cfg and h are copied. On success
  * *out holds the server, which the caller owns until ss_server_close().
- * Returns 0, SS_EMODE for a mode this build lacks, or -EINVAL (see
- * ss_errmsg()) for a bad configuration. */
+ * Returns 0, SS_EMODE for a mode this build lacks, -EINVAL (see
+ * ss_errmsg()) for a bad configuration, SS_EUSAGE for a NULL argument or a
+ * handler without handle, or the error of a resource it could not have
+ * (-ENOMEM, -EMFILE from eventfd(2), mmap(2)). */
 SS_API int ss_server_create(const ss_config_t *cfg, const ss_handler_t *h, ss_server_t **out);
 
 /* Binds one listener (ss_addr_parse syntax) and listens on it. May be called
@@ -362,8 +367,9 @@ SS_API int ss_server_serve(ss_server_t *s);
  * handle_request does. Returns 0 as soon as a request was taken in, whether it
  * was dispatched or refused (verify_request, max_connections); -ETIMEDOUT
  * after calling handle_timeout when the deadline passed first; -ECANCELED
- * after a shutdown; SS_EMODE in prefork mode, where only the worker processes
- * take requests. */
+ * once ss_server_shutdown() was called (until ss_server_serve() runs and
+ * returns again, which clears it); SS_EUSAGE without a listener; SS_EMODE in
+ * prefork mode, where only the worker processes take requests. */
 SS_API int ss_server_handle_request(ss_server_t *s, int64_t deadline);
 
 /* shutdown: makes ss_server_serve() return promptly. Safe from any thread and
@@ -376,7 +382,9 @@ SS_API int ss_server_shutdown(ss_server_t *s);
  * (their blocked calls return -ECANCELED and they unwind) and waits for them
  * briefly; reaps every child, joins every thread, removes the unix socket files
  * this server created and frees everything. Call it from the thread that
- * serves, after ss_server_serve() has returned. NULL is a no-op. */
+ * serves, after ss_server_serve() has returned. NULL is a no-op. Should
+ * handlers still run after the cancel (blocked outside the library's calls),
+ * the server is logged and left allocated rather than freed under them. */
 SS_API void ss_server_close(ss_server_t *s);
 
 /* Requests running now, in this process's view (fork: live children;

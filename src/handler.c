@@ -68,6 +68,15 @@ void ss__request_done(ss_conn_t *c, const ss__request *req, int keep)
     ss__request_drop(req);
 }
 
+/* handle_error, or the default report. */
+static void report(ss_server_t *s, ss_conn_t *c, int err)
+{
+    if (s->cfg.handle_error)
+        s->cfg.handle_error(s, c, err, s->cfg.hook_ctx);
+    else
+        ss__report_error(s, c, err);
+}
+
 /* The listener's layers, made and started before setup (a handshake, a
  * PROXY header), under the connection's deadlines. A failure ends the
  * connection with a log line; no hook of the handler runs. */
@@ -78,7 +87,7 @@ static int start_layers(ss_server_t *s, ss_conn_t *c)
     for (int i = 0; l && i < l->nlayers && rc == 0; i++)
         rc = l->layers[i].push(c, l->layers[i].arg);
     if (rc == 0) rc = ss__conn_start(c);
-    if (rc < 0) ss__report_error(s, c, rc);
+    if (rc < 0) report(s, c, rc);
     return rc;
 }
 
@@ -107,12 +116,7 @@ int ss__run_handler(ss_server_t *s, ss_conn_t *c)
         int f = ss_flush(c);
         if (f < 0 && rc >= 0) rc = f;
     }
-    if (rc < 0) {
-        if (s->cfg.handle_error)
-            s->cfg.handle_error(s, c, rc, s->cfg.hook_ctx);
-        else
-            ss__report_error(s, c, rc);
-    }
+    if (rc < 0) report(s, c, rc);
     ctx->cancel_fd = saved_cancel;
     return rc;
 }

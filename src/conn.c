@@ -38,8 +38,7 @@ void ss__conn_push(ss_conn_t *c, ss__layer *l)
     c->top = l;
 }
 
-/* Closes the layers above the socket, top first. */
-static void close_layers(ss_conn_t *c)
+void ss__conn_drop_layers(ss_conn_t *c)
 {
     while (c->top && c->top != &c->sock) {
         ss__layer *l = c->top;
@@ -71,7 +70,7 @@ static void buf_put(void *p, size_t size)
 
 void ss__conn_release(ss_conn_t *c)
 {
-    close_layers(c);
+    ss__conn_drop_layers(c);
     if (c->flags & SS__C_OWN_RBUF) buf_put(c->rbuf, c->rcap);
     buf_put(c->wbuf, c->wcap);
     c->rbuf = c->wbuf = NULL;

@@ -1,37 +1,10 @@
-/* handler.c - running one request's handler: its connection built from the
- * request (with the listener's layers started), BaseRequestHandler's setup /
- * handle / finish, the final flush (for a datagram: the reply), handle_error
- * when the handler fails, and the end of the request. Shared by every mode. */
+/* handler.c - running one request's handler on the connection the intake
+ * built: the listener's layers started, BaseRequestHandler's setup / handle /
+ * finish, the final flush (for a datagram: the reply), and handle_error when
+ * the request fails. Shared by every mode. */
 #include "internal.h"
 
 #include <errno.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-void ss__conn_for_request(ss_server_t *s, ss_conn_t *c, const ss__request *req)
-{
-    /* Keep buffers a reused connection already has (sync mode). */
-    char *rb = (c->flags & SS__C_OWN_RBUF) ? c->rbuf : NULL;
-    size_t rcap = c->rcap;
-    char *wb = c->wbuf;
-    size_t wcap = c->wcap;
-    ss__conn_init(c, req->fd, req->transport, &s->cfg);
-    if (rb) {
-        c->rbuf = rb;
-        c->rcap = rcap;
-        c->flags |= SS__C_OWN_RBUF;
-    }
-    c->wbuf = wb;
-    c->wcap = wcap;
-    c->server = s;
-    c->cancel_fd = s->cancel_fd;
-    c->cancelled = &s->shared->cancelled;
-    c->listener = req->listener;
-    c->peer = req->peer;
-    c->local = req->local;
-    if (req->packet) ss__conn_set_packet(c, req->packet, req->len);
-}
 
 /* A peer that went away (reset, or a write after it closed: tcp(7), EPIPE in
  * send(2)) is the client's doing and routine under load: info, so that a
@@ -42,30 +15,6 @@ void ss__report_error(ss_server_t *s, ss_conn_t *c, int err)
     const char *msg = c->errmsg[0] ? c->errmsg : ss_strerror(err);
     int level = err == -ECONNRESET || err == -EPIPE ? SS_LOG_INFO : SS_LOG_WARN;
     ss__log(s, level, "request from %s failed: %s", ss_conn_peername(c), msg);
-}
-
-void ss__request_drop(const ss__request *req)
-{
-    if (!ss__is_dgram(req->transport)) close(req->fd);
-    if (req->flags & SS__REQ_PACKET_OWNED) free(req->packet);
-}
-
-void ss__request_done(ss_conn_t *c, const ss__request *req, int keep)
-{
-    if (keep) {
-        while (c->top != &c->sock) { /* the layers go; the buffers stay */
-            ss__layer *l = c->top;
-            c->top = l->below;
-            if (l->ops->close) l->ops->close(l);
-        }
-        if (!(c->flags & SS__C_OWN_RBUF)) {
-            c->rbuf = NULL; /* the packet was borrowed */
-            c->rcap = 0;
-        }
-    } else {
-        ss__conn_release(c);
-    }
-    ss__request_drop(req);
 }
 
 /* handle_error, or the default report. */

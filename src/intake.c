@@ -305,3 +305,51 @@ int ss__intake_datagram(ss_server_t *s, const ss__listener *l, ss__dgram_batch *
     if (!admit(s, req)) return 0;
     return (s->mode->flags & SS__MODE_COPY_PACKET) ? copy_packet(s, req) : 1;
 }
+
+/* ------------------------------------------------------- the connection */
+
+/* Where the mode runs an admitted request (its thread, child, coroutine or
+ * worker), the request becomes a connection, and ends. */
+void ss__conn_for_request(ss_server_t *s, ss_conn_t *c, const ss__request *req)
+{
+    /* Keep buffers a reused connection already has (sync mode). */
+    char *rb = (c->flags & SS__C_OWN_RBUF) ? c->rbuf : NULL;
+    size_t rcap = c->rcap;
+    char *wb = c->wbuf;
+    size_t wcap = c->wcap;
+    ss__conn_init(c, req->fd, req->transport, &s->cfg);
+    if (rb) {
+        c->rbuf = rb;
+        c->rcap = rcap;
+        c->flags |= SS__C_OWN_RBUF;
+    }
+    c->wbuf = wb;
+    c->wcap = wcap;
+    c->server = s;
+    c->cancel_fd = s->cancel_fd;
+    c->cancelled = &s->shared->cancelled;
+    c->listener = req->listener;
+    c->peer = req->peer;
+    c->local = req->local;
+    if (req->packet) ss__conn_set_packet(c, req->packet, req->len);
+}
+
+void ss__request_drop(const ss__request *req)
+{
+    if (!ss__is_dgram(req->transport)) close(req->fd);
+    if (req->flags & SS__REQ_PACKET_OWNED) free(req->packet);
+}
+
+void ss__request_done(ss_conn_t *c, const ss__request *req, int keep)
+{
+    if (keep) {
+        ss__conn_drop_layers(c); /* the layers go; the buffers stay */
+        if (!(c->flags & SS__C_OWN_RBUF)) {
+            c->rbuf = NULL; /* the packet was borrowed */
+            c->rcap = 0;
+        }
+    } else {
+        ss__conn_release(c);
+    }
+    ss__request_drop(req);
+}

@@ -237,6 +237,8 @@ void ss__conn_init(ss_conn_t *c, int fd, ss_transport_t t, const ss_config_t *cf
 /* Closes the layers pushed on c and frees the connection's buffers (not the
  * fd, not c). */
 void ss__conn_release(ss_conn_t *c);
+/* Closes the layers above the socket, top first (their close ops). */
+void ss__conn_drop_layers(ss_conn_t *c);
 /* Gives a datagram request its packet (borrowed: not freed by the conn). */
 void ss__conn_set_packet(ss_conn_t *c, char *packet, size_t len);
 /* Records a failure on c (message "op PEER: cause") and returns err. */
@@ -391,16 +393,6 @@ struct ss_server {
  * handle, finish, handle_error, final flush (datagram: the reply). Returns
  * handle's result. */
 int ss__run_handler(ss_server_t *s, ss_conn_t *c);
-/* Builds the connection for req in c (for modes that run it). Keeps the
- * buffers c already has (a connection reused from request to request). */
-void ss__conn_for_request(ss_server_t *s, ss_conn_t *c, const ss__request *req);
-/* Ends a request's connection where the mode ran it: closes its layers, its
- * socket (streams) and an owned packet. Keeps c's buffers when keep is set
- * (sync, pool and prefork reuse one connection), else frees them. */
-void ss__request_done(ss_conn_t *c, const ss__request *req, int keep);
-/* Drops a request no handler will run (no thread for it, say): closes its
- * socket (streams) and frees an owned packet. */
-void ss__request_drop(const ss__request *req);
 /* Reports a failed request with the peer address (default handle_error). */
 void ss__report_error(ss_server_t *s, ss_conn_t *c, int err);
 
@@ -472,6 +464,17 @@ int ss__intake_recv(ss_server_t *s, const ss__listener *l, ss__dgram_batch *b, i
  * copied for SS__MODE_COPY_PACKET modes), else 0. */
 int ss__intake_datagram(ss_server_t *s, const ss__listener *l, ss__dgram_batch *b, int i,
                         ss__request *req);
+
+/* Builds the connection for req in c (for modes that run it). Keeps the
+ * buffers c already has (a connection reused from request to request). */
+void ss__conn_for_request(ss_server_t *s, ss_conn_t *c, const ss__request *req);
+/* Ends a request's connection where the mode ran it: closes its layers, its
+ * socket (streams) and an owned packet. Keeps c's buffers when keep is set
+ * (sync, pool and prefork reuse one connection), else frees them. */
+void ss__request_done(ss_conn_t *c, const ss__request *req, int keep);
+/* Drops a request no handler will run (no thread for it, say): closes its
+ * socket (streams) and frees an owned packet. */
+void ss__request_drop(const ss__request *req);
 
 /* poll_loop.c: the serving loop of the blocking modes (sync, thread, fork,
  * pool, and handle_request in event mode). ss__take takes up to max requests

@@ -81,91 +81,25 @@ static void config(ss_config_t *cfg)
     cfg->handle_timeout = on_timeout;
 }
 
-/* ------------------------------------------------- a server of its own */
+/* ------------------------------------------------------------- server */
 
-static ss_server_t *child_server;
-
-static void child_term(int sig)
+/* In the server process (harness.h), whose main thread serves: notes it. */
+static void note_serving_thread(ss_server_t *s)
 {
-    (void)sig;
-    ss_server_shutdown(child_server);
+    (void)s;
+    S->serve_pid = (int)getpid();
+    S->serve_tid = tid();
 }
 
-/* A server process whose main thread serves (fork and prefork must not
- * fork where other threads run), with service_actions on requests only. */
-static void serve_child(const char *want, int out)
+/* A server process with service_actions on requests only (interval 0). */
+static void start(running *r, const char *transport)
 {
     ss_config_t cfg;
     config(&cfg);
     cfg.service_actions = on_actions;
     cfg.service_interval_ms = 0;
-    struct sigaction sa = {.sa_handler = child_term};
-    sigaction(SIGTERM, &sa, NULL);
-    S->serve_pid = (int)getpid();
-    S->serve_tid = tid();
-    ss_addr_t bound;
-    char line[SS_ADDRSTRLEN + 1];
-    if (ss_server_create(&cfg, &handler, &child_server) < 0 ||
-        ss_server_listen(child_server, want) < 0 ||
-        ss_server_address(child_server, 0, &bound) < 0 ||
-        ss_addr_format(&bound, line, sizeof line - 1) < 0)
-        _exit(2);
-    strcat(line, "\n");
-    ASSERT_EQ(write(out, line, strlen(line)), (ssize_t)strlen(line));
-    close(out);
-    int rc = ss_server_serve(child_server);
-    ss_server_close(child_server);
-    _exit(rc < 0 ? 1 : 0);
-}
-
-static void start(running *r, const char *transport)
-{
-    char want[SS_ADDRSTRLEN];
-    int p[2];
-    memset(r, 0, sizeof *r);
-    transport_addr(transport, r->dir, want, sizeof want);
-    ASSERT_EQ(pipe(p), 0);
-    fflush(NULL);
-    r->pid = fork();
-    ASSERT(r->pid >= 0);
-    if (r->pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        close(p[0]);
-        serve_child(want, p[1]);
-    }
-    close(p[1]);
-    ssize_t n = read(p[0], r->addr, sizeof r->addr - 1);
-    close(p[0]);
-    ASSERT(n > 1 && r->addr[n - 1] == '\n');
-    r->addr[n - 1] = '\0';
-}
-
-/* One request and its answer, on a connection of its own. */
-static void request(const char *addr, const char *msg, const char *want)
-{
-    ss_conn_t *c;
-    char buf[64];
-    ASSERT_OK(ss_dial(addr, ss_now_ms() + 3000, &c));
-    ss_set_deadline(c, ss_now_ms() + 5000);
-    if (ss_conn_is_datagram(c)) {
-        ssize_t n = ss_request(c, msg, strlen(msg), buf, sizeof buf - 1, ss_now_ms() + 4000, 4);
-        ASSERT_OK(n);
-        buf[n] = '\0';
-    } else {
-        ASSERT_OK(ss_puts(c, msg));
-        ASSERT_OK(ss_readline(c, buf, sizeof buf));
-    }
-    ASSERT_STR_EQ(buf, want);
-    ss_conn_close(c);
-}
-
-static void wait_for(_Atomic int *v, int at_least)
-{
-    int64_t end = ss_now_ms() + 5000;
-    while (*v < at_least) {
-        if (ss_now_ms() > end) FAIL_AT("waited 5 s for %d, have %d", at_least, (int)*v);
-        usleep(1000);
-    }
+    harness_after_listen = note_serving_thread;
+    start_server(r, &cfg, &handler, transport, shared_counts_new());
 }
 
 /* ------------------------------------------------------------- cases */
@@ -175,8 +109,8 @@ static void case_where(const char *transport)
 {
     running r;
     start(&r, transport);
-    for (int i = 0; i < 3; i++) request(r.addr, "where\n", "WHERE\n");
-    wait_for(&S->actions, 1);
+    for (int i = 0; i < 3; i++) harness_roundtrip(r.addr, "where\n", "WHERE\n");
+    harness_wait_for(&S->actions, 1);
     int same_thread = S->verify_pid == S->serve_pid && S->verify_tid == S->serve_tid;
     switch (mode) {
     case SS_MODE_PREFORK: /* the worker process that accepted */
@@ -209,8 +143,8 @@ static void case_actions(const char *transport)
     running r;
     start(&r, transport);
     for (int i = 1; i <= 5; i++) {
-        request(r.addr, "tick\n", "TICK\n");
-        wait_for(&S->actions, i);
+        harness_roundtrip(r.addr, "tick\n", "TICK\n");
+        harness_wait_for(&S->actions, i);
     }
     usleep(50 * 1000);
     ASSERT_LE(S->actions, 5); /* nothing but the requests calls it */

@@ -183,15 +183,6 @@ static void expect_closed(ss_conn_t *c)
     ASSERT(n == 0 || n == -ECONNRESET);
 }
 
-static void wait_for(_Atomic int *v, int at_least)
-{
-    int64_t end = ss_now_ms() + 5000;
-    while (*v < at_least) {
-        if (ss_now_ms() > end) FAIL_AT("waited 5 s for %d, have %d", at_least, (int)*v);
-        usleep(1000);
-    }
-}
-
 /* Header and data in one write: the layer keeps what follows the header. */
 static void case_pass(const char *addr)
 {
@@ -205,7 +196,7 @@ static void case_pass(const char *addr)
         expect_line(c, "ANN:two\n");
         ss_conn_close(c);
     }
-    wait_for(&L->closed, 3);
+    harness_wait_for(&L->closed, 3);
     ASSERT_EQ(L->pushed, 3);
     ASSERT_EQ(L->handled, 3);
 }
@@ -221,7 +212,7 @@ static void case_slow(const char *addr)
     ASSERT_OK(ss_flush(c));
     expect_line(c, "BO:x\n");
     ss_conn_close(c);
-    wait_for(&L->closed, 1);
+    harness_wait_for(&L->closed, 1);
 }
 
 static void case_bad(const char *addr)
@@ -231,7 +222,7 @@ static void case_bad(const char *addr)
     ASSERT_OK(ss_flush(c));
     expect_closed(c);
     ss_conn_close(c);
-    wait_for(&L->closed, 1);
+    harness_wait_for(&L->closed, 1);
     ASSERT_EQ(L->setups, 0); /* no hook ran */
     c = dial(addr);          /* and the server goes on */
     ASSERT_OK(ss_puts(c, "HELLO cy\nok\n"));
@@ -247,7 +238,7 @@ static void case_silent(const char *addr)
     expect_closed(c); /* the idle timeout (300 ms) ends the header's wait */
     ASSERT_LT(ss_now_ms() - t0, 4000);
     ss_conn_close(c);
-    wait_for(&L->closed, 1);
+    harness_wait_for(&L->closed, 1);
     ASSERT_EQ(L->setups, 0);
 }
 

@@ -51,24 +51,6 @@ static void addr_of(ss_server_t *s, int i, char *buf)
     ASSERT_OK(ss_addr_format(&a, buf, SS_ADDRSTRLEN));
 }
 
-static void roundtrip(const char *addr, const char *msg, const char *want)
-{
-    ss_conn_t *c;
-    char buf[128];
-    ASSERT_OK(ss_dial(addr, ss_now_ms() + 2000, &c));
-    ss_set_deadline(c, ss_now_ms() + 5000);
-    if (ss_conn_is_datagram(c)) {
-        ssize_t n = ss_request(c, msg, strlen(msg), buf, sizeof buf - 1, ss_now_ms() + 4000, 2);
-        ASSERT_OK(n);
-        buf[n] = '\0';
-    } else {
-        ASSERT_OK(ss_puts(c, msg));
-        ASSERT_OK(ss_readline(c, buf, sizeof buf));
-    }
-    ASSERT_STR_EQ(buf, want);
-    ss_conn_close(c);
-}
-
 typedef struct bg {
     ss_server_t *s;
     pthread_t t;
@@ -226,7 +208,7 @@ static void test_unix_stale(void)
     ss_server_t *s = make(SS_MODE_SYNC, addr);
     bg b;
     bg_start(&b, s);
-    roundtrip(addr, "stale\n", "STALE\n");
+    harness_roundtrip(addr, "stale\n", "STALE\n");
     ss_server_shutdown(s);
     pthread_join(b.t, NULL);
     ss_server_close(s);
@@ -245,7 +227,7 @@ static void test_unix_live(void)
     ss_server_t *other = make(SS_MODE_SYNC, NULL);
     ASSERT_EQ(ss_server_listen(other, addr), -EADDRINUSE);
     ss_server_close(other);
-    roundtrip(addr, "still mine", "STILL MINE");
+    harness_roundtrip(addr, "still mine", "STILL MINE");
     ss_server_shutdown(a);
     pthread_join(b.t, NULL);
     ss_server_close(a);
@@ -300,8 +282,8 @@ static void serve_both(ss_server_t *s, const char *stream, const char *dgram)
 {
     bg b;
     bg_start(&b, s);
-    roundtrip(stream, "unix\n", "UNIX\n");
-    roundtrip(dgram, "gram", "GRAM");
+    harness_roundtrip(stream, "unix\n", "UNIX\n");
+    harness_roundtrip(dgram, "gram", "GRAM");
     ss_server_shutdown(s);
     pthread_join(b.t, NULL);
 }
@@ -403,10 +385,10 @@ static void test_many_listeners(void)
     char a0[SS_ADDRSTRLEN], a1[SS_ADDRSTRLEN];
     addr_of(s, 0, a0);
     addr_of(s, 1, a1);
-    roundtrip(a0, "tcp\n", "TCP\n");
-    roundtrip(a1, "udp6", "UDP6");
-    roundtrip(ux, "unix\n", "UNIX\n");
-    roundtrip(ug, "gram", "GRAM");
+    harness_roundtrip(a0, "tcp\n", "TCP\n");
+    harness_roundtrip(a1, "udp6", "UDP6");
+    harness_roundtrip(ux, "unix\n", "UNIX\n");
+    harness_roundtrip(ug, "gram", "GRAM");
     ss_server_shutdown(s);
     pthread_join(b.t, NULL);
     ss_server_close(s);
@@ -426,7 +408,7 @@ static void test_listen_fd(void)
     addr_of(s, 0, addr);
     bg b;
     bg_start(&b, s);
-    roundtrip(addr, "adopted\n", "ADOPTED\n");
+    harness_roundtrip(addr, "adopted\n", "ADOPTED\n");
     ss_server_shutdown(s);
     pthread_join(b.t, NULL);
     ss_server_close(s);
@@ -568,8 +550,8 @@ static void test_fork_crash(void)
     ss_handler_t h = {NULL, crasher, NULL, NULL};
     running r;
     start_server(&r, &cfg, &h, "tcp4", crash_counts);
-    roundtrip(r.addr, "crash\n", ""); /* the child dies: EOF, empty line */
-    roundtrip(r.addr, "hello\n", "fine\n");
+    harness_roundtrip(r.addr, "crash\n", ""); /* the child dies: EOF, empty line */
+    harness_roundtrip(r.addr, "hello\n", "fine\n");
     int64_t end = ss_now_ms() + 5000;
     while (crash_counts->errors < 1) {
         ASSERT_LT(ss_now_ms(), end);

@@ -131,16 +131,20 @@ static int prefork_init(ss_server_t *s)
     return 0;
 }
 
-/* A worker taking a request in claims its cell first (take_one), and does
- * not count that claim here: so the intake's max_connections check sees the
- * claims of every other worker, and two workers that accept at the same
- * moment for the last place both refuse rather than both serve. */
+/* In a worker taking a client in (take_one), the intake's max_connections
+ * check comes here once the client is accepted: the worker claims its cell
+ * first, then counts every other worker's. So two workers that accept at
+ * the same moment for the last place see each other's claim and both refuse
+ * rather than both serve, and a worker woken for a client another took
+ * (its accept says EAGAIN) never gets this far, so claims nothing. */
 static int prefork_active(const ss_server_t *s)
 {
     const prefork_state *st = s->mode_state;
+    worker *w = st->self;
+    if (w && w->claiming) atomic_store(&st->cells[w->cell], 1);
     int n = 0;
     for (int i = 0; i < st->ncells; i++) n += atomic_load(&st->cells[i]);
-    return st->self && st->self->claiming ? n - 1 : n;
+    return w && w->claiming ? n - 1 : n;
 }
 
 /* =========================================================== the worker */
@@ -272,12 +276,11 @@ static void worker_pause(ss_server_t *s, worker *w)
     if (ss_now_ms() >= s->backoff_until) s->backoff_until = 0;
 }
 
-/* One request from listener i, counted in the worker's cell from before the
+/* One request from listener i, counted in the worker's cell from the
  * intake's check (prefork_active) to its end (prefork_process). */
 static void take_one(ss_server_t *s, worker *w, int i)
 {
     prefork_state *st = s->mode_state;
-    atomic_store(&st->cells[w->cell], 1);
     w->claiming = 1;
     ss__take(s, i, 1);
     w->claiming = 0;

@@ -172,6 +172,9 @@ static ss_server_t *local_server(const char *transport, char *dir, char *addr, i
     ss_config_t cfg;
     config(&cfg);
     cfg.max_connections = max_conn;
+    /* In fork mode the child also holds the test's own client sockets, so it
+     * never reads their end: close cancels it after this drain. */
+    cfg.drain_timeout_ms = 300;
     char want[SS_ADDRSTRLEN];
     transport_addr(transport, dir, want, sizeof want);
     ss_server_t *s;

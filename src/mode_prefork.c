@@ -338,8 +338,8 @@ static _Noreturn void worker_main(ss_server_t *s, int cell)
 }
 
 /* In a worker: runs the request here, to its end. The worker's cell counts
- * it from before the intake's max_connections check (prefork_admit) to its
- * end, so that the check sees every worker's claim. */
+ * it from the intake's max_connections check (prefork_active) to its end, so
+ * that the check sees every worker's claim. */
 static int prefork_process(ss_server_t *s, ss__request *req)
 {
     prefork_state *st = s->mode_state;

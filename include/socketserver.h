@@ -137,7 +137,8 @@ SS_API int ss_addr_resolve(const char *text, ss_addr_t *out, int max);
 
 /* Formats an address as ss_addr_parse() reads it ("tcp://[::1]:2345").
  * Returns the length, or -ENOSPC if cap is too small (buf then holds a
- * truncated, NUL-terminated text), or SS_EADDR for an unknown family. */
+ * truncated, NUL-terminated text), or SS_EADDR for an unknown family, a NULL
+ * buf or a cap of 0. */
 SS_API int ss_addr_format(const ss_addr_t *a, char *buf, size_t cap);
 
 /* The port of an IP address (host byte order), or -1 for a unix address. */
@@ -485,7 +486,8 @@ SS_API void *ss_conn_data(const ss_conn_t *c);
  * socket's connect(2) sends nothing and cannot tell whether a server
  * answers, so udp:// and unixgram: names are dialled at the one address
  * ss_addr_parse() gives, the one a server listening on the same name has.
- * When every attempt fails, the last attempt's error is returned.
+ * At most the first 16 addresses of a name are tried. When every attempt
+ * fails, the last attempt's error is returned.
  * On success *out is owned by the caller until ss_conn_close(); on failure
  * it is NULL. */
 SS_API int ss_dial(const char *address, int64_t deadline, ss_conn_t **out);
@@ -498,7 +500,8 @@ SS_API int ss_dial(const char *address, int64_t deadline, ss_conn_t **out);
  * required (SS_NO_DEADLINE fails with SS_EUSAGE): a datagram's reply may
  * never come, and this call never hangs. Returns the reply's length (copied
  * into reply), -ETIMEDOUT when no reply came, SS_ETRUNC if it was larger than
- * cap, or an error. */
+ * cap, or an error: -ECONNREFUSED at once when the system reports that
+ * nothing listens there (an ICMP port unreachable, udp(7)). */
 SS_API ssize_t ss_request(ss_conn_t *c, const void *req, size_t n, void *reply, size_t cap,
                           int64_t deadline, int tries);
 

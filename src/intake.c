@@ -73,10 +73,10 @@ int64_t ss__actions_deadline(const ss_server_t *s, int64_t deadline)
 /* One rule in every mode (the header's ss_actions_fn): after requests were
  * taken in (the intake's note in s->shared, wherever they were taken), and
  * whenever service_interval_ms has passed since the last call. */
-void ss__actions_run(ss_server_t *s, int force)
+void ss__actions_run(ss_server_t *s)
 {
     int64_t now = ss_now_ms();
-    int due = force || atomic_exchange(&s->shared->actions_due, 0);
+    int due = atomic_exchange(&s->shared->actions_due, 0);
     if (s->cfg.service_interval_ms > 0 && now >= s->last_actions + s->cfg.service_interval_ms)
         due = 1;
     if (!due) return;

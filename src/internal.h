@@ -423,9 +423,9 @@ int ss__active(const ss_server_t *s);
 /* service_actions for serving loops: ss__actions_deadline moves deadline
  * (0: none) sooner to the next call due by service_interval_ms;
  * ss__actions_run calls the hook if requests were taken in since its last
- * call (or force is set) or the interval is due. */
+ * call or the interval is due. */
 int64_t ss__actions_deadline(const ss_server_t *s, int64_t deadline);
-void ss__actions_run(ss_server_t *s, int force);
+void ss__actions_run(ss_server_t *s);
 void ss__intake_free(ss_server_t *s);
 /* Several threads take requests in at once (event mode's loops): the spare
  * descriptor is then handed back under a lock (see intake.c). */

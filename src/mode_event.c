@@ -458,7 +458,7 @@ static int wait_shutdown(ss_server_t *s)
         if (rc > 0) ss__eventfd_drain(s->wake_fd);
         if (atomic_load(&s->shutdown)) break;
         if (st->retry_at && ss_now_ms() >= st->retry_at) workers_start(s);
-        ss__actions_run(s, 0);
+        ss__actions_run(s);
     }
     return 0;
 }

@@ -481,7 +481,7 @@ static int supervise(ss_server_t *s)
     if (rc > 0 && st->pfd[0].revents) ss__eventfd_drain(s->wake_fd);
     if (atomic_load(&s->shutdown)) return 0;
     if (rc > 0 || blind) sweep(s);
-    ss__actions_run(s, 0);
+    ss__actions_run(s);
     return 0;
 }
 

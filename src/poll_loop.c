@@ -133,7 +133,7 @@ int ss__poll_serve(ss_server_t *s)
         int rc = turn(s, 0);
         if (rc == -ECANCELED) break;
         if (rc < 0) return rc;
-        ss__actions_run(s, 0);
+        ss__actions_run(s);
     }
     return 0;
 }

@@ -116,10 +116,24 @@ static void harness_publish(ss_server_t *s, void *ctx)
 }
 
 /* In the server process: everything it opened is closed again. */
+/* A thread just joined may still be listed in /proc/self/task for a moment:
+ * the kernel wakes pthread_join when it clears the thread's tid (in
+ * exit_mm), before it unhashes the task (release_task). So the count is
+ * given up to a second to settle; a thread really left behind stays. */
+static int settled_threads(int want)
+{
+    int n = count_threads();
+    for (int i = 0; i < 100 && n != want; i++) {
+        usleep(10 * 1000);
+        n = count_threads();
+    }
+    return n;
+}
+
 static int harness_clean(int fds, int threads)
 {
     if (count_fds() != fds) return 3;
-    if (!SS_TSAN && count_threads() != threads) {
+    if (!SS_TSAN && settled_threads(threads) != threads) {
         fprintf(stderr, "server: %d threads at the end, %d at the start\n", count_threads(),
                 threads);
         return 4;

@@ -293,43 +293,46 @@ typedef enum ss_cpu_affinity {
 #define SS_CPU_LIST_WORDS 16
 
 typedef struct ss_config {
-    ss_mode_t mode;                       /* SS_MODE_SYNC by default */
-    int workers;                          /* pool/prefork/event: 0 = a default from the CPUs
-                                             the process may use (its affinity mask, lowered
-                                             to its cgroup's CPU quota rounded up; the
-                                             environment variable SS_CPUS overrides): pool,
-                                             prefork: 4 per CPU, at least 4; at most 1024,
-                                             more is -EINVAL; event: one loop per CPU, at
-                                             most 256 loops */
-    ss_cpu_affinity_t cpu_affinity;       /* SS_CPU_AFFINITY_NONE by default */
-    uint64_t cpu_list[SS_CPU_LIST_WORDS]; /* SS_CPU_AFFINITY_LIST: CPU n is bit
-                                             n % 64 of cpu_list[n / 64]; at least
-                                             one, each one the process may use,
-                                             else -EINVAL. Default: none */
-    int max_connections;                  /* live requests at once; beyond it a client is
-                                             closed at once. Default 1024; 0 = no limit.
-                                             Pool: below workers, the pool has this many
-                                             threads and refuses beyond; above, a full pool
-                                             holds clients in the backlog first. Prefork:
-                                             counted over all workers */
-    int64_t idle_timeout_ms;              /* a read or write that waits longer fails with
-                                             -ETIMEDOUT. Default 0 = none */
-    int64_t request_timeout_ms;           /* a whole request's deadline. Default 0 = none */
-    int64_t drain_timeout_ms;             /* ss_server_close waits this long for running
-                                             handlers, then cancels them. Default 10000 */
-    size_t max_line;                      /* ss_readline's longest line. Default 8192 */
-    size_t max_datagram;                  /* largest datagram received or sent. Default 65536 */
-    size_t buffer_size;                   /* a stream's read and write buffers. Default 4096 */
-    size_t stack_size;                    /* thread and coroutine stacks; 0 = the mode's default */
-    int backlog;                          /* listen(2) backlog. Default SOMAXCONN */
-    int reuse_port;                       /* SO_REUSEPORT on listeners. Default 0 */
-    int tcp_nodelay;                      /* TCP_NODELAY on accepted connections. Default 1 */
-    unsigned unix_mode;                   /* permission bits (at most 0777) of the files of
-                                             unix and unixgram listeners, such as 0660;
-                                             0 = leave what the umask gave. See
-                                             ss_server_listen */
-    int64_t service_interval_ms;          /* also call service_actions at least this often;
-                                             0 = only after requests */
+    ss_mode_t mode;              /* SS_MODE_SYNC by default */
+    int workers;                 /* pool/prefork/event: 0 = a default from the CPUs
+                                    the process may use (ss_config_init(3)): pool,
+                                    prefork: 4 per CPU, at least 4; at most 1024,
+                                    more is -EINVAL; event: one loop per CPU, at
+                                    most 256 loops */
+    int max_connections;         /* live requests at once; beyond it a client is
+                                    closed at once. Default 1024; 0 = no limit.
+                                    Pool: below workers, the pool has this many
+                                    threads and refuses beyond; above, a full pool
+                                    holds clients in the backlog first. Prefork:
+                                    counted over all workers */
+    int64_t idle_timeout_ms;     /* a read or write that waits longer fails with
+                                    -ETIMEDOUT. Default 0 = none */
+    int64_t request_timeout_ms;  /* a whole request's deadline. Default 0 = none */
+    int64_t drain_timeout_ms;    /* ss_server_close waits this long for running
+                                    handlers, then cancels them. Default 10000 */
+    size_t max_line;             /* ss_readline's longest line. Default 8192 */
+    size_t max_datagram;         /* largest datagram received or sent. Default 65536 */
+    size_t buffer_size;          /* a stream's read and write buffers. Default 4096 */
+    size_t stack_size;           /* thread and coroutine stacks; 0 = the mode's default */
+    int backlog;                 /* listen(2) backlog. Default SOMAXCONN */
+    int reuse_port;              /* SO_REUSEPORT on listeners. Default 0 */
+    int tcp_nodelay;             /* TCP_NODELAY on accepted connections. Default 1 */
+    unsigned unix_mode;          /* permission bits (at most 0777) of the files of
+                                    unix and unixgram listeners, such as 0660;
+                                    0 = leave what the umask gave. See
+                                    ss_server_listen */
+    int64_t service_interval_ms; /* also call service_actions at least this often;
+                                    0 = only after requests */
+
+    /* "The CPUs the process may use", which size workers' default: its
+     * affinity mask (sched_getaffinity(2)) lowered to its cgroup's CPU quota
+     * rounded up (cgroups(7)); the environment variable SS_CPUS, a count,
+     * overrides them. cpu_affinity pins event loops and prefork workers to
+     * CPUs. Default SS_CPU_AFFINITY_NONE */
+    ss_cpu_affinity_t cpu_affinity;
+    /* SS_CPU_AFFINITY_LIST: CPU n is bit n % 64 of cpu_list[n / 64]; at least
+     * one, each one the process may use, else -EINVAL. Default: none */
+    uint64_t cpu_list[SS_CPU_LIST_WORDS];
 
     ss_verify_fn *verify_request;
     ss_error_fn *handle_error;

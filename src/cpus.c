@@ -448,10 +448,10 @@ static int check_list(const uint64_t *list, const uint64_t *allowed)
         if (!bit(list, c) || bit(allowed, c)) continue;
         char may[128];
         list_text(allowed, may, sizeof may);
-        return ss__fail(-EINVAL,
-                        "config: cpu_list names CPU %d, which this process may not use "
-                        "(it may use %s)",
-                        c, may);
+        return ss__fail_plain(-EINVAL,
+                              "config: cpu_list names CPU %d, which this process may not use "
+                              "(it may use %s)",
+                              c, may);
     }
     return 0;
 }
@@ -464,7 +464,8 @@ int ss__pin_plan(ss_server_t *s)
     s->npin = 0;
     if (c->cpu_affinity == SS_CPU_AFFINITY_NONE) return 0;
     if (c->cpu_affinity != SS_CPU_AFFINITY_AUTO && c->cpu_affinity != SS_CPU_AFFINITY_LIST)
-        return ss__fail(-EINVAL, "config: cpu_affinity %d is not a setting", (int)c->cpu_affinity);
+        return ss__fail_plain(-EINVAL, "config: cpu_affinity %d is not a setting",
+                              (int)c->cpu_affinity);
     ss__cpus_allowed(allowed);
     if (c->cpu_affinity == SS_CPU_AFFINITY_LIST) {
         int rc = check_list(c->cpu_list, allowed);
@@ -473,7 +474,7 @@ int ss__pin_plan(ss_server_t *s)
     memcpy(s->pin, c->cpu_affinity == SS_CPU_AFFINITY_AUTO ? allowed : c->cpu_list, sizeof s->pin);
     for (int i = 0; i < NBITS; i++) s->npin += bit(s->pin, i);
     if (s->npin == 0)
-        return ss__fail(-EINVAL, "config: cpu_affinity is a list, and cpu_list is empty");
+        return ss__fail_plain(-EINVAL, "config: cpu_affinity is a list, and cpu_list is empty");
     return 0;
 }
 

@@ -287,24 +287,29 @@ static int walk_up(hier *h, int64_t *quota, int64_t *period, char *why, size_t c
     }
 }
 
-/* Tries one hierarchy (v1 or v2) for the process in group. */
+/* Tries one hierarchy (v1 or v2) for the process in group; *mounted says
+ * whether it is mounted where we can see the group. */
 static int quota_in(const char *root, int v1, const char *group, int64_t *quota, int64_t *period,
-                    char *why, size_t cap)
+                    int *mounted, char *why, size_t cap)
 {
     hier h = {.v1 = v1};
     int rc = find_dir(root, group, &h, why, cap);
+    *mounted = rc > 0;
     return rc <= 0 ? rc : walk_up(&h, quota, period, why, cap);
 }
 
 int ss__cgroup_quota(const char *root, int64_t *quota, int64_t *period, char *why, size_t cap)
 {
     groups g;
-    int rc = own_groups(root, &g, why, cap);
+    int mounted = 0, rc = own_groups(root, &g, why, cap);
+    if (rc <= 0) return rc < 0 ? -EINVAL : 0;
     /* Hybrid systems mount v1 controllers and an empty v2 hierarchy too: a
      * controller is in one hierarchy at a time, so v1's cpu, when mounted,
-     * is the one that limits. */
-    if (rc > 0 && g.v1[0]) rc = quota_in(root, 1, g.v1, quota, period, why, cap);
-    if (rc == 0 && g.v2[0]) rc = quota_in(root, 0, g.v2, quota, period, why, cap);
+     * is the one that limits, and v2 is read only without it. */
+    rc = 0;
+    if (g.v1[0]) rc = quota_in(root, 1, g.v1, quota, period, &mounted, why, cap);
+    if (rc == 0 && !mounted && g.v2[0])
+        rc = quota_in(root, 0, g.v2, quota, period, &mounted, why, cap);
     return rc < 0 ? -EINVAL : rc;
 }
 

@@ -63,8 +63,8 @@ static int next_line(FILE *f, char *buf, size_t cap)
             buf[n] = '\0';
             return 1;
         }
-        int ch;
-        while ((ch = fgetc(f)) != EOF && ch != '\n') continue;
+        int ch = 0;
+        while (ch != EOF && ch != '\n') ch = fgetc(f);
     }
     return 0;
 }
@@ -160,8 +160,9 @@ static int mount_line(char *line, int v1, mount *m)
     if (dash < 0 && n == 32) return 0; /* optional fields beyond counting: not ours */
     if (dash < 0 || n < dash + 4) return -1;
     const char *type = tok[dash + 1];
-    if (v1 ? strcmp(type, "cgroup") != 0 || !names_cpu(tok[dash + 3]) : strcmp(type, "cgroup2"))
-        return 0;
+    int wanted =
+        v1 ? strcmp(type, "cgroup") == 0 && names_cpu(tok[dash + 3]) : strcmp(type, "cgroup2") == 0;
+    if (!wanted) return 0;
     unescape(tok[3]);
     unescape(tok[4]);
     m->root = tok[3];

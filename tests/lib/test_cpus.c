@@ -7,6 +7,7 @@
 #include "test.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/stat.h>
@@ -24,7 +25,7 @@ static void parents(const char *path)
     for (char *p = buf + 1; *p; p++) {
         if (*p != '/') continue;
         *p = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST) FAIL_AT("mkdir %s: %s", buf, strerror(errno));
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST) FAIL_AT("mkdir %s: errno %d", buf, errno);
         *p = '/';
     }
 }
@@ -47,11 +48,18 @@ static void fresh_root(void)
     ASSERT(mkdtemp(root) != NULL);
 }
 
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
+/* rm -rf of the fixture, deepest first. */
 static void remove_root(void)
 {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    ASSERT_EQ(system(cmd), 0);
+    ASSERT_EQ(nftw(root, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
 /* A mountinfo with the usual company around the cgroup lines. */

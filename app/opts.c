@@ -149,6 +149,49 @@ int opts_mode(const char *text, unsigned *out, char *why, size_t cap)
     return 0;
 }
 
+/* One item of a CPU list, "N" or "N-M", into list. Returns 0 or -1. */
+static int cpu_item(const char **p, uint64_t *list, char *why, size_t cap)
+{
+    static const char form[] = "not a CPU list (auto, none, or CPUs such as 0,2-3)";
+    const int top = SS_CPU_LIST_WORDS * 64 - 1;
+    uint64_t lo = 0, hi = 0;
+    if (scan_digits(p, &lo) == 0) return fail(why, cap, form);
+    hi = lo;
+    if (**p == '-') {
+        (*p)++;
+        hi = 0; /* scan_digits adds to what it is given */
+        if (scan_digits(p, &hi) == 0) return fail(why, cap, form);
+    }
+    if (**p && **p != ',') return fail(why, cap, form);
+    if (hi > (uint64_t)top) return fail(why, cap, "CPU %llu above %d", (unsigned long long)hi, top);
+    if (lo > hi)
+        return fail(why, cap, "range %llu-%llu runs backwards", (unsigned long long)lo,
+                    (unsigned long long)hi);
+    for (uint64_t c = lo; c <= hi; c++) list[c / 64] |= UINT64_C(1) << (c % 64);
+    return 0;
+}
+
+int opts_cpu_affinity(const char *text, ss_config_t *cfg, char *why, size_t cap)
+{
+    if (!text || !*text) return fail(why, cap, "empty value");
+    memset(cfg->cpu_list, 0, sizeof cfg->cpu_list);
+    cfg->cpu_affinity = SS_CPU_AFFINITY_NONE;
+    if (strcmp(text, "none") == 0) return 0;
+    if (strcmp(text, "auto") == 0) {
+        cfg->cpu_affinity = SS_CPU_AFFINITY_AUTO;
+        return 0;
+    }
+    uint64_t list[SS_CPU_LIST_WORDS] = {0};
+    for (const char *p = text;; p++) { /* p++: past the comma */
+        if (*p == ',' || !*p) return fail(why, cap, "an empty item in the CPU list");
+        if (cpu_item(&p, list, why, cap) < 0) return -1;
+        if (!*p) break;
+    }
+    memcpy(cfg->cpu_list, list, sizeof list);
+    cfg->cpu_affinity = SS_CPU_AFFINITY_LIST;
+    return 0;
+}
+
 /* ------------------------------------------------------------ getopt */
 
 /* Resets getopt_long's globals so each parse starts afresh (GNU: optind 0
@@ -246,6 +289,7 @@ enum {
     SO_USER,
     SO_GROUP,
     SO_SOCKMODE,
+    SO_CPUAFF,
 };
 
 static const struct option serve_longopts[] = {
@@ -258,6 +302,7 @@ static const struct option serve_longopts[] = {
     {"user", required_argument, NULL, SO_USER},
     {"group", required_argument, NULL, SO_GROUP},
     {"socket-mode", required_argument, NULL, SO_SOCKMODE},
+    {"cpu-affinity", required_argument, NULL, SO_CPUAFF},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -338,6 +383,10 @@ static int serve_option(void *p, int c, const char *v, char *err, size_t cap)
         break;
     case SO_SOCKMODE:
         rc = opts_mode(v, &cfg->unix_mode, why, sizeof why);
+        break;
+    case SO_CPUAFF:
+        o->cpus = v;
+        rc = opts_cpu_affinity(v, cfg, why, sizeof why);
         break;
     case 'v':
         cfg->log_level = SS_LOG_DEBUG;

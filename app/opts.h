@@ -42,6 +42,12 @@ int opts_count(const char *text, long min, long max, long *out, char *why, size_
  * bits). */
 int opts_mode(const char *text, unsigned *out, char *why, size_t cap);
 
+/* --cpu-affinity: "none" (cfg->cpu_affinity SS_CPU_AFFINITY_NONE), "auto"
+ * (SS_CPU_AFFINITY_AUTO) or a list of CPUs and ranges, "0,2-3"
+ * (SS_CPU_AFFINITY_LIST with cfg->cpu_list). Whether the process may use the
+ * CPUs listed is the library's check, at ss_server_create. */
+int opts_cpu_affinity(const char *text, ss_config_t *cfg, char *why, size_t cap);
+
 /* ------------------------------------------------------------ serve */
 
 typedef struct serve_opts {
@@ -52,6 +58,7 @@ typedef struct serve_opts {
                           (--socket-mode: cfg.unix_mode) */
     const char *user;  /* --user: point into argv; NULL: not given */
     const char *group; /* --group */
+    const char *cpus;  /* --cpu-affinity as given, for messages; NULL: not given */
 } serve_opts_t;
 
 /* Parses `serve SERVICE [ADDRESS ...] [options]` (argv[0] is "serve"). GNU

@@ -276,12 +276,29 @@ typedef enum ss_log_level {
 } ss_log_level_t;
 typedef void ss_log_fn(ss_log_level_t level, const char *msg, void *ctx);
 
+/* Which CPUs the event mode's loops and the prefork mode's workers run on
+ * (sched_setaffinity(2)): loop or worker i on the i-th CPU of the set, in
+ * ascending order, going round again when there are more of them than CPUs.
+ * A prefork worker that is replaced gets its predecessor's CPU. The other
+ * modes pin nothing. */
+typedef enum ss_cpu_affinity {
+    SS_CPU_AFFINITY_NONE = 0, /* pin nothing: the scheduler places them */
+    SS_CPU_AFFINITY_AUTO,     /* the CPUs the process may use at ss_server_create
+                                 (its affinity mask; nginx's worker_cpu_affinity
+                                 auto) */
+    SS_CPU_AFFINITY_LIST      /* the CPUs set in ss_config_t.cpu_list */
+} ss_cpu_affinity_t;
+
+/* cpu_list's size in 64-bit words: CPUs 0 to 1023. */
+#define SS_CPU_LIST_WORDS 16
+
 typedef struct ss_config {
     ss_mode_t mode;              /* SS_MODE_SYNC by default */
-    int workers;                 /* pool/prefork/event: 0 = a default from the cores
-                                    (pool, prefork: 4 per core, at least 4; at most
-                                    1024, more is -EINVAL; event: one loop per core,
-                                    at most 256 loops) */
+    int workers;                 /* pool/prefork/event: 0 = a default from the CPUs
+                                    the process may use (ss_config_init(3)): pool,
+                                    prefork: 4 per CPU, at least 4; at most 1024,
+                                    more is -EINVAL; event: one loop per CPU, at
+                                    most 256 loops */
     int max_connections;         /* live requests at once; beyond it a client is
                                     closed at once. Default 1024; 0 = no limit.
                                     Pool: below workers, the pool has this many
@@ -306,6 +323,16 @@ typedef struct ss_config {
                                     ss_server_listen */
     int64_t service_interval_ms; /* also call service_actions at least this often;
                                     0 = only after requests */
+
+    /* "The CPUs the process may use", which size workers' default: its
+     * affinity mask (sched_getaffinity(2)) lowered to its cgroup's CPU quota
+     * rounded up (cgroups(7)); the environment variable SS_CPUS, a count,
+     * overrides them. cpu_affinity pins event loops and prefork workers to
+     * CPUs. Default SS_CPU_AFFINITY_NONE */
+    ss_cpu_affinity_t cpu_affinity;
+    /* SS_CPU_AFFINITY_LIST: CPU n is bit n % 64 of cpu_list[n / 64]; at least
+     * one, each one the process may use, else -EINVAL. Default: none */
+    uint64_t cpu_list[SS_CPU_LIST_WORDS];
 
     ss_verify_fn *verify_request;
     ss_error_fn *handle_error;

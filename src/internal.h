@@ -343,11 +343,54 @@ extern const ss__mode_ops ss__mode_event; /* with the event runtime (SS_HAVE_EVE
 
 /* Pool and prefork: workers when ss_config_t.workers is 0, and the most a
  * configuration may ask for (docs/design.md: bounded worker counts). */
-#define SS__WORKERS_PER_CORE 4
-#define SS__WORKERS_MAX      1024
-/* cpus.c: the worker count of cfg: cfg->workers, or SS__WORKERS_PER_CORE per
- * online core (at least 4). Fails with -EINVAL above SS__WORKERS_MAX. */
-int ss__workers(const ss_config_t *cfg);
+#define SS__WORKERS_PER_CPU 4
+#define SS__WORKERS_MAX     1024
+/* cpus.c: the worker count of pool and prefork (what: the mode's name, for
+ * the log): cfg.workers, or SS__WORKERS_PER_CPU per CPU the process may use
+ * (ss__cpus_get), at least 4; logged at info with the reason. Fails with
+ * -EINVAL above SS__WORKERS_MAX. */
+int ss__workers(ss_server_t *s, const char *what);
+/* The count of what mode `what` runs `unit`s of ("loop", "worker"):
+ * cfg.workers when set, else per_cpu per CPU the process may use, at least
+ * min; at most max. Logs the count and its reason at info ("event: 1 loop:
+ * cgroup CPU quota 0.5"), and at debug what was ignored on the way. */
+int ss__scaled(ss_server_t *s, const char *what, const char *unit, int per_cpu, int min, int max);
+
+/* How many CPUs the process may use, and why (cpus.c). */
+typedef struct ss__cpus {
+    int n;          /* at least 1 */
+    char why[64];   /* "2 CPUs in the affinity mask", "cgroup CPU quota 0.5", "SS_CPUS=3" */
+    char note[256]; /* what was ignored on the way (a file of garbage, a bad SS_CPUS),
+                       for a debug line; "" when nothing was */
+} ss__cpus;
+
+/* The CPUs of the calling thread's affinity mask (sched_getaffinity(2)) as
+ * bits (CPU n: bit n % 64 of mask[n / 64]); returns their count, at least 1.
+ * When the mask cannot be read (more than 1024 CPUs), the online CPUs. */
+int ss__cpus_allowed(uint64_t mask[SS_CPU_LIST_WORDS]);
+/* The cgroup CPU quota of the process whose /proc is under root ("" for the
+ * real one; a fixture tree in tests): cgroup v1's cpu.cfs_quota_us over
+ * cpu.cfs_period_us or v2's cpu.max, of its group and each one above it up
+ * to the hierarchy's mount point, the smallest. Returns 1 with *quota and
+ * *period set, 0 when there is no limit (or no cgroup file system), or
+ * -EINVAL with why naming the file of garbage. */
+int ss__cgroup_quota(const char *root, int64_t *quota, int64_t *period, char *why, size_t cap);
+/* The whole answer: env (SS_CPUS's value, NULL when unset) if it is a
+ * count, else allowed (the affinity count) lowered to the quota under root
+ * rounded up. Never fails: garbage is noted in out->note and ignored. */
+void ss__cpus_probe(const char *root, const char *env, int allowed, ss__cpus *out);
+/* ss__cpus_probe on the real system. */
+void ss__cpus_get(ss__cpus *out);
+
+/* Computes, at creation, which CPUs s's loops or workers are pinned to
+ * (cfg.cpu_affinity) into s->pin. Returns 0, or -EINVAL (ss_errmsg says
+ * why) for an unknown setting, a list naming no CPU or one the process may
+ * not use. */
+int ss__pin_plan(ss_server_t *s);
+/* Pins the calling thread (an event loop) or process (a prefork worker,
+ * single-threaded) to the plan's i-th CPU, going round; nothing without a
+ * plan. A failure (the CPU went offline) is logged, never fatal. */
+void ss__pin(ss_server_t *s, int i, const char *what);
 
 typedef struct ss__dgram_batch ss__dgram_batch;
 
@@ -382,8 +425,11 @@ struct ss_server {
     int64_t last_actions;  /* when service_actions last ran */
     struct ss__intake *in; /* intake.c: the reserve descriptor and its lock */
     /* The poll loop's (poll_loop.c; prefork's workers take with it too). */
-    int64_t backoff_until;  /* accepts paused until then (EMFILE, ENOMEM) */
-    ss__dgram_batch *batch; /* datagrams received, made at the first */
+    int64_t backoff_until;           /* accepts paused until then (EMFILE, ENOMEM) */
+    ss__dgram_batch *batch;          /* datagrams received, made at the first */
+    uint64_t pin[SS_CPU_LIST_WORDS]; /* cpus.c: the CPUs loops or workers are pinned
+                                        to, in ascending order; */
+    int npin;                        /* how many (0: none) */
     struct pollfd *pfd;
     int cappfd;
     char errmsg[SS__ERRMSG_MAX];

@@ -18,6 +18,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -33,6 +34,7 @@ typedef struct worker {
     ss_server_t *s;
     pthread_t tid;
     ss__loop *loop;
+    int index;     /* its place among the loops: names the thread, picks its CPU */
     int acceptors; /* its acceptor tasks still running; under event_state.mu */
     int ready, rc;
     struct worker *next;
@@ -330,6 +332,15 @@ static void worker_ready(worker *w, int rc)
     pthread_mutex_unlock(&st->mu);
 }
 
+/* "ss-loop-3": top -H, perf and /proc/PID/task/TID/comm tell the loops
+ * apart (pthread_setname_np(3): at most 15 bytes). */
+static void name_thread(int index)
+{
+    char name[16];
+    snprintf(name, sizeof name, "ss-loop-%d", index);
+    pthread_setname_np(pthread_self(), name);
+}
+
 /* A worker's loop ends when its acceptors have stopped and its sessions are
  * done. If the loop fails, its acceptors no longer count. A loop that could
  * not start (w->rc < 0) is reported and retried by the serving thread. */
@@ -337,6 +348,8 @@ static void *worker_main(void *arg)
 {
     worker *w = arg;
     ss_server_t *s = w->s;
+    name_thread(w->index);
+    ss__pin(s, w->index, "event: loop"); /* first: the loop's memory is then the CPU's node's */
     size_t stack = s->cfg.stack_size ? s->cfg.stack_size : SS__STACK_DEFAULT;
     int rc = ss__loop_create(&w->loop, stack);
     if (rc == 0) {
@@ -375,11 +388,12 @@ static int worker_start(ss_server_t *s, worker *w)
     return -rc;
 }
 
-static int worker_count(const ss_server_t *s)
+/* One loop per CPU the process may use (cpus.c): a loop never blocks, so
+ * one per CPU keeps them all busy, and more would only take turns on the
+ * same CPUs, paying a context switch for each. */
+static int worker_count(ss_server_t *s)
 {
-    long n = s->cfg.workers > 0 ? s->cfg.workers : sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1) n = 1;
-    return n > MAX_WORKERS ? MAX_WORKERS : (int)n;
+    return ss__scaled(s, "event", "loop", 1, 1, MAX_WORKERS);
 }
 
 /* Starts loops until st->want run, waiting until each has its acceptors. A
@@ -399,6 +413,7 @@ static int workers_start(ss_server_t *s)
             break;
         }
         w->s = s;
+        w->index = st->started;
         rc = worker_start(s, w);
         if (rc < 0) {
             free(w);

@@ -41,7 +41,7 @@ typedef struct pool_state {
  * is never reached. */
 static int pool_init(ss_server_t *s)
 {
-    int n = ss__workers(&s->cfg);
+    int n = ss__workers(s, "pool");
     if (n < 0) return n;
     int max = s->cfg.max_connections;
     pool_state *p = calloc(1, sizeof *p);

@@ -109,7 +109,7 @@ static void state_free(prefork_state *st)
 
 static int prefork_init(ss_server_t *s)
 {
-    int n = ss__workers(&s->cfg);
+    int n = ss__workers(s, "prefork");
     if (n < 0) return n;
     prefork_state *st = calloc(1, sizeof *st);
     if (!st) return ss__fail(-ENOMEM, "prefork mode");
@@ -319,9 +319,10 @@ static void worker_turn(ss_server_t *s, worker *w)
  * signal to the parent as it forked, or the host's handler run early) is
  * seen at the first turn. _exit skips the host's atexit handlers (the
  * parent's to run); stdio is flushed first for the handler's output. */
-static _Noreturn void worker_main(ss_server_t *s, int cell)
+static _Noreturn void worker_main(ss_server_t *s, int slot_i, int cell)
 {
     prefork_state *st = s->mode_state;
+    ss__pin(s, slot_i, "prefork: worker"); /* the slot's CPU, the same after a respawn */
     worker w = {.cell = cell, .ep = -1, .parent = st->parent};
     st->self = &w;
     if (worker_fds(s, st, &w) < 0) {
@@ -378,7 +379,7 @@ static int spawn(ss_server_t *s, int slot_i)
     if (cell < 0) return -EAGAIN; /* two generations still drain */
     fflush(NULL);                 /* or the worker's exit would repeat buffered output */
     pid_t pid = fork();
-    if (pid == 0) worker_main(s, cell);
+    if (pid == 0) worker_main(s, slot_i, cell);
     if (pid < 0) return ss__errno();
     proc *p = ss__children_add(&st->procs, pid);
     if (!p) { /* cannot happen: the set has room for every cell */

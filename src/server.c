@@ -80,7 +80,8 @@ int ss_server_create(const ss_config_t *cfg, const ss_handler_t *h, ss_server_t 
     s->mode = ops;
     s->pid = getpid();
     s->wake_fd = s->cancel_fd = s->notify_fd = -1;
-    rc = make_fds(s);
+    rc = ss__pin_plan(s);
+    if (rc == 0) rc = make_fds(s);
     if (rc == 0) rc = ss__intake_init(s);
     if (rc == 0 && ops->init) rc = ops->init(s);
     if (rc < 0) {

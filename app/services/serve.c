@@ -53,7 +53,12 @@ static void print_help(FILE *f)
           "  (HOST: IPv4, [IPv6] or a name; PORT 0: any free port; unix:@NAME: abstract)\n"
           "\nOptions:\n"
           "  -m, --mode MODE          what runs each session (default sync)\n"
-          "  -w, --workers N          pool, prefork, event: workers (default: per core)\n"
+          "  -w, --workers N          pool, prefork, event: workers (default: from the\n"
+          "                           CPUs the process may use: affinity, cgroup quota,\n"
+          "                           SS_CPUS; prefork and pool 4 per CPU, event 1)\n"
+          "      --cpu-affinity WHICH event loop or prefork worker i on the i-th CPU:\n"
+          "                           auto (those the process may use), a LIST such as\n"
+          "                           0,2-3, or none (the default)\n"
           "      --max-connections N  sessions at once; beyond, a client is closed at\n"
           "                           once (default 1024, 0: no limit)\n"
           "      --idle-timeout S     end a session silent for S seconds (default 0: never)\n"
@@ -269,6 +274,10 @@ static void warn_unused(const ss_config_t *cfg, const ss_addr_t *addrs, int n)
         cfg->mode == SS_MODE_POOL || cfg->mode == SS_MODE_PREFORK || cfg->mode == SS_MODE_EVENT;
     if (cfg->workers > 0 && !pooled)
         cli_error(NULL, "warning: --workers has no effect in %s mode", ss_mode_name(cfg->mode));
+    if (cfg->cpu_affinity != SS_CPU_AFFINITY_NONE && cfg->mode != SS_MODE_PREFORK &&
+        cfg->mode != SS_MODE_EVENT)
+        cli_error(NULL, "warning: --cpu-affinity has no effect in %s mode",
+                  ss_mode_name(cfg->mode));
     int files = 0;
     for (int i = 0; i < n; i++) files += socket_file(&addrs[i]) != NULL;
     if (cfg->unix_mode && !files)
@@ -289,6 +298,21 @@ static int prepare_privs(const serve_opts_t *o, privs_t *pv)
     return rc;
 }
 
+/* -EINVAL: the options make a configuration the library refuses, such as
+ * --cpu-affinity naming a CPU the process may not use (its check: the
+ * affinity mask is the library's to read). A usage error, named by its
+ * option. Returns the exit status. */
+static int create_failed(const serve_opts_t *o, int err)
+{
+    if (err != -EINVAL) {
+        cli_error("serve", "%s", ss_errmsg());
+        return EXIT_OSERR;
+    }
+    if (o->cpus && strstr(ss_errmsg(), "config: cpu_"))
+        return cli_usage("serve", "--cpu-affinity \"%.40s\": %s", o->cpus, ss_errmsg());
+    return cli_usage("serve", "%s", ss_errmsg());
+}
+
 static int serve_on(const serve_opts_t *o, const svc_t *svc, const ss_addr_t *addrs, int n,
                     const privs_t *pv)
 {
@@ -298,10 +322,8 @@ static int serve_on(const serve_opts_t *o, const svc_t *svc, const ss_addr_t *ad
     serve_pid = self_pid = getpid();
     pthread_atfork(NULL, NULL, after_fork); /* the modes' children: fork(2) */
     ss_server_t *s;
-    if (ss_server_create(&o->cfg, &h, &s) < 0) {
-        cli_error("serve", "%s", ss_errmsg());
-        return EXIT_OSERR;
-    }
+    int created = ss_server_create(&o->cfg, &h, &s);
+    if (created < 0) return create_failed(o, created);
     the_server = s;
     int rc = 0;
     if (install_signals() < 0) {

@@ -404,15 +404,26 @@ static void test_config_limits(void)
     cfg.mode = (ss_mode_t)42;
     expect_config_error(&cfg, SS_EMODE, "mode ?");
     /* Worker counts are bounded wherever workers are used. */
-    ss_config_init(&cfg);
-    cfg.workers = SS__WORKERS_MAX + 1;
-    ASSERT_EQ(ss__workers(&cfg), -EINVAL);
+    static ss_server_t fake; /* what ss__workers reads: the configuration, the log */
+    ss_config_init(&fake.cfg);
+    fake.cfg.log_level = SS_LOG_ERROR;
+    fake.cfg.workers = SS__WORKERS_MAX + 1;
+    ASSERT_EQ(ss__workers(&fake, "pool"), -EINVAL);
     ASSERT(strstr(ss_errmsg(), "above") != NULL);
-    cfg.workers = 3;
-    ASSERT_EQ(ss__workers(&cfg), 3);
-    cfg.workers = 0;
-    int n = ss__workers(&cfg);
+    fake.cfg.workers = 3;
+    ASSERT_EQ(ss__workers(&fake, "pool"), 3);
+    fake.cfg.workers = 0;
+    int n = ss__workers(&fake, "pool");
     ASSERT(n >= 4 && n <= SS__WORKERS_MAX);
+    /* CPU affinity: a setting that is none of the three, an empty list, a
+     * CPU the process may not use (bit 1023: no test machine has it). */
+    ss_config_init(&cfg);
+    cfg.cpu_affinity = (ss_cpu_affinity_t)7;
+    expect_config_error(&cfg, -EINVAL, "cpu_affinity 7");
+    cfg.cpu_affinity = SS_CPU_AFFINITY_LIST;
+    expect_config_error(&cfg, -EINVAL, "cpu_list is empty");
+    cfg.cpu_list[SS_CPU_LIST_WORDS - 1] = UINT64_C(1) << 63;
+    expect_config_error(&cfg, -EINVAL, "names CPU 1023, which this process may not use");
 
     /* NULLs. */
     ss_config_init(&cfg);

@@ -65,7 +65,10 @@ typedef enum ss_error {
     SS_ETRUNC = -20004,   /* datagram larger than the buffer */
     SS_EEOF = -20005,     /* stream ended inside a record (ss_read_full) */
     SS_EMODE = -20006,    /* mode not available in this build or call */
-    SS_EUSAGE = -20007    /* invalid argument or call order */
+    SS_EUSAGE = -20007,   /* invalid argument or call order */
+    SS_ETLS = -20008      /* TLS: a failed handshake or verification, a bad
+                             record, or a certificate or key file that is not
+                             one (ss_errmsg() says which) */
 } ss_error_t;
 
 /* The name of an error code: ss_strerror(-ECONNRESET) is "Connection reset by
@@ -95,10 +98,11 @@ SS_API int ss_sleep_until(int64_t deadline);
 /* ------------------------------------------------------------- addresses */
 
 typedef enum ss_transport {
-    SS_TCP = 0, /* tcp://HOST:PORT        SOCK_STREAM over IPv4 or IPv6 */
-    SS_UDP,     /* udp://HOST:PORT        SOCK_DGRAM over IPv4 or IPv6  */
-    SS_UNIX,    /* unix:PATH              SOCK_STREAM, AF_UNIX           */
-    SS_UNIXGRAM /* unixgram:PATH          SOCK_DGRAM, AF_UNIX            */
+    SS_TCP = 0,  /* tcp://HOST:PORT        SOCK_STREAM over IPv4 or IPv6 */
+    SS_UDP,      /* udp://HOST:PORT        SOCK_DGRAM over IPv4 or IPv6  */
+    SS_UNIX,     /* unix:PATH              SOCK_STREAM, AF_UNIX           */
+    SS_UNIXGRAM, /* unixgram:PATH         SOCK_DGRAM, AF_UNIX            */
+    SS_TLS       /* tls://HOST:PORT       TLS 1.2 or 1.3 over TCP (see ss_tls_config_t) */
 } ss_transport_t;
 
 /* A parsed socket address with its transport. Plain data: copy it freely. */
@@ -111,7 +115,9 @@ typedef struct ss_addr {
 /* Large enough for any text ss_addr_format() produces, with its NUL. */
 #define SS_ADDRSTRLEN 160
 
-/* Parses "tcp://HOST:PORT", "udp://HOST:PORT", "unix:PATH" or "unixgram:PATH".
+/* Parses "tcp://HOST:PORT", "udp://HOST:PORT", "tls://HOST:PORT", "unix:PATH"
+ * or "unixgram:PATH" (tls:// is parsed in every build; listening and dialing
+ * on it need ss_tls_available()).
  * HOST is a dotted IPv4 address, a bracketed IPv6 address ("[::1]",
  * "[fe80::1%lo]"), a host name (resolved with getaddrinfo(3)) or empty for
  * the IPv4 wildcard ("tcp://:80"); PORT is 0-65535, 0 asking the system for
@@ -292,6 +298,36 @@ typedef enum ss_cpu_affinity {
 /* cpu_list's size in 64-bit words: CPUs 0 to 1023. */
 #define SS_CPU_LIST_WORDS 16
 
+/* TLS settings (OpenSSL 3), of a server (ss_config_t.tls, for its tls://
+ * listeners) or of a client (ss_dial_tls). Files are PEM. The strings are
+ * read by the call that takes them (ss_server_create, ss_dial_tls), which
+ * loads the files then, once; they are not used afterwards. Every session
+ * negotiates TLS 1.2 or 1.3 (RFC 8446), never an older version. */
+typedef struct ss_tls_config {
+    const char *cert_file;   /* certificate chain, leaf first. A server needs
+                                one for tls:// listeners; a client presents it
+                                when the server asks (mutual TLS) */
+    const char *key_file;    /* the private key of cert_file; NULL: in cert_file */
+    const char *ca_file;     /* server: clients must present a certificate that
+                                these CAs verify (mutual TLS); NULL: none is
+                                asked for. Client: the CAs that verify the
+                                server; NULL: the system's store */
+    const char *alpn;        /* ALPN protocols (RFC 7301), comma-separated,
+                                preferred first ("h2,http/1.1"); NULL: none.
+                                A server picks the first of its own list that
+                                the client offers, and refuses a client that
+                                offers only others; a client offers them */
+    const char *server_name; /* client: the name sent as SNI (RFC 6066) and
+                                verified against the server's certificate;
+                                NULL: the address's host (an IP address is
+                                verified as an address, without SNI) */
+    int insecure;            /* client: do not verify the server (testing only) */
+} ss_tls_config_t;
+
+/* 1 if this build of the library speaks TLS (it was built with OpenSSL 3),
+ * else 0: tls:// listeners and dials then fail with SS_EMODE. */
+SS_API int ss_tls_available(void);
+
 typedef struct ss_config {
     ss_mode_t mode;              /* SS_MODE_SYNC by default */
     int workers;                 /* pool/prefork/event: 0 = a default from the CPUs
@@ -341,9 +377,15 @@ typedef struct ss_config {
     ss_log_fn *log;           /* NULL: the default stderr logger */
     void *hook_ctx;           /* passed to every hook and to log */
     ss_log_level_t log_level; /* highest level logged. Default SS_LOG_INFO */
+    ss_tls_config_t tls;      /* tls:// listeners: cert_file (required), key_file,
+                                 ca_file (mutual TLS), alpn. Loaded once by
+                                 ss_server_create, before any listener, so that
+                                 fork and prefork children share the keys read
+                                 once; server_name and insecure are ignored */
 } ss_config_t;
 
-/* Fills cfg with the defaults above. Call it first, then set what differs. */
+/* Fills cfg with the defaults above (no TLS). Call it first, then set what
+ * differs. */
 SS_API void ss_config_init(ss_config_t *cfg);
 
 /* Creates a server (nothing is bound yet). cfg and h are copied. On success
@@ -351,7 +393,12 @@ SS_API void ss_config_init(ss_config_t *cfg);
  * Returns 0, SS_EMODE for a mode this build lacks, -EINVAL (see
  * ss_errmsg()) for a bad configuration, SS_EUSAGE for a NULL argument or a
  * handler without handle, or the error of a resource it could not have
- * (-ENOMEM, -EMFILE from eventfd(2), mmap(2)). */
+ * (-ENOMEM, -EMFILE from eventfd(2), mmap(2)). With cfg.tls.cert_file set,
+ * it loads the TLS files: a file that cannot be read fails with its errno
+ * (-ENOENT, -EACCES), one that is not a certificate or key, or a key that
+ * does not match the certificate, with SS_ETLS, ss_errmsg() naming the file
+ * ("tls key /etc/k.pem: does not match the certificate"); a build without
+ * TLS fails with SS_EMODE. */
 SS_API int ss_server_create(const ss_config_t *cfg, const ss_handler_t *h, ss_server_t **out);
 
 /* Binds one listener (ss_addr_parse syntax) and listens on it. May be called
@@ -372,7 +419,15 @@ SS_API int ss_server_create(const ss_config_t *cfg, const ss_handler_t *h, ss_se
  *
  * Host names: one listener, on the address ss_addr_parse() picks (the name's
  * first IPv4 address, else its first IPv6 one), not one per address as nginx
- * binds them. To listen on both 127.0.0.1 and ::1, call this once for each. */
+ * binds them. To listen on both 127.0.0.1 and ::1, call this once for each.
+ *
+ * TLS: a tls:// listener (or one adopted as SS_TLS) speaks TLS with the
+ * server's cfg.tls; it fails with SS_EUSAGE when the server has no
+ * certificate, SS_EMODE in a build without TLS. Each connection's handshake
+ * runs where its request runs, before setup, under idle_timeout_ms and
+ * request_timeout_ms, and never blocks other sessions; a failed one is
+ * reported through handle_error and no hook of the handler runs. When a
+ * session ends, the server sends close_notify (RFC 8446 section 6.1). */
 SS_API int ss_server_listen(ss_server_t *s, const char *address);
 SS_API int ss_server_listen_addr(ss_server_t *s, const ss_addr_t *addr);
 
@@ -492,6 +547,17 @@ SS_API const char *ss_conn_errmsg(const ss_conn_t *c);
 /* The peer address as text, for logs ("tcp://127.0.0.1:40312"). */
 SS_API const char *ss_conn_peername(const ss_conn_t *c);
 
+/* TLS sessions (tls:// listeners, ss_dial_tls). Each returns NULL on a
+ * connection without TLS, and a string valid as long as c otherwise.
+ * ss_conn_tls_version: the protocol negotiated, "TLSv1.2" or "TLSv1.3".
+ * ss_conn_tls_alpn: the ALPN protocol agreed on ("h2"), "" if none.
+ * ss_conn_tls_peer: the subject of the peer's certificate once verified, in
+ * RFC 2253 form ("CN=alice,O=Example"): the client's under mutual TLS, the
+ * server's for a dialed connection; "" when none was verified. */
+SS_API const char *ss_conn_tls_version(const ss_conn_t *c);
+SS_API const char *ss_conn_tls_alpn(const ss_conn_t *c);
+SS_API const char *ss_conn_tls_peer(const ss_conn_t *c);
+
 /* A pointer the handler may attach to its connection (setup to finish). */
 SS_API void ss_conn_set_data(ss_conn_t *c, void *data);
 SS_API void *ss_conn_data(const ss_conn_t *c);
@@ -515,9 +581,23 @@ SS_API void *ss_conn_data(const ss_conn_t *c);
  * ss_addr_parse() gives, the one a server listening on the same name has.
  * At most the first 16 addresses of a name are tried. When every attempt
  * fails, the last attempt's error is returned.
+ * tls:// addresses are dialled as ss_dial_tls() with the default options.
  * On success *out is owned by the caller until ss_conn_close(); on failure
  * it is NULL. */
 SS_API int ss_dial(const char *address, int64_t deadline, ss_conn_t **out);
+
+/* ss_dial for tls:// addresses, with TLS options (tls NULL: the defaults,
+ * the same as ss_dial): connects, then completes the handshake before the
+ * deadline, verifying the server's certificate against tls->ca_file or the
+ * system's store and its name against tls->server_name or the address's
+ * host, unless tls->insecure. A client certificate (tls->cert_file) is sent
+ * when the server asks. Returns 0 with *out as ss_dial does, SS_EUSAGE for
+ * an address that is not tls://, SS_EMODE in a build without TLS, an
+ * errno value for a file that cannot be read, or SS_ETLS when the handshake
+ * or the verification fails (ss_errmsg() says why: "certificate has
+ * expired", "hostname mismatch", "unable to get local issuer certificate"). */
+SS_API int ss_dial_tls(const char *address, const ss_tls_config_t *tls, int64_t deadline,
+                       ss_conn_t **out);
 
 /* A datagram request: sends req (n bytes) on a dialed datagram connection
  * and waits for the reply, sending it up to tries times in all (at least

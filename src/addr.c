@@ -1,6 +1,7 @@
-/* addr.c - address text: "tcp://HOST:PORT", "udp://HOST:PORT", "unix:PATH",
- * "unixgram:PATH". Parsing is strict: every malformed text gets SS_EADDR and
- * a message saying what is wrong, never a silently different address. */
+/* addr.c - address text: "tcp://HOST:PORT", "udp://HOST:PORT",
+ * "tls://HOST:PORT" (TCP underneath), "unix:PATH", "unixgram:PATH". Parsing is strict: every
+ * malformed text gets SS_EADDR and a message saying what is wrong, never a silently different
+ * address. */
 #include "internal.h"
 
 #include <arpa/inet.h>
@@ -17,9 +18,8 @@ static const struct {
     const char *prefix;
     ss_transport_t t;
 } schemes[] = {
-    {"tcp://", SS_TCP},
-    {"udp://", SS_UDP},
-    {"unixgram:", SS_UNIXGRAM}, /* before "unix:", which is its prefix */
+    {"tcp://", SS_TCP}, {"udp://", SS_UDP},
+    {"tls://", SS_TLS}, {"unixgram:", SS_UNIXGRAM}, /* before "unix:", which is its prefix */
     {"unix:", SS_UNIX},
 };
 
@@ -284,7 +284,8 @@ static int resolve(const char *text, ss__addr_pick_t pick, ss_addr_t *out, int m
         }
         return resolve_ip(text, rest, t, pick, out, max);
     }
-    return bad(text, "expected tcp://HOST:PORT, udp://HOST:PORT, unix:PATH or unixgram:PATH");
+    return bad(text, "expected tcp://HOST:PORT, udp://HOST:PORT, tls://HOST:PORT, unix:PATH or "
+                     "unixgram:PATH");
 }
 
 int ss_addr_resolve(const char *text, ss_addr_t *out, int max)
@@ -311,6 +312,8 @@ static const char *scheme_of(ss_transport_t t)
         return "unix:";
     case SS_UNIXGRAM:
         return "unixgram:";
+    case SS_TLS:
+        return "tls://";
     }
     return NULL;
 }
@@ -464,4 +467,9 @@ int ss_addr_port(const ss_addr_t *a)
     if (a->sa.ss_family == AF_INET) return ntohs(((const struct sockaddr_in *)&a->sa)->sin_port);
     if (a->sa.ss_family == AF_INET6) return ntohs(((const struct sockaddr_in6 *)&a->sa)->sin6_port);
     return -1;
+}
+
+int ss__is_tcp(ss_transport_t t)
+{
+    return t == SS_TCP || t == SS_TLS;
 }

@@ -96,9 +96,26 @@ const char *ss_conn_peername(const ss_conn_t *c)
     return m->peername;
 }
 
+/* What the layers know, asked from the top (ss__layer_ops.info). */
+static const char *layer_info(const ss_conn_t *c, ss__layer_info_t what)
+{
+    if (c->flags & SS__C_DGRAM) return NULL;
+    for (const ss__layer *l = c->top; l && l != &c->sock; l = l->below) {
+        const char *v = l->ops->info ? l->ops->info(l, what) : NULL;
+        if (v) return v;
+    }
+    return NULL;
+}
+
+/* A TLS failure is told by the layer that knows why ("certificate verify
+ * failed: hostname mismatch"), not by the code's name alone. */
 int ss__conn_fail(ss_conn_t *c, int err, const char *op)
 {
-    return ss__fail_into(c->errmsg, err, "%s %s", op, ss_conn_peername(c));
+    const char *why = err == SS_ETLS ? layer_info(c, SS__INFO_ERROR) : NULL;
+    if (!why) return ss__fail_into(c->errmsg, err, "%s %s", op, ss_conn_peername(c));
+    ss__fail_plain(err, "%s %s: %s", op, ss_conn_peername(c), why);
+    memcpy(c->errmsg, ss_errmsg(), sizeof c->errmsg);
+    return err;
 }
 
 /* The deadline of one wait: the connection's, or sooner the idle timeout. */
@@ -497,6 +514,21 @@ int ss_conn_is_datagram(const ss_conn_t *c)
 ss_server_t *ss_conn_server(const ss_conn_t *c)
 {
     return c->server;
+}
+
+const char *ss_conn_tls_version(const ss_conn_t *c)
+{
+    return layer_info(c, SS__INFO_TLS_VERSION);
+}
+
+const char *ss_conn_tls_alpn(const ss_conn_t *c)
+{
+    return layer_info(c, SS__INFO_TLS_ALPN);
+}
+
+const char *ss_conn_tls_peer(const ss_conn_t *c)
+{
+    return layer_info(c, SS__INFO_TLS_PEER);
 }
 
 const char *ss_conn_errmsg(const ss_conn_t *c)

@@ -54,11 +54,10 @@ static int try_next(int rc, int64_t deadline)
     return deadline <= 0 || ss_now_ms() < deadline;
 }
 
-int ss_dial(const char *address, int64_t deadline, ss_conn_t **out)
+/* Connects to one of address's addresses (ss_dial's rules). */
+static int dial_addrs(const char *address, int64_t deadline, ss_conn_t **out)
 {
     ss_addr_t addrs[MAX_ADDRS];
-    if (!out || !address) return ss__fail(SS_EUSAGE, "dial");
-    *out = NULL;
     /* A datagram connect(2) sends nothing, so no attempt could fail over to
      * the next address: take the one a server on the same name listens on. */
     int dgram = strncmp(address, "udp://", 6) == 0 || strncmp(address, "unixgram:", 9) == 0;
@@ -78,11 +77,75 @@ int ss_dial(const char *address, int64_t deadline, ss_conn_t **out)
     return 0;
 }
 
+int ss_dial(const char *address, int64_t deadline, ss_conn_t **out)
+{
+    if (!out || !address) return ss__fail(SS_EUSAGE, "dial");
+    *out = NULL;
+    if (strncmp(address, "tls://", 6) == 0) return ss_dial_tls(address, NULL, deadline, out);
+    return dial_addrs(address, deadline, out);
+}
+
+/* The host of "tls://HOST:PORT" or "tls://[V6]:PORT", for SNI and the
+ * verification of the server's name. The address was parsed already. */
+static void host_of(const char *address, char *host, size_t cap)
+{
+    const char *h = address + 6;
+    size_t n;
+    if (*h == '[') {
+        h++;
+        n = strcspn(h, "]%");
+    } else {
+        const char *colon = strrchr(h, ':');
+        n = colon ? (size_t)(colon - h) : strlen(h);
+    }
+    if (n >= cap) n = 0; /* too long for a name: verified as none, so refused */
+    memcpy(host, h, n);
+    host[n] = '\0';
+}
+
+/* The handshake, bounded by the dial's deadline; ss_errmsg() then says why
+ * it failed ("tls handshake tls://...: certificate verify failed: ..."). */
+static int handshake(ss_conn_t *c, ss__tls *t, const char *address, int64_t deadline)
+{
+    char host[256];
+    host_of(address, host, sizeof host);
+    int rc = ss__tls_push_client(c, t, host);
+    if (rc < 0) return rc;
+    c->deadline = deadline;
+    rc = ss__conn_start(c);
+    c->deadline = 0;
+    return rc;
+}
+
+int ss_dial_tls(const char *address, const ss_tls_config_t *tls, int64_t deadline, ss_conn_t **out)
+{
+    if (!out || !address) return ss__fail(SS_EUSAGE, "dial");
+    *out = NULL;
+    if (strncmp(address, "tls://", 6) != 0)
+        return ss__fail_plain(SS_EUSAGE, "dial %.100s: not a tls:// address", address);
+    ss__tls *t;
+    int rc = ss__tls_client_new(tls, &t);
+    if (rc < 0) return rc;
+    ss_conn_t *c = NULL;
+    rc = dial_addrs(address, deadline, &c);
+    if (rc == 0 && c) rc = handshake(c, t, address, deadline);
+    ss__tls_free(t); /* each session holds the context it needs */
+    if (rc < 0) {
+        char msg[SS__ERRMSG_MAX];
+        memcpy(msg, ss_errmsg(), sizeof msg);
+        ss_conn_close(c);
+        return ss__fail_plain(rc, "%s", msg);
+    }
+    *out = c;
+    return 0;
+}
+
 void ss_conn_close(ss_conn_t *c)
 {
     if (!c) return;
     if (c->flags & SS__C_DIALED) {
         if (!(c->flags & SS__C_FAILED)) ss_flush(c);
+        ss__conn_drop_layers(c); /* while the socket is open: TLS sends close_notify */
         ss__fd_closing(c->fd);
         close(c->fd);
         ss__conn_release(c);

@@ -40,6 +40,8 @@ const char *ss_strerror(int err)
         return "Mode not available";
     case SS_EUSAGE:
         return "Invalid argument";
+    case SS_ETLS:
+        return "TLS failure";
     default:
         break;
     }

@@ -193,7 +193,7 @@ static int accept_failed(ss_server_t *s, const ss__listener *l, int err)
  * mostly unnamed (unix(7)): the listener's path stands for them. */
 static void setup_accepted(ss_server_t *s, const ss__listener *l, ss__request *req)
 {
-    if (l->transport == SS_TCP && s->cfg.tcp_nodelay) {
+    if (ss__is_tcp(l->transport) && s->cfg.tcp_nodelay) {
         int one = 1;
         setsockopt(req->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }

@@ -101,6 +101,8 @@ int ss__poll_timeout(int64_t deadline);         /* ms for poll(2), -1 for none *
 /* A transport's socket type: SOCK_STREAM or SOCK_DGRAM (and is it one). */
 int ss__sock_type(ss_transport_t t);
 int ss__is_dgram(ss_transport_t t);
+/* TCP underneath: tcp:// and tls:// (SO_REUSEADDR, TCP_NODELAY). */
+int ss__is_tcp(ss_transport_t t);
 
 /* As ss_addr_format, but async-signal-safe (no getnameinfo, no stdio), for
  * the event mode's stack overflow report: numeric only (an IPv6 scope is its
@@ -172,9 +174,20 @@ typedef struct ss__layer_ops {
     /* Optional: frees the layer's own state. The socket is closed by the
      * connection's owner, never by a layer. */
     void (*close)(ss__layer *l);
+    /* Optional: what the layer knows (ss__layer_info_t), or NULL if it
+     * does not know that: the accessors ask each layer from the top. */
+    const char *(*info)(const ss__layer *l, int what);
 } ss__layer_ops;
 
 enum { SS__LAYER_SHORT_READ_DRAINS = 1u << 0 };
+
+/* What a layer's info op may be asked. */
+typedef enum ss__layer_info {
+    SS__INFO_TLS_VERSION, /* ss_conn_tls_version */
+    SS__INFO_TLS_ALPN,    /* ss_conn_tls_alpn */
+    SS__INFO_TLS_PEER,    /* ss_conn_tls_peer */
+    SS__INFO_ERROR        /* why its last SS_ETLS failure failed, for messages */
+} ss__layer_info_t;
 
 struct ss__layer {
     const ss__layer_ops *ops;
@@ -241,7 +254,8 @@ void ss__conn_release(ss_conn_t *c);
 void ss__conn_drop_layers(ss_conn_t *c);
 /* Gives a datagram request its packet (borrowed: not freed by the conn). */
 void ss__conn_set_packet(ss_conn_t *c, char *packet, size_t len);
-/* Records a failure on c (message "op PEER: cause") and returns err. */
+/* Records a failure on c (message "op PEER: cause") and returns err. For
+ * SS_ETLS the cause is the layer's own explanation (SS__INFO_ERROR). */
 int ss__conn_fail(ss_conn_t *c, int err, const char *op);
 
 /* ---------------------------------------------------------- server */
@@ -424,6 +438,7 @@ struct ss_server {
     pid_t pid;             /* the process that created the server */
     int64_t last_actions;  /* when service_actions last ran */
     struct ss__intake *in; /* intake.c: the reserve descriptor and its lock */
+    struct ss__tls *tls;   /* tls:// listeners' context (cfg.tls), made by create */
     /* The poll loop's (poll_loop.c; prefork's workers take with it too). */
     int64_t backoff_until;           /* accepts paused until then (EMFILE, ENOMEM) */
     ss__dgram_batch *batch;          /* datagrams received, made at the first */
@@ -452,6 +467,37 @@ void ss__eventfd_signal(int fd);
 void ss__eventfd_drain(int fd);
 /* log.c */
 void ss__log(ss_server_t *s, ss_log_level_t level, const char *fmt, ...) SS_PRINTF(3, 4);
+
+/* --------------------------------------------------------------- TLS */
+
+/* tls_ctx.c and layer_tls.c with OpenSSL 3, tls_none.c without (each call
+ * then fails with SS_EMODE, "built without TLS"). An ss__tls is one
+ * SSL_CTX with its settings: a server's is made once by ss_server_create,
+ * before any listener or child exists, so fork and prefork children share
+ * what was read once; a client's per ss_dial_tls. */
+typedef struct ss__tls ss__tls;
+
+/* Loads cfg's files into a new context. Returns 0, an errno value for a
+ * file that cannot be read, SS_ETLS for one that is not a certificate or
+ * key (or a key that does not match), SS_EMODE without TLS; the message
+ * names the file. */
+int ss__tls_server_new(const ss_tls_config_t *cfg, ss__tls **out);
+int ss__tls_client_new(const ss_tls_config_t *cfg, ss__tls **out);
+void ss__tls_free(ss__tls *t);
+/* A listener's layer spec push (arg: the server's ss__tls): the server
+ * side of a TLS session, whose start is the handshake. */
+int ss__tls_push_server(ss_conn_t *c, void *arg);
+/* The client side on a dialed connection, verifying the server as host
+ * (a name, or an IP address as text) unless the context is insecure; the
+ * handshake runs at ss__conn_start. */
+int ss__tls_push_client(ss_conn_t *c, ss__tls *t, const char *host);
+
+/* alpn.c: a comma-separated ALPN list ("h2,http/1.1") in the wire format
+ * of RFC 7301 section 3.1 (each name prefixed with its length). Names are
+ * 1 to 255 bytes of printable ASCII but the comma. Returns the wire length
+ * (0 for an empty list), or -EINVAL for a malformed list, -ENOSPC when it
+ * does not fit in cap. Pure: fuzz/fuzz_alpn.c drives it. */
+int ss__alpn_wire(const char *list, unsigned char *out, size_t cap);
 
 /* ------------------------------------------------------------ intake */
 

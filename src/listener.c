@@ -4,6 +4,7 @@
  * once and removes the unix socket files this server made. */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,9 +31,35 @@ static int add_listener(ss_server_t *s, int fd, const ss_addr_t *bound)
     return s->nls++;
 }
 
+/* A tls:// listener needs the server's TLS context, checked before
+ * anything is bound so that a refused one leaves nothing behind. */
+static int tls_ready(ss_server_t *s, const ss_addr_t *a, const char *op)
+{
+    if (a->transport != SS_TLS || s->tls) return 0;
+    char text[SS_ADDRSTRLEN];
+    if (ss_addr_format(a, text, sizeof text) < 0) snprintf(text, sizeof text, "tls://?");
+    if (!ss_tls_available())
+        ss__fail_plain(SS_EMODE, "%s %s: built without TLS (OpenSSL 3 was not found)", op, text);
+    else
+        ss__fail_plain(SS_EUSAGE, "%s %s: no TLS certificate (ss_config_t.tls.cert_file)", op,
+                       text);
+    memcpy(s->errmsg, ss_errmsg(), sizeof s->errmsg);
+    return ss_tls_available() ? SS_EUSAGE : SS_EMODE;
+}
+
+/* Its TLS layer, which every connection of a tls:// listener gets. */
+static int add_tls(ss_server_t *s, int i)
+{
+    if (s->ls[i].transport != SS_TLS) return i;
+    int rc = ss__listener_add_layer(s, i, ss__tls_push_server, s->tls);
+    return rc < 0 ? rc : i;
+}
+
 int ss_server_listen_addr(ss_server_t *s, const ss_addr_t *addr)
 {
     ss_addr_t bound;
+    int rc = tls_ready(s, addr, "listen");
+    if (rc < 0) return rc;
     int fd = ss__listen_socket(addr, &s->cfg, &bound);
     if (fd < 0) {
         memcpy(s->errmsg, ss_errmsg(), sizeof s->errmsg);
@@ -48,7 +75,7 @@ int ss_server_listen_addr(ss_server_t *s, const ss_addr_t *addr)
         s->ls[i].dev = st.st_dev;
         s->ls[i].ino = st.st_ino;
     }
-    return i;
+    return add_tls(s, i);
 }
 
 int ss_server_listen(ss_server_t *s, const char *address)
@@ -63,9 +90,12 @@ int ss_server_listen_fd(ss_server_t *s, int fd, ss_transport_t transport)
 {
     ss_addr_t bound;
     int rc = ss__local_addr(fd, transport, &bound);
+    if (rc == 0) rc = tls_ready(s, &bound, "adopt");
+    if (rc == SS_EUSAGE || rc == SS_EMODE) return rc;
     if (rc == 0) rc = ss__set_nonblock(fd);
     if (rc < 0) return ss__fail(rc, "adopt listener fd %d", fd);
-    return add_listener(s, fd, &bound);
+    int i = add_listener(s, fd, &bound);
+    return i < 0 ? i : add_tls(s, i);
 }
 
 int ss__listener_add_layer(ss_server_t *s, int i, int (*push)(ss_conn_t *c, void *arg), void *arg)

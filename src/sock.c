@@ -73,7 +73,7 @@ static int configure_listener(int fd, const ss_addr_t *a, const ss_config_t *cfg
     /* SO_REUSEADDR lets a restarted server bind while old connections sit
      * in TIME_WAIT (Stevens, UNP 7.5). Only for TCP: on UDP it would let two
      * servers share a port. */
-    if (a->transport == SS_TCP) rc = setopt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    if (ss__is_tcp(a->transport)) rc = setopt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
     if (rc == 0 && cfg->reuse_port && fam != AF_UNIX) rc = setopt(fd, SOL_SOCKET, SO_REUSEPORT, 1);
     /* An IPv6 listener serves IPv6 only; listen on an IPv4 address too for
      * both, so that "[::]" never silently means two families. */

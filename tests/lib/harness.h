@@ -73,10 +73,60 @@ static inline int count_threads(void)
     return count_dir("/proc/self/task");
 }
 
+/* TLS: the certificates of tests/tls/mkcerts.sh, made once per test
+ * process into a temporary directory that is removed at its exit. Clients
+ * trust the test CA through SSL_CERT_FILE, which OpenSSL's default store
+ * reads (SSL_CTX_set_default_verify_paths(3ssl)), so that ss_dial verifies
+ * the server unchanged. A build without TLS, or a machine without the
+ * openssl program, skips the test (77). */
+#ifndef SS_MKCERTS
+#define SS_MKCERTS "tests/tls/mkcerts.sh"
+#endif
+static char harness_tls_dir[64];
+
+static void harness_tls_cleanup(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", harness_tls_dir);
+    if (harness_tls_dir[0] && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", cmd + 7);
+}
+
+static inline void harness_tls_init(void)
+{
+    if (harness_tls_dir[0]) return;
+    if (!ss_tls_available()) {
+        printf("skipped: built without TLS\n");
+        exit(77);
+    }
+    snprintf(harness_tls_dir, sizeof harness_tls_dir, "/tmp/ss-tls-XXXXXX");
+    ASSERT(mkdtemp(harness_tls_dir) != NULL);
+    atexit(harness_tls_cleanup);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "sh %s %s", SS_MKCERTS, harness_tls_dir);
+    int st = system(cmd);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77) exit(77); /* it said "skipped: ..." */
+    ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    char ca[128];
+    snprintf(ca, sizeof ca, "%s/ca.pem", harness_tls_dir);
+    setenv("SSL_CERT_FILE", ca, 1);
+}
+
+/* A file of the TLS directory, in a buffer of the caller's. */
+static inline const char *harness_tls_file(const char *name, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/%s", harness_tls_dir, name);
+    return buf;
+}
+
 /* The address text for a transport name, in dir for unix ones. */
 static inline void transport_addr(const char *t, char *dir, char *out, size_t cap)
 {
-    if (strcmp(t, "tcp4") == 0)
+    if (strcmp(t, "tls") == 0 || strcmp(t, "tls6") == 0) harness_tls_init();
+    if (strcmp(t, "tls") == 0)
+        snprintf(out, cap, "tls://127.0.0.1:0");
+    else if (strcmp(t, "tls6") == 0)
+        snprintf(out, cap, "tls://[::1]:0");
+    else if (strcmp(t, "tcp4") == 0)
         snprintf(out, cap, "tcp://127.0.0.1:0");
     else if (strcmp(t, "tcp6") == 0)
         snprintf(out, cap, "tcp://[::1]:0");
@@ -154,6 +204,11 @@ static void harness_child(const ss_config_t *cfg0, const ss_handler_t *h, const 
     if (!cfg.service_actions) { /* a test of its own keeps its hook */
         cfg.service_actions = harness_publish;
         cfg.service_interval_ms = 5;
+    }
+    char cert[128], key[128];
+    if (strncmp(want, "tls://", 6) == 0 && !cfg.tls.cert_file) { /* a test may bring its own */
+        cfg.tls.cert_file = harness_tls_file("server.pem", cert, sizeof cert);
+        cfg.tls.key_file = harness_tls_file("server.key", key, sizeof key);
     }
     struct sigaction sa = {.sa_handler = harness_on_term};
     sigaction(SIGTERM, &sa, NULL);

@@ -133,6 +133,18 @@ static ss_conn_t *dial(void)
     return c;
 }
 
+/* A client the server refuses at once: over TLS the handshake, which
+ * ss_dial completes, may already fail; NULL then. */
+static ss_conn_t *dial_refused(void)
+{
+    ss_conn_t *c;
+    int rc = ss_dial(srv.addr, ss_now_ms() + 5000, &c);
+    if (rc < 0 && strcmp(transport, "tls") == 0) return NULL;
+    ASSERT_OK(rc);
+    ss_set_deadline(c, ss_now_ms() + 10000);
+    return c;
+}
+
 static void say(ss_conn_t *c, const char *line, const char *want)
 {
     char buf[256];
@@ -314,8 +326,10 @@ static void case_failure(void)
 
 static void case_verify(void)
 {
-    ss_conn_t *c = dial();
-    if (is_dgram()) {
+    ss_conn_t *c = dial_refused();
+    if (!c) {
+        /* refused during the handshake */
+    } else if (is_dgram()) {
         expect_silence(c, "denied");
     } else {
         /* The server may close first: the write may then fail (EPIPE). */
@@ -360,8 +374,8 @@ static void case_maxconn(void)
 {
     ss_conn_t *a = dial();
     say(a, "one\n", "ONE\n");
-    ss_conn_t *b = dial();
-    expect_closed(b);
+    ss_conn_t *b = dial_refused();
+    if (b) expect_closed(b);
     ss_conn_close(b);
     quit(a);
     wait_active(0);

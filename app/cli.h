@@ -11,11 +11,14 @@
 
 /* Exit codes from sysexits(3). */
 #define EXIT_USAGE       64 /* EX_USAGE: bad command line */
+#define EXIT_DATAERR     65 /* EX_DATAERR: a TLS file that is not a certificate or key */
+#define EXIT_NOINPUT     66 /* EX_NOINPUT: a TLS file missing or unreadable */
 #define EXIT_NOUSER      67 /* EX_NOUSER: --user or --group does not exist */
 #define EXIT_NOHOST      68 /* EX_NOHOST: name does not resolve */
 #define EXIT_UNAVAILABLE 69 /* EX_UNAVAILABLE: peer unreachable, no reply */
 #define EXIT_SOFTWARE    70 /* EX_SOFTWARE: internal error */
 #define EXIT_OSERR       71 /* EX_OSERR: system error (bind, fork, ...) */
+#define EXIT_PROTOCOL    76 /* EX_PROTOCOL: the TLS handshake or verification failed */
 #define EXIT_NOPERM      77 /* EX_NOPERM: --user or --group without root */
 
 /* Each takes the arguments after the subcommand's name (argv[0] is the

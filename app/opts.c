@@ -192,6 +192,14 @@ int opts_cpu_affinity(const char *text, ss_config_t *cfg, char *why, size_t cap)
     return 0;
 }
 
+/* A file name of an option: any non-empty text (the file is read later,
+ * by the call that names it in its message). */
+static int file_name(const char *v, const char **out, char *why, size_t cap)
+{
+    *out = v;
+    return *v ? 0 : fail(why, cap, "empty file name");
+}
+
 /* ------------------------------------------------------------ getopt */
 
 /* Resets getopt_long's globals so each parse starts afresh (GNU: optind 0
@@ -290,6 +298,9 @@ enum {
     SO_GROUP,
     SO_SOCKMODE,
     SO_CPUAFF,
+    SO_TLS_CERT,
+    SO_TLS_KEY,
+    SO_TLS_CLIENT_CA,
 };
 
 static const struct option serve_longopts[] = {
@@ -303,6 +314,9 @@ static const struct option serve_longopts[] = {
     {"group", required_argument, NULL, SO_GROUP},
     {"socket-mode", required_argument, NULL, SO_SOCKMODE},
     {"cpu-affinity", required_argument, NULL, SO_CPUAFF},
+    {"tls-cert", required_argument, NULL, SO_TLS_CERT},
+    {"tls-key", required_argument, NULL, SO_TLS_KEY},
+    {"tls-client-ca", required_argument, NULL, SO_TLS_CLIENT_CA},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -388,6 +402,16 @@ static int serve_option(void *p, int c, const char *v, char *err, size_t cap)
         o->cpus = v;
         rc = opts_cpu_affinity(v, cfg, why, sizeof why);
         break;
+    case SO_TLS_CERT:
+    case SO_TLS_KEY:
+    case SO_TLS_CLIENT_CA:
+        /* Read by the caller (ss_server_create), which names a bad file. */
+        rc = file_name(v,
+                       c == SO_TLS_CERT  ? &cfg->tls.cert_file
+                       : c == SO_TLS_KEY ? &cfg->tls.key_file
+                                         : &cfg->tls.ca_file,
+                       why, sizeof why);
+        break;
     case 'v':
         cfg->log_level = SS_LOG_DEBUG;
         break;
@@ -398,6 +422,14 @@ static int serve_option(void *p, int c, const char *v, char *err, size_t cap)
         return fail(err, cap, "internal: unhandled option %d", c);
     }
     return rc < 0 ? bad_value(name, v, why, err, cap) : 0;
+}
+
+/* The TLS options go together: a key or a client CA needs a certificate. */
+static int serve_tls(const ss_config_t *cfg, char *err, size_t cap)
+{
+    if ((cfg->tls.key_file || cfg->tls.ca_file) && !cfg->tls.cert_file)
+        return fail(err, cap, "--tls-key and --tls-client-ca need --tls-cert");
+    return 0;
 }
 
 static int serve_operands(serve_opts_t *o, int argc, char **argv, char *err, size_t cap)
@@ -417,6 +449,7 @@ int opts_parse_serve(int argc, char **argv, serve_opts_t *o, char *err, size_t e
     ss_config_init(&o->cfg);
     int rc = parse_options(&spec, o, argc, argv, err, errcap);
     if (rc != OPTS_OK) return rc;
+    if (serve_tls(&o->cfg, err, errcap) < 0) return OPTS_USAGE;
     return serve_operands(o, argc, argv, err, errcap) < 0 ? OPTS_USAGE : OPTS_OK;
 }
 
@@ -426,6 +459,11 @@ enum {
     SE_TIME = 256,
     SE_RAW,
     SE_MAXBYTES,
+    SE_TLS_CA,
+    SE_INSECURE,
+    SE_TLS_CERT,
+    SE_TLS_KEY,
+    SE_SNI,
 };
 
 static const struct option send_longopts[] = {
@@ -436,6 +474,11 @@ static const struct option send_longopts[] = {
     {"time", no_argument, NULL, SE_TIME},
     {"raw", no_argument, NULL, SE_RAW},
     {"max-bytes", required_argument, NULL, SE_MAXBYTES},
+    {"tls-ca", required_argument, NULL, SE_TLS_CA},
+    {"insecure", no_argument, NULL, SE_INSECURE},
+    {"tls-cert", required_argument, NULL, SE_TLS_CERT},
+    {"tls-key", required_argument, NULL, SE_TLS_KEY},
+    {"sni", required_argument, NULL, SE_SNI},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -471,10 +514,40 @@ static int send_option(void *p, int c, const char *v, char *err, size_t cap)
     case SE_MAXBYTES:
         rc = opts_size(v, 1, 1ULL << 50, &o->max_bytes, why, sizeof why);
         break;
+    case SE_TLS_CA:
+        rc = file_name(v, &o->tls.ca_file, why, sizeof why);
+        break;
+    case SE_INSECURE:
+        o->tls.insecure = 1;
+        break;
+    case SE_TLS_CERT:
+        rc = file_name(v, &o->tls.cert_file, why, sizeof why);
+        break;
+    case SE_TLS_KEY:
+        rc = file_name(v, &o->tls.key_file, why, sizeof why);
+        break;
+    case SE_SNI:
+        rc = file_name(v, &o->tls.server_name, why, sizeof why);
+        if (rc == 0 && strlen(v) > 253) rc = fail(why, sizeof why, "longer than a host name");
+        break;
     default:
         return fail(err, cap, "internal: unhandled option %d", c);
     }
     return rc < 0 ? bad_value(long_name(send_longopts, c), v, why, err, cap) : 0;
+}
+
+/* --insecure verifies nothing, so a CA to verify with contradicts it; a key
+ * goes with its certificate. TLS options need a tls:// address. */
+static int send_tls(const send_opts_t *o, char *err, size_t cap)
+{
+    const ss_tls_config_t *t = &o->tls;
+    int any = t->ca_file || t->insecure || t->cert_file || t->key_file || t->server_name;
+    if (t->insecure && t->ca_file)
+        return fail(err, cap, "--insecure and --tls-ca exclude each other");
+    if (t->key_file && !t->cert_file) return fail(err, cap, "--tls-key needs --tls-cert");
+    if (any && strncmp(o->address, "tls://", 6) != 0)
+        return fail(err, cap, "the TLS options need a tls:// address");
+    return OPTS_OK;
 }
 
 int opts_parse_send(int argc, char **argv, send_opts_t *o, char *err, size_t errcap)
@@ -491,7 +564,7 @@ int opts_parse_send(int argc, char **argv, send_opts_t *o, char *err, size_t err
     o->nmessages = argc - optind;
     if (o->no_reply && (o->time || o->max_bytes))
         return fail(err, errcap, "--no-reply cannot be combined with --time or --max-bytes");
-    return OPTS_OK;
+    return send_tls(o, err, errcap);
 }
 
 /* ------------------------------------------------------------ bench */

@@ -54,8 +54,9 @@ typedef struct serve_opts {
     const char *service;
     const char *addrs[OPTS_MAX_ADDRS]; /* point into argv; none: the defaults */
     int naddrs;
-    ss_config_t cfg;   /* ss_config_init's defaults, then the options
-                          (--socket-mode: cfg.unix_mode) */
+    ss_config_t cfg; /* ss_config_init's defaults, then the options
+                        (--socket-mode: cfg.unix_mode) */
+    /* --tls-cert, --tls-key, --tls-client-ca: cfg.tls, pointing into argv */
     const char *user;  /* --user: point into argv; NULL: not given */
     const char *group; /* --group */
     const char *cpus;  /* --cpu-affinity as given, for messages; NULL: not given */
@@ -76,11 +77,12 @@ typedef struct send_opts {
     int nmessages;   /* 0: lines from stdin */
     int64_t timeout_ms;
     int retries;
-    int no_reply;       /* send only, never wait for a reply (discard) */
-    int crlf;           /* end stream lines with "\r\n" instead of "\n" */
-    int time;           /* replies are RFC 868 times: print them decoded */
-    int raw;            /* print replies exactly, adding no newline */
-    uint64_t max_bytes; /* stop after this many reply bytes; 0: no limit */
+    int no_reply;        /* send only, never wait for a reply (discard) */
+    int crlf;            /* end stream lines with "\r\n" instead of "\n" */
+    int time;            /* replies are RFC 868 times: print them decoded */
+    int raw;             /* print replies exactly, adding no newline */
+    uint64_t max_bytes;  /* stop after this many reply bytes; 0: no limit */
+    ss_tls_config_t tls; /* --tls-ca, --insecure, --tls-cert, --tls-key, --sni */
 } send_opts_t;
 
 #define SEND_DEFAULT_TIMEOUT_MS 2000

@@ -192,7 +192,7 @@ static void raw_input(const uint8_t *data, size_t size)
     if (size < 4) return;
     ss_addr_t a;
     memset(&a, 0, sizeof a);
-    a.transport = (ss_transport_t)(data[1] % 5); /* 4: an unknown transport */
+    a.transport = (ss_transport_t)(data[1] % 6); /* 5: an unknown transport */
     a.len = (socklen_t)(((size_t)data[2] << 8 | data[3]) % (sizeof a.sa + 1));
     size_t n = size - 4 < sizeof a.sa ? size - 4 : sizeof a.sa;
     memcpy(&a.sa, data + 4, n);

@@ -5,8 +5,10 @@
 # makes the tests that need it print "skipped: <tool> not installed" instead.
 set -u
 # libclang-rt-dev: libFuzzer, for scripts/fuzz.sh (clang only recommends it).
+# libssl-dev: OpenSSL 3, which the build finds for TLS (tls://), and the
+# openssl program, which makes the TLS tests' certificates and talks to us.
 want=(rdate socat netcat-openbsd openbsd-inetd groff-base clang libclang-rt-dev valgrind gcovr
-  clang-tidy cppcheck)
+  clang-tidy cppcheck libssl-dev openssl)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -25,7 +25,10 @@ static void print_help(FILE *f)
           "No message at all (stdin empty): a stream is half-closed and everything the\n"
           "server sends is printed until it closes (daytime, time, chargen with\n"
           "--max-bytes); a datagram socket sends one empty datagram.\n"
-          "\nAddresses: tcp://HOST:PORT  udp://HOST:PORT  unix:PATH  unixgram:PATH\n"
+          "tls: as tcp, over TLS 1.2/1.3; the server is verified against the system's\n"
+          "CAs (or --tls-ca) and the address's host (or --sni).\n"
+          "\nAddresses: tcp://HOST:PORT  udp://HOST:PORT  tls://HOST:PORT  unix:PATH\n"
+          "  unixgram:PATH\n"
           "\nOptions:\n"
           "  -t, --timeout S      wait for a connection or a reply up to S seconds (default 2)\n"
           "  -r, --retries N      udp, unixgram: resend an unanswered datagram N times\n"
@@ -36,10 +39,19 @@ static void print_help(FILE *f)
           "                       seconds and UTC date, \"1764130434 2025-11-26T04:13:54Z\"\n"
           "      --raw            print replies exactly, adding no newline\n"
           "      --max-bytes N    stop after N bytes of replies (sizes take k, M, G)\n"
+          "      --tls-ca FILE    tls: verify the server with these CAs (PEM), not the\n"
+          "                       system's\n"
+          "      --insecure       tls: do not verify the server (testing only)\n"
+          "      --tls-cert FILE  tls: present this client certificate (mutual TLS)\n"
+          "      --tls-key FILE   its private key (PEM; default: in --tls-cert)\n"
+          "      --sni NAME       tls: send NAME as SNI and verify the server as NAME\n"
           "  -h, --help           show this help\n"
           "  -V, --version        show the version\n"
-          "\nExit status: 0 every reply came, 64 bad usage, 68 unknown host, 69 refused,\n"
-          "unreachable, closed early or no reply in time, 71 system error.\n",
+          "\nExit status: 0 every reply came, 64 bad usage (or tls:// in a build without\n"
+          "TLS), 65 a TLS file that is not a certificate or key, 66 a TLS file missing\n"
+          "or unreadable, 68 unknown host, 69 refused, unreachable, closed early or no\n"
+          "reply in time, 71 system error, 76 the TLS handshake failed (the server not\n"
+          "verified: unknown CA, expired, another name; or this client refused).\n",
           f);
 }
 
@@ -50,6 +62,7 @@ static int exit_code(int err)
     switch (err) {
     case SS_EADDR:
     case SS_EUSAGE:
+    case SS_EMODE: /* tls:// in a build without TLS */
         return EXIT_USAGE;
     case SS_ERESOLVE:
         return EXIT_NOHOST;
@@ -66,9 +79,22 @@ static int exit_code(int err)
     case SS_EEOF:
     case SS_ETRUNC:
         return EXIT_UNAVAILABLE;
+    case SS_ETLS: /* after the handshake: refused by the server, a bad record */
+        return EXIT_PROTOCOL;
     default:
         return EXIT_OSERR;
     }
+}
+
+/* Dialing: a TLS file of the options and a failed handshake have codes of
+ * their own. A file's errno (-ENOENT, -EACCES) is told apart from a unix
+ * socket path's by the message, which names the file ("tls ca FILE: ..."). */
+static int dial_code(int err)
+{
+    int file = strncmp(ss_errmsg(), "tls ", 4) == 0 && strncmp(ss_errmsg(), "tls handshake", 13);
+    if (err == SS_ETLS) return file ? EXIT_DATAERR : EXIT_PROTOCOL;
+    if (file && err > -4096 && err < 0) return EXIT_NOINPUT;
+    return exit_code(err);
 }
 
 static int fail(const send_opts_t *o, ss_conn_t *c, int err)
@@ -297,8 +323,14 @@ static int datagram_session(ss_conn_t *c, const send_opts_t *o, source *src)
 static int run(const send_opts_t *o)
 {
     ss_conn_t *c;
-    int rc = ss_dial(o->address, ss_now_ms() + o->timeout_ms, &c);
-    if (rc < 0) return fail(o, NULL, rc); /* ss_errmsg(): "connect ADDRESS: cause" */
+    int64_t deadline = ss_now_ms() + o->timeout_ms;
+    int tls = strncmp(o->address, "tls://", 6) == 0;
+    int rc =
+        tls ? ss_dial_tls(o->address, &o->tls, deadline, &c) : ss_dial(o->address, deadline, &c);
+    if (rc < 0) { /* ss_errmsg(): "connect ADDRESS: cause", or the TLS failure */
+        cli_error("send", "%s", ss_errmsg());
+        return dial_code(rc);
+    }
     source src = {.o = o};
     rc = ss_conn_is_datagram(c) ? datagram_session(c, o, &src) : stream_session(c, o, &src);
     ss_conn_close(c);

@@ -49,8 +49,9 @@ static void print_help(FILE *f)
     print_services(f);
     fputs("\nModes (--mode):", f);
     print_modes(f);
-    fputs("\nAddresses: tcp://HOST:PORT  udp://HOST:PORT  unix:PATH  unixgram:PATH\n"
-          "  (HOST: IPv4, [IPv6] or a name; PORT 0: any free port; unix:@NAME: abstract)\n"
+    fputs("\nAddresses: tcp://HOST:PORT  udp://HOST:PORT  tls://HOST:PORT  unix:PATH\n"
+          "  unixgram:PATH (HOST: IPv4, [IPv6] or a name; PORT 0: any free port;\n"
+          "  unix:@NAME: abstract; tls: TLS 1.2/1.3 over TCP, needs --tls-cert)\n"
           "\nOptions:\n"
           "  -m, --mode MODE          what runs each session (default sync)\n"
           "  -w, --workers N          pool, prefork, event: workers (default: from the\n"
@@ -74,6 +75,10 @@ static void print_help(FILE *f)
           "      --socket-mode MODE   permissions of the unix and unixgram socket files, in\n"
           "                           octal (660, 0600; at most 0777); with --user/--group\n"
           "                           the files are theirs\n"
+          "      --tls-cert FILE      tls:// listeners: the certificate chain (PEM)\n"
+          "      --tls-key FILE       its private key (PEM; default: in --tls-cert)\n"
+          "      --tls-client-ca FILE require client certificates these CAs verify\n"
+          "                           (mutual TLS)\n"
           "  -v, --verbose            log debug messages too\n"
           "  -q, --quiet              log warnings and errors only\n"
           "  -h, --help               show this help\n"
@@ -81,7 +86,9 @@ static void print_help(FILE *f)
           "\nDurations are seconds (1.5, 0.25) or milliseconds (500ms); sizes take\n"
           "k, M, G (1024-based). Each bound listener prints \"listening ADDRESS\" on\n"
           "stdout; logs go to stderr. A second signal exits at once.\n"
-          "Exit status: 0 after a signal, 64 bad usage, 67 unknown user or group,\n"
+          "Exit status: 0 after a signal, 64 bad usage (or tls:// in a build without\n"
+          "TLS), 65 a TLS file that is not a certificate or key, or a key that does not\n"
+          "match, 66 a TLS file missing or unreadable, 67 unknown user or group,\n"
           "68 unknown host, 71 system error (such as an address in use), 77 --user or\n"
           "--group without root.\n",
           f);
@@ -174,6 +181,32 @@ static int parse_addrs(const serve_opts_t *o, ss_addr_t *addrs, int *n)
     }
     *n = count;
     return 0;
+}
+
+/* tls:// needs a build with TLS and a certificate, checked before anything
+ * is read or bound. Returns 0 or an exit code. */
+static int check_tls(const serve_opts_t *o, const ss_addr_t *addrs, int n)
+{
+    int tls = 0;
+    for (int i = 0; i < n; i++) tls += addrs[i].transport == SS_TLS;
+    if ((tls || o->cfg.tls.cert_file) && !ss_tls_available())
+        return cli_usage("serve", "tls: built without TLS (OpenSSL 3 was not found)");
+    if (tls && !o->cfg.tls.cert_file)
+        return cli_usage("serve", "tls:// addresses need --tls-cert FILE (and --tls-key FILE)");
+    if (!tls && o->cfg.tls.cert_file)
+        cli_error(NULL, "warning: --tls-cert has no effect without a tls:// address");
+    return 0;
+}
+
+/* A server that could not be made: a TLS file missing or unreadable (66),
+ * not a certificate or key (65); ss_errmsg() names it. */
+static int create_error(int rc)
+{
+    cli_error("serve", "%s", ss_errmsg());
+    if (rc == SS_ETLS) return EXIT_DATAERR;
+    if (rc == -ENOENT || rc == -EACCES || rc == -EISDIR || rc == -ENOTDIR || rc == -ELOOP)
+        return EXIT_NOINPUT;
+    return rc == SS_EMODE || rc == SS_EUSAGE ? EXIT_USAGE : EXIT_OSERR;
 }
 
 /* Binds every listener. With --socket-mode the socket files are created
@@ -304,10 +337,7 @@ static int prepare_privs(const serve_opts_t *o, privs_t *pv)
  * option. Returns the exit status. */
 static int create_failed(const serve_opts_t *o, int err)
 {
-    if (err != -EINVAL) {
-        cli_error("serve", "%s", ss_errmsg());
-        return EXIT_OSERR;
-    }
+    if (err != -EINVAL) return create_error(err); /* TLS files: 65, 66 */
     if (o->cpus && strstr(ss_errmsg(), "config: cpu_"))
         return cli_usage("serve", "--cpu-affinity \"%.40s\": %s", o->cpus, ss_errmsg());
     return cli_usage("serve", "%s", ss_errmsg());
@@ -351,6 +381,7 @@ static int serve(const serve_opts_t *o, const svc_t *svc)
     int n = 0;
     privs_t pv = {0};
     int rc = parse_addrs(o, addrs, &n);
+    if (rc == 0) rc = check_tls(o, addrs, n);
     if (rc == 0) rc = prepare_privs(o, &pv);
     if (rc == 0) {
         warn_unused(&o->cfg, addrs, n);

@@ -91,7 +91,8 @@ static int exit_code(int err)
  * socket path's by the message, which names the file ("tls ca FILE: ..."). */
 static int dial_code(int err)
 {
-    int file = strncmp(ss_errmsg(), "tls ", 4) == 0 && strncmp(ss_errmsg(), "tls handshake", 13);
+    int file =
+        strncmp(ss_errmsg(), "tls ", 4) == 0 && strncmp(ss_errmsg(), "tls handshake", 13) != 0;
     if (err == SS_ETLS) return file ? EXIT_DATAERR : EXIT_PROTOCOL;
     if (file && err > -4096 && err < 0) return EXIT_NOINPUT;
     return exit_code(err);

@@ -145,7 +145,9 @@ case_mtls() {
     [ -s "$T/o" ] && fail "a client without a certificate got a reply"
     send "$a" "${SEND_TLS[@]}" --tls-cert "$C/stranger.pem" --tls-key "$C/stranger.key" x \
         >"$T/o" 2>"$T/e"
-    expect_rc "client of another CA" $? 76
+    rc=$?
+    [ $rc -eq 76 ] || [ $rc -eq 69 ] || fail "client of another CA: exit $rc: $(cat "$T/e")"
+    [ -s "$T/o" ] && fail "a client of another CA got a reply"
     grep -q 'peer did not return a certificate' "$T/m.err" || fail "server log: no refusal logged"
     out=$(send "$a" "${SEND_TLS[@]}" --tls-cert "$C/client.pem" --tls-key "$C/client.key" again)
     expect_eq "served after refusals" "$out" "AGAIN"

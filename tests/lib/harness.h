@@ -205,8 +205,8 @@ static void harness_child(const ss_config_t *cfg0, const ss_handler_t *h, const 
         cfg.service_actions = harness_publish;
         cfg.service_interval_ms = 5;
     }
-    char cert[128], key[128];
     if (strncmp(want, "tls://", 6) == 0 && !cfg.tls.cert_file) { /* a test may bring its own */
+        static char cert[128], key[128];                         /* static: cfg points to them */
         cfg.tls.cert_file = harness_tls_file("server.pem", cert, sizeof cert);
         cfg.tls.key_file = harness_tls_file("server.key", key, sizeof key);
     }

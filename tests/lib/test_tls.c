@@ -142,8 +142,9 @@ static void case_errors(void)
     ss_config_init(&cfg);
     cfg.log_level = SS_LOG_ERROR;
     start_server(&r, &cfg, &handler, "tcp4", counts);
-    char addr[sizeof r.addr + 8]; /* "tls://" where "tcp://" was */
-    snprintf(addr, sizeof addr, "tls://%s", r.addr + 6);
+    char addr[sizeof r.addr]; /* "tls://" where "tcp://" was: the same length */
+    int len = snprintf(addr, sizeof addr, "tls://%s", r.addr + 6);
+    ASSERT(len > 0 && (size_t)len < sizeof addr);
     int64_t t0 = ss_now_ms();
     ASSERT(ss_dial_tls(addr, NULL, ss_now_ms() + 2000, &c) < 0);
     ASSERT(c == NULL);

@@ -240,7 +240,10 @@ typedef struct ss_handler {
  *                   that accepted it, so with several loops it runs on several
  *                   threads at once and must be thread-safe (it must not
  *                   block either: it runs on the loop). In event mode under
- *                   ss_server_handle_request, the serving thread.
+ *                   ss_server_handle_request, the serving thread. With
+ *                   proxy_protocol set, on stream listeners: where the
+ *                   request runs (as setup), once the PROXY header has
+ *                   given the client's address.
  *   setup, handle, finish, handle_error
  *                   where the request runs: the serving thread (sync), the
  *                   request's own thread (thread), a child process (fork), a
@@ -328,6 +331,22 @@ typedef struct ss_tls_config {
  * else 0: tls:// listeners and dials then fail with SS_EMODE. */
 SS_API int ss_tls_available(void);
 
+/* The PROXY protocol (HAProxy's proxy-protocol.txt): which header the
+ * stream listeners of a server expect before anything else on each
+ * connection. socketserver(7), "PROXY protocol", tells the whole rule. */
+typedef enum ss_proxy_protocol {
+    SS_PROXY_NONE = 0, /* no header (the default) */
+    SS_PROXY_V1,       /* the v1 text line ("PROXY TCP4 ...\r\n") */
+    SS_PROXY_V2,       /* the v2 binary header */
+    SS_PROXY_ANY       /* either, told apart by its first bytes */
+} ss_proxy_protocol_t;
+
+/* Checks a list of trusted PROXY sources as ss_config_t.proxy_from takes
+ * it: networks in CIDR notation or single addresses, IPv4 or IPv6,
+ * separated by commas ("10.0.0.0/8,192.0.2.7,::1"), at most 64. Returns
+ * their count, or -EINVAL with ss_errmsg() naming the bad entry. */
+SS_API int ss_proxy_from_check(const char *list);
+
 typedef struct ss_config {
     ss_mode_t mode;              /* SS_MODE_SYNC by default */
     int workers;                 /* pool/prefork/event: 0 = a default from the CPUs
@@ -382,6 +401,19 @@ typedef struct ss_config {
                                  ss_server_create, before any listener, so that
                                  fork and prefork children share the keys read
                                  once; server_name and insecure are ignored */
+    /* PROXY protocol on every stream listener (tcp, tls, unix): each
+     * connection must start with a header of that version, read within
+     * 5 s, from a trusted source; its addresses are then the client's
+     * (ss_conn_peer, ss_conn_local, verify_request, the log). A missing,
+     * malformed, oversized or untrusted header closes the connection,
+     * reported through handle_error before any hook of the handler. A
+     * unix listener trusts every client (its file's mode admits them).
+     * Datagram listeners are not affected. Default SS_PROXY_NONE */
+    ss_proxy_protocol_t proxy_protocol;
+    const char *proxy_from; /* trusted sources (ss_proxy_from_check's syntax),
+                               read by ss_server_create; NULL: 127.0.0.0/8
+                               and ::1. A bad entry fails creation with
+                               -EINVAL */
 } ss_config_t;
 
 /* Fills cfg with the defaults above (no TLS). Call it first, then set what

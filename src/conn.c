@@ -107,11 +107,17 @@ static const char *layer_info(const ss_conn_t *c, ss__layer_info_t what)
     return NULL;
 }
 
-/* A TLS failure is told by the layer that knows why ("certificate verify
- * failed: hostname mismatch"), not by the code's name alone. */
+/* A TLS or PROXY header failure is told by the layer that knows why
+ * ("certificate verify failed: hostname mismatch", "v1: not six fields"),
+ * not by the code's name alone. */
+static int layer_explains(int err)
+{
+    return err == SS_ETLS || err == -EPROTO || err == -EMSGSIZE || err == -EPERM;
+}
+
 int ss__conn_fail(ss_conn_t *c, int err, const char *op)
 {
-    const char *why = err == SS_ETLS ? layer_info(c, SS__INFO_ERROR) : NULL;
+    const char *why = layer_explains(err) ? layer_info(c, SS__INFO_ERROR) : NULL;
     if (!why) return ss__fail_into(c->errmsg, err, "%s %s", op, ss_conn_peername(c));
     ss__fail_plain(err, "%s %s: %s", op, ss_conn_peername(c), why);
     memcpy(c->errmsg, ss_errmsg(), sizeof c->errmsg);

@@ -28,7 +28,9 @@ static void report(ss_server_t *s, ss_conn_t *c, int err)
 
 /* The listener's layers, made and started before setup (a handshake, a
  * PROXY header), under the connection's deadlines. A failure ends the
- * connection with a log line; no hook of the handler runs. */
+ * connection with a log line; no hook of the handler runs. A listener that
+ * admits late (a PROXY header) then runs verify_request on the address its
+ * header gave (ss__intake_admit_peer): a refusal ends it the same way. */
 static int start_layers(ss_server_t *s, ss_conn_t *c)
 {
     const ss__listener *l = c->listener;
@@ -46,7 +48,8 @@ int ss__run_handler(ss_server_t *s, ss_conn_t *c)
     int saved_cancel = ctx->cancel_fd;
     ctx->cancel_fd = s->cancel_fd;
     if (s->cfg.request_timeout_ms > 0) c->deadline = ss_now_ms() + s->cfg.request_timeout_ms;
-    if (c->listener && c->listener->nlayers && start_layers(s, c) < 0) {
+    if (c->listener && c->listener->nlayers &&
+        (start_layers(s, c) < 0 || (c->listener->admit_late && !ss__intake_admit_peer(s, c)))) {
         ctx->cancel_fd = saved_cancel;
         return -ECONNABORTED;
     }

@@ -95,27 +95,42 @@ static void note_taken(ss_server_t *s)
         ss__eventfd_signal(s->notify_fd);
 }
 
-static void refuse(ss_server_t *s, const ss__request *req, ss_log_level_t level, const char *why)
+static void log_refusal(ss_server_t *s, const ss_addr_t *peer, ss_log_level_t level,
+                        const char *why)
 {
     char text[SS_ADDRSTRLEN];
-    ss_addr_format(&req->peer, text, sizeof text);
+    ss_addr_format(peer, text, sizeof text);
     ss__log(s, level, "refused %s: %s", text, why);
+}
+
+static void refuse(ss_server_t *s, const ss__request *req, ss_log_level_t level, const char *why)
+{
+    log_refusal(s, &req->peer, level, why);
     if (!ss__is_dgram(req->transport)) close(req->fd);
 }
 
-/* verify_request (0 serves: the header's rule 4), then max_connections: a
- * client beyond it is closed at once (docs/design.md), never queued without bound
- * nor left waiting. Returns 1 to serve req; else the client is closed (a
- * datagram dropped). */
+/* verify_request's verdict on peer (0 serves: the header's rule 4); a
+ * refusal is logged with its reason. Returns 1 when refused. */
+static int verify_refuses(ss_server_t *s, const ss_addr_t *peer)
+{
+    if (!s->cfg.verify_request) return 0;
+    int v = s->cfg.verify_request(s, peer, s->cfg.hook_ctx);
+    if (v == 0) return 0;
+    log_refusal(s, peer, SS_LOG_DEBUG, v < 0 ? ss_strerror(v) : "verify_request");
+    return 1;
+}
+
+/* verify_request, then max_connections: a client beyond it is closed at
+ * once (docs/design.md), never queued without bound nor left waiting. A
+ * listener that admits late (a PROXY header names the client) leaves
+ * verify_request to ss__intake_admit_peer. Returns 1 to serve req; else
+ * the client is closed (a datagram dropped). */
 static int admit(ss_server_t *s, const ss__request *req)
 {
     note_taken(s);
-    if (s->cfg.verify_request) {
-        int v = s->cfg.verify_request(s, &req->peer, s->cfg.hook_ctx);
-        if (v != 0) {
-            refuse(s, req, SS_LOG_DEBUG, v < 0 ? ss_strerror(v) : "verify_request");
-            return 0;
-        }
+    if (!req->listener->admit_late && verify_refuses(s, &req->peer)) {
+        if (!ss__is_dgram(req->transport)) close(req->fd);
+        return 0;
     }
     if (at_capacity(s)) {
         char why[64];
@@ -124,6 +139,11 @@ static int admit(ss_server_t *s, const ss__request *req)
         return 0;
     }
     return 1;
+}
+
+int ss__intake_admit_peer(ss_server_t *s, ss_conn_t *c)
+{
+    return !verify_refuses(s, &c->peer);
 }
 
 /* ------------------------------------------------------------ streams */

@@ -278,6 +278,9 @@ struct ss__listener {
     dev_t dev;      /* unix files we created: identity for removal */
     ino_t ino;
     int owns_path;
+    /* Its clients are admitted (verify_request) only once its layers have
+     * started: a PROXY header names the client (ss__intake_admit_peer). */
+    int admit_late;
     int nlayers;
     ss__layer_spec layers[SS__LAYERS_MAX]; /* bottom first */
 };
@@ -426,6 +429,8 @@ struct ss_server {
     void *mode_state;
     ss__listener *ls;
     int nls, capls;
+    /* The PROXY protocol's settings (cfg.proxy_*), made by create; NULL: off. */
+    struct ss__proxy *proxy;
     int wake_fd;           /* eventfd: shutdown wakes the serving loop */
     int notify_fd;         /* eventfd to wake the serving loop when requests are
                               taken in elsewhere (event loops, prefork workers);
@@ -499,6 +504,20 @@ int ss__tls_push_client(ss_conn_t *c, ss__tls *t, const char *host);
  * does not fit in cap. Pure: fuzz/fuzz_alpn.c drives it. */
 int ss__alpn_wire(const char *list, unsigned char *out, size_t cap);
 
+/* --------------------------------------------------- PROXY protocol */
+
+/* proxy_cidr.c and layer_proxy.c (proxy.h has the rest). A server's PROXY
+ * settings, made by ss_server_create from cfg: *out stays NULL when
+ * proxy_protocol is SS_PROXY_NONE. Returns 0, -EINVAL (a bad value or
+ * proxy_from network, ss_errmsg() says which) or -ENOMEM. */
+typedef struct ss__proxy ss__proxy;
+int ss__proxy_new(const ss_config_t *cfg, ss__proxy **out);
+/* A listener's layer spec push (arg: the server's ss__proxy): reads the
+ * header before setup, under its own deadline of ss__proxy_header_ms
+ * (5000; tests shorten it). */
+int ss__proxy_push(ss_conn_t *c, void *arg);
+extern int64_t ss__proxy_header_ms;
+
 /* ------------------------------------------------------------ intake */
 
 /* intake.c: the one path from accept(2) or a received datagram to the mode,
@@ -531,6 +550,13 @@ void ss__intake_shared(ss_server_t *s);
  * filled (the mode owns req->fd), 0, SS__INTAKE_EMPTY, SS__INTAKE_PAUSE, or
  * another negative errno when the listener itself failed (EBADF: closed). */
 int ss__intake_accept(ss_server_t *s, const ss__listener *l, ss__request *req);
+
+/* The admission of a client whose address its listener's layers gave
+ * (admit_late: a PROXY header), run where the request runs once they have
+ * started: verify_request on c's peer. max_connections was judged at
+ * accept. Returns 1 to serve c; 0 when refused (logged; the caller ends
+ * the connection). */
+int ss__intake_admit_peer(ss_server_t *s, ss_conn_t *c);
 
 /* Datagrams are received in batches: one recvmmsg(2) for up to
  * SS__DGRAM_BATCH of them. */

@@ -47,11 +47,19 @@ static int tls_ready(ss_server_t *s, const ss_addr_t *a, const char *op)
     return ss_tls_available() ? SS_EUSAGE : SS_EMODE;
 }
 
-/* Its TLS layer, which every connection of a tls:// listener gets. */
-static int add_tls(ss_server_t *s, int i)
+/* The layers every connection of listener i gets: with proxy_protocol set
+ * (streams only), the PROXY header reader first, just above the socket, so
+ * that the header comes in clear before a TLS handshake; then, on a tls://
+ * listener, its TLS layer. */
+static int add_layers(ss_server_t *s, int i)
 {
-    if (s->ls[i].transport != SS_TLS) return i;
-    int rc = ss__listener_add_layer(s, i, ss__tls_push_server, s->tls);
+    int rc = 0;
+    if (s->proxy && !ss__is_dgram(s->ls[i].transport)) {
+        rc = ss__listener_add_layer(s, i, ss__proxy_push, s->proxy);
+        s->ls[i].admit_late = 1;
+    }
+    if (rc == 0 && s->ls[i].transport == SS_TLS)
+        rc = ss__listener_add_layer(s, i, ss__tls_push_server, s->tls);
     return rc < 0 ? rc : i;
 }
 
@@ -75,7 +83,7 @@ int ss_server_listen_addr(ss_server_t *s, const ss_addr_t *addr)
         s->ls[i].dev = st.st_dev;
         s->ls[i].ino = st.st_ino;
     }
-    return add_tls(s, i);
+    return add_layers(s, i);
 }
 
 int ss_server_listen(ss_server_t *s, const char *address)
@@ -95,7 +103,7 @@ int ss_server_listen_fd(ss_server_t *s, int fd, ss_transport_t transport)
     if (rc == 0) rc = ss__set_nonblock(fd);
     if (rc < 0) return ss__fail(rc, "adopt listener fd %d", fd);
     int i = add_listener(s, fd, &bound);
-    return i < 0 ? i : add_tls(s, i);
+    return i < 0 ? i : add_layers(s, i);
 }
 
 int ss__listener_add_layer(ss_server_t *s, int i, int (*push)(ss_conn_t *c, void *arg), void *arg)

@@ -84,6 +84,7 @@ int ss_server_create(const ss_config_t *cfg, const ss_handler_t *h, ss_server_t 
     /* TLS files are read here, once, before any listener, thread or child:
      * a bad file fails creation, naming it, and children inherit the keys. */
     if (rc == 0 && cfg->tls.cert_file) rc = ss__tls_server_new(&cfg->tls, &s->tls);
+    if (rc == 0) rc = ss__proxy_new(cfg, &s->proxy);
     if (rc == 0) rc = make_fds(s);
     if (rc == 0) rc = ss__intake_init(s);
     if (rc == 0 && ops->init) rc = ops->init(s);
@@ -162,6 +163,7 @@ void ss_server_close(ss_server_t *s)
     if (s->mode && s->mode->destroy) s->mode->destroy(s);
     ss__intake_free(s);
     ss__tls_free(s->tls);
+    free(s->proxy);
     int fds[] = {s->wake_fd, s->cancel_fd};
     for (unsigned i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0) close(fds[i]);

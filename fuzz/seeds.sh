@@ -96,6 +96,41 @@ seed opts too-many-addresses "echo$(printf '\\000tcp://:%d' $(seq 1 70))"
 seed opts bench-all 'tcp://127.0.0.1:7\000-p\000echo\000-c\000100\000-t\0004\000-d\0000.5\000-w\000100ms\000-s\0001k\000-P\0008\000-r\0001e3\000-T\0001\000-i\00010ms\000-j\000-q'
 seed opts bench-too-small 'udp://127.0.0.1:7\000--interval\0009ms\000--rate\000nan\000extra'
 
+# ---------------------------------------------------------------- proxy
+# [accept: 0 both, 1 v1, 2 v2] then the bytes (proxy-protocol.txt 2.1, 2.2).
+V2='\r\n\r\n\000\r\nQUIT\n'
+seed proxy v1-tcp4 '\000PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\nGET /'
+seed proxy v1-tcp6 '\001PROXY TCP6 2001:db8::1 ::1 1 65535\r\n'
+seed proxy v1-unknown '\000PROXY UNKNOWN\r\n'
+seed proxy v1-unknown-more '\000PROXY UNKNOWN ffff::1 ::2 3 4\r\n'
+seed proxy v1-longest '\000PROXY TCP6 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n'
+seed proxy v1-bad-no-cr '\000PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n'
+seed proxy v1-bad-port '\000PROXY TCP4 1.2.3.4 5.6.7.8 01 65536\r\n'
+seed proxy v1-bad-family '\000PROXY TCP4 ::1 5.6.7.8 1 2\r\n'
+seed proxy v1-bad-spaces '\000PROXY  TCP4 1.2.3.4 5.6.7.8 1 2\r\n'
+seed proxy v1-bad-long "\\000PROXY TCP4 $(printf '1%.0s' $(seq 120))\\r\\n"
+seed proxy v1-bad-nul '\000PROXY TCP4 1.2.3.4\0005.6.7.8 1 2\r\n'
+seed proxy v1-truncated '\000PROXY TCP4 1.2.3.4 5.6'
+seed proxy v1-to-v2 '\002PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n'
+seed proxy v2-tcp4 "\\000$V2"'\041\021\000\014\300\000\002\001\306\063\144\002\334\004\001\273data'
+seed proxy v2-tcp6 "\\002$V2"'\041\041\000\044 \001\015\270\000\000\000\000\000\000\000\000\000\000\000\001\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\001\000\120\001\273'
+seed proxy v2-local "\\000$V2"'\040\000\000\000'
+seed proxy v2-local-tlv "\\000$V2"'\040\000\000\007\004\000\004abcd'
+seed proxy v2-unspec "\\000$V2"'\041\000\000\000'
+seed proxy v2-ssl-tlvs "\\000$V2"'\041\021\000\045\300\000\002\001\306\063\144\002\334\004\001\273\040\000\025\007\000\000\000\000\041\000\007TLSv1.3\042\000\003bob\004\000\002\000\000'
+seed proxy v2-unix "\\000$V2"'\041\061\000\330'"$(printf '\\000%.0s' $(seq 216))"
+seed proxy v2-bad-version "\\000"'\r\n\r\n\000\r\nQUIT\n\021\021\000\000'
+seed proxy v2-bad-command "\\000$V2"'\042\021\000\014\300\000\002\001\306\063\144\002\334\004\001\273'
+seed proxy v2-bad-family "\\000$V2"'\041\101\000\000'
+seed proxy v2-bad-short-addr "\\000$V2"'\041\021\000\004abcd'
+seed proxy v2-bad-tlv "\\000$V2"'\041\021\000\020\300\000\002\001\306\063\144\002\334\004\001\273\040\000\100\007'
+seed proxy v2-bad-ssl-sub "\\000$V2"'\041\021\000\024\300\000\002\001\306\063\144\002\334\004\001\273\040\000\005\007\000\000\000\041'
+seed proxy v2-oversized "\\000$V2"'\041\021\020\000'
+seed proxy v2-truncated "\\000$V2"'\041\021\000\014\300\000\002'
+seed proxy v2-to-v1 "\\001$V2"'\041\021\000\014\300\000\002\001\306\063\144\002\334\004\001\273'
+seed proxy garbage '\000GET / HTTP/1.0\r\n\r\n'
+seed proxy tls-hello '\000\026\003\001\002\000\001\000\001\374\003\003'
+
 # ---------------------------------------------------------------- services
 # Header: kind, max_line, buffer_size or max_datagram, peer reads, buffer
 # cache; then the payload (stream: \377 between chunks; datagram: the packet).

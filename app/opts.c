@@ -287,6 +287,29 @@ static int parse_options(const opts_spec_t *spec, void *o, int argc, char **argv
     return OPTS_OK;
 }
 
+int opts_proxy_version(const char *text, int allow_any, int *out, char *why, size_t cap)
+{
+    static const char *const names[] = {"v1", "v2", "any"};
+    for (int i = 0; i < (allow_any ? 3 : 2); i++)
+        if (strcmp(text, names[i]) == 0) {
+            *out = i + 1; /* SS_PROXY_V1, SS_PROXY_V2, SS_PROXY_ANY */
+            return 0;
+        }
+    return fail(why, cap, "%s", allow_any ? "not v1, v2 or any" : "not v1 or v2");
+}
+
+/* The library checks the list (ss_proxy_from_check) and names a bad entry. */
+static int proxy_from(const char *v, const char **out, char *why, size_t cap)
+{
+    if (ss_proxy_from_check(v) < 0) {
+        const char *msg = ss_errmsg();
+        const char *p = strstr(msg, "proxy_from: ");
+        return fail(why, cap, "%s", p ? p + 12 : msg);
+    }
+    *out = v;
+    return 0;
+}
+
 /* ------------------------------------------------------------ serve */
 
 enum {
@@ -301,6 +324,8 @@ enum {
     SO_TLS_CERT,
     SO_TLS_KEY,
     SO_TLS_CLIENT_CA,
+    SO_PROXY,
+    SO_PROXY_FROM,
 };
 
 static const struct option serve_longopts[] = {
@@ -317,6 +342,8 @@ static const struct option serve_longopts[] = {
     {"tls-cert", required_argument, NULL, SO_TLS_CERT},
     {"tls-key", required_argument, NULL, SO_TLS_KEY},
     {"tls-client-ca", required_argument, NULL, SO_TLS_CLIENT_CA},
+    {"proxy-protocol", required_argument, NULL, SO_PROXY},
+    {"proxy-from", required_argument, NULL, SO_PROXY_FROM},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -364,6 +391,7 @@ static int serve_option(void *p, int c, const char *v, char *err, size_t cap)
     serve_opts_t *o = p;
     ss_config_t *cfg = &o->cfg;
     char why[96];
+    int version = 0;
     long n = 0;
     uint64_t z = 0;
     int rc = 0;
@@ -412,6 +440,13 @@ static int serve_option(void *p, int c, const char *v, char *err, size_t cap)
                                          : &cfg->tls.ca_file,
                        why, sizeof why);
         break;
+    case SO_PROXY:
+        rc = opts_proxy_version(v, 1, &version, why, sizeof why);
+        cfg->proxy_protocol = (ss_proxy_protocol_t)version;
+        break;
+    case SO_PROXY_FROM:
+        rc = proxy_from(v, &cfg->proxy_from, why, sizeof why);
+        break;
     case 'v':
         cfg->log_level = SS_LOG_DEBUG;
         break;
@@ -422,6 +457,15 @@ static int serve_option(void *p, int c, const char *v, char *err, size_t cap)
         return fail(err, cap, "internal: unhandled option %d", c);
     }
     return rc < 0 ? bad_value(name, v, why, err, cap) : 0;
+}
+
+/* --proxy-from needs --proxy-protocol: trusting proxies means nothing when
+ * no header is read. */
+static int serve_proxy(const ss_config_t *cfg, char *err, size_t cap)
+{
+    if (cfg->proxy_from && cfg->proxy_protocol == SS_PROXY_NONE)
+        return fail(err, cap, "--proxy-from needs --proxy-protocol");
+    return 0;
 }
 
 /* The TLS options go together: a key or a client CA needs a certificate. */
@@ -449,7 +493,8 @@ int opts_parse_serve(int argc, char **argv, serve_opts_t *o, char *err, size_t e
     ss_config_init(&o->cfg);
     int rc = parse_options(&spec, o, argc, argv, err, errcap);
     if (rc != OPTS_OK) return rc;
-    if (serve_tls(&o->cfg, err, errcap) < 0) return OPTS_USAGE;
+    if (serve_tls(&o->cfg, err, errcap) < 0 || serve_proxy(&o->cfg, err, errcap) < 0)
+        return OPTS_USAGE;
     return serve_operands(o, argc, argv, err, errcap) < 0 ? OPTS_USAGE : OPTS_OK;
 }
 
@@ -464,6 +509,7 @@ enum {
     SE_TLS_CERT,
     SE_TLS_KEY,
     SE_SNI,
+    SE_PROXY,
 };
 
 static const struct option send_longopts[] = {
@@ -479,6 +525,7 @@ static const struct option send_longopts[] = {
     {"tls-cert", required_argument, NULL, SE_TLS_CERT},
     {"tls-key", required_argument, NULL, SE_TLS_KEY},
     {"sni", required_argument, NULL, SE_SNI},
+    {"proxy", required_argument, NULL, SE_PROXY},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -530,6 +577,9 @@ static int send_option(void *p, int c, const char *v, char *err, size_t cap)
         rc = file_name(v, &o->tls.server_name, why, sizeof why);
         if (rc == 0 && strlen(v) > 253) rc = fail(why, sizeof why, "longer than a host name");
         break;
+    case SE_PROXY:
+        rc = opts_proxy_version(v, 0, &o->proxy, why, sizeof why);
+        break;
     default:
         return fail(err, cap, "internal: unhandled option %d", c);
     }
@@ -564,6 +614,8 @@ int opts_parse_send(int argc, char **argv, send_opts_t *o, char *err, size_t err
     o->nmessages = argc - optind;
     if (o->no_reply && (o->time || o->max_bytes))
         return fail(err, errcap, "--no-reply cannot be combined with --time or --max-bytes");
+    if (o->proxy && strncmp(o->address, "tcp://", 6) != 0)
+        return fail(err, errcap, "--proxy needs a tcp:// address");
     return send_tls(o, err, errcap);
 }
 

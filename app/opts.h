@@ -48,6 +48,10 @@ int opts_mode(const char *text, unsigned *out, char *why, size_t cap);
  * CPUs listed is the library's check, at ss_server_create. */
 int opts_cpu_affinity(const char *text, ss_config_t *cfg, char *why, size_t cap);
 
+/* --proxy-protocol (allow_any: "v1", "v2" or "any") and send's --proxy
+ * ("v1" or "v2"): the ss_proxy_protocol_t value as an int (1, 2, 3). */
+int opts_proxy_version(const char *text, int allow_any, int *out, char *why, size_t cap);
+
 /* ------------------------------------------------------------ serve */
 
 typedef struct serve_opts {
@@ -56,7 +60,8 @@ typedef struct serve_opts {
     int naddrs;
     ss_config_t cfg; /* ss_config_init's defaults, then the options
                         (--socket-mode: cfg.unix_mode) */
-    /* --tls-cert, --tls-key, --tls-client-ca: cfg.tls, pointing into argv */
+    /* --tls-cert, --tls-key, --tls-client-ca: cfg.tls, pointing into argv;
+     * --proxy-protocol, --proxy-from: cfg.proxy_protocol, cfg.proxy_from */
     const char *user;  /* --user: point into argv; NULL: not given */
     const char *group; /* --group */
     const char *cpus;  /* --cpu-affinity as given, for messages; NULL: not given */
@@ -83,6 +88,7 @@ typedef struct send_opts {
     int raw;             /* print replies exactly, adding no newline */
     uint64_t max_bytes;  /* stop after this many reply bytes; 0: no limit */
     ss_tls_config_t tls; /* --tls-ca, --insecure, --tls-cert, --tls-key, --sni */
+    int proxy;           /* --proxy: 1 (v1) or 2 (v2) header first; 0 none */
 } send_opts_t;
 
 #define SEND_DEFAULT_TIMEOUT_MS 2000

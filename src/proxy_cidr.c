@@ -57,7 +57,7 @@ int ss__cidr_list_parse(const char *text, ss__cidr *out, int max, char *why, siz
         memcpy(one, p, len);
         one[len] = '\0';
         if (parse_one(one, &out[n]) < 0) {
-            snprintf(why, cap, "\"%.63s\" is not an address or a network (CIDR)", one);
+            snprintf(why, cap, "\"%.*s\" is not an address or a network (CIDR)", (int)len, p);
             return -EINVAL;
         }
         n++;

@@ -4,6 +4,7 @@
  * datagrams are retried, so no reply is an error (exit 69), never a hang. */
 #include "cli.h"
 #include "opts.h"
+#include "send/proxy.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -45,6 +46,8 @@ static void print_help(FILE *f)
           "      --tls-cert FILE  tls: present this client certificate (mutual TLS)\n"
           "      --tls-key FILE   its private key (PEM; default: in --tls-cert)\n"
           "      --sni NAME       tls: send NAME as SNI and verify the server as NAME\n"
+          "      --proxy v1|v2    tcp: send a PROXY protocol header first, naming this\n"
+          "                       connection's own addresses (serve --proxy-protocol)\n"
           "  -h, --help           show this help\n"
           "  -V, --version        show the version\n"
           "\nExit status: 0 every reply came, 64 bad usage (or tls:// in a build without\n"
@@ -330,6 +333,11 @@ static int run(const send_opts_t *o)
         tls ? ss_dial_tls(o->address, &o->tls, deadline, &c) : ss_dial(o->address, deadline, &c);
     if (rc < 0) { /* ss_errmsg(): "connect ADDRESS: cause", or the TLS failure */
         cli_error("send", "%s", ss_errmsg());
+        return dial_code(rc);
+    }
+    if (o->proxy && (rc = send_proxy_header(c, o->proxy)) < 0) {
+        cli_error("send", "PROXY header to %s: %s", o->address, ss_strerror(rc));
+        ss_conn_close(c);
         return dial_code(rc);
     }
     source src = {.o = o};

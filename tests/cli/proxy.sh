@@ -1,0 +1,110 @@
+#!/bin/bash
+# proxy.sh CASE [MODE] - the PROXY protocol in the program (serve
+# --proxy-protocol/--proxy-from, send --proxy; HAProxy's proxy-protocol.txt):
+#   usage      bad values exit 64 with one line, and nothing listens
+#   svc MODE   send --proxy v1 and v2 to serve --proxy-protocol any over IPv4
+#              and IPv6; a client without a header, with garbage or from an
+#              untrusted source is closed with a log line and the next one
+#              is served; the log names the header's address
+#   silent     a client that sends nothing is closed at the 5 s deadline
+. "$(dirname "$0")/lib.sh"
+
+CASE=${1:?usage: proxy.sh CASE [MODE]}
+MODE=${2:-thread}
+
+# serve_fails WHAT PATTERN ARGS...: serve exits 64 at once with one line
+# matching PATTERN.
+serve_fails() {
+    local what=$1 pat=$2
+    shift 2
+    timeout 10 "$SS" serve echo tcp://127.0.0.1:0 "$@" >"$T/f.out" 2>"$T/f.err"
+    expect_rc "$what" $? 64
+    [ "$(wc -l <"$T/f.err")" -eq 1 ] || fail "$what: not one line: $(cat "$T/f.err")"
+    grep -q -- "$pat" "$T/f.err" || fail "$what: [$(cat "$T/f.err")] lacks [$pat]"
+    grep -q '^listening' "$T/f.out" && fail "$what: something listened"
+    return 0
+}
+
+case_usage() {
+    serve_fails "version" 'not v1, v2 or any' --proxy-protocol v3
+    serve_fails "empty version" 'not v1, v2 or any' --proxy-protocol ''
+    serve_fails "prefix" '"10.0.0.0/33" is not an address' --proxy-protocol v1 --proxy-from 10.0.0.0/33
+    serve_fails "host name" '"localhost" is not an address' --proxy-protocol v2 --proxy-from ::1,localhost
+    serve_fails "empty entry" 'empty' --proxy-protocol any --proxy-from 10.0.0.0/8,
+    serve_fails "from alone" 'needs --proxy-protocol' --proxy-from 10.0.0.0/8
+    timeout 10 "$SS" send tcp://127.0.0.1:9 --proxy v3 </dev/null 2>"$T/s.err"
+    expect_rc "send --proxy v3" $? 64
+    grep -q 'not v1 or v2' "$T/s.err" || fail "send --proxy v3: $(cat "$T/s.err")"
+    timeout 10 "$SS" send udp://127.0.0.1:9 --proxy v1 </dev/null 2>"$T/s.err"
+    expect_rc "send --proxy on udp" $? 64
+    grep -q 'needs a tcp://' "$T/s.err" || fail "send --proxy udp: $(cat "$T/s.err")"
+}
+
+# raw PORT BYTES: sends BYTES (printf format) on a new connection to
+# 127.0.0.1:PORT and prints the first line that comes back (without its
+# newline), or nothing when the server closes first; waits at most 9 s.
+raw() {
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    timeout 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$1 && printf -- "$2" >&3 &&
+        IFS= read -r -t 9 line <&3; printf %s "$line"' _ "$1" "$2" 2>/dev/null
+}
+
+case_svc() {
+    start_server s 2 upper tcp://127.0.0.1:0 'tcp://[::1]:0' --mode "$MODE" \
+        --proxy-protocol any --max-line 32
+    local a4 a6 p out
+    a4=$(grep -m1 '^listening tcp://127' "$T/s.out" | cut -d' ' -f2)
+    a6=$(grep -m1 '^listening tcp://\[' "$T/s.out" | cut -d' ' -f2)
+    p=${a4##*:}
+    for v in v1 v2; do
+        out=$(send "$a4" --proxy $v hello "two words")
+        expect_eq "upper with a $v header" "$out" $'HELLO\nTWO WORDS'
+        out=$(send "$a6" --proxy $v six)
+        expect_eq "upper over IPv6 with a $v header" "$out" SIX
+    done
+    send "$a4" plain >/dev/null 2>&1
+    expect_rc "no header" $? 69
+    out=$(raw "$p" 'GET / HTTP/1.0\r\n\r\n')
+    expect_eq "garbage gets nothing" "$out" ""
+    out=$(raw "$p" 'PROXY TCP4 192.0.2.1 192.0.2.2 1 2\r\nafter\n')
+    expect_eq "a raw v1 header" "$out" AFTER
+    # A handler's failure (a line over --max-line) is logged with the
+    # header's address.
+    raw "$p" 'PROXY TCP4 198.51.100.9 192.0.2.2 4242 7\r\nthis line is longer than thirty-two bytes\n' >/dev/null
+    retry 5 grep -q 'request from tcp://198.51.100.9:4242 failed' "$T/s.err" ||
+        fail "no log line with the header's address"
+    grep -q 'proxy header tcp://127.0.0.1:[0-9]*: no PROXY header' "$T/s.err" ||
+        fail "no log line for the missing header"
+    out=$(send "$a4" --proxy v2 still)
+    expect_eq "served after the refusals" "$out" STILL
+    stop_server s
+    start_server u 1 echo tcp://127.0.0.1:0 --mode "$MODE" --proxy-protocol v1 \
+        --proxy-from 10.0.0.0/8,2001:db8::/32
+    send "$(addr u tcp)" --proxy v1 hello >/dev/null 2>&1
+    expect_rc "untrusted source" $? 69
+    retry 5 grep -q 'source not in proxy_from' "$T/u.err" || fail "no log line for the source"
+    stop_server u
+}
+
+case_silent() {
+    local out
+    start_server s 1 echo tcp://127.0.0.1:0 --mode event --proxy-protocol v2
+    local t0 t1
+    t0=$(now_ms)
+    out=$(raw "$(port s tcp)" '')
+    t1=$(now_ms)
+    expect_eq "nothing back" "$out" ""
+    if [ $((t1 - t0)) -lt 4500 ] || [ $((t1 - t0)) -ge 9000 ]; then
+        fail "closed after $((t1 - t0)) ms, not at 5 s"
+    fi
+    grep -q 'proxy header .*timed out' "$T/s.err" || fail "no log line: $(cat "$T/s.err")"
+    stop_server s
+}
+
+case "$CASE" in
+usage) case_usage ;;
+svc) case_svc ;;
+silent) case_silent ;;
+*) fail "unknown case $CASE" ;;
+esac
+echo "ok: proxy $CASE $MODE"

@@ -407,7 +407,8 @@ typedef struct ss_config {
      * (ss_conn_peer, ss_conn_local, verify_request, the log). A missing,
      * malformed, oversized or untrusted header closes the connection,
      * reported through handle_error before any hook of the handler. A
-     * unix listener trusts every client (its file's mode admits them).
+     * unix listener trusts every client (its file's mode admits them), and
+     * the addresses its headers give are tcp:// ones.
      * Datagram listeners are not affected. Default SS_PROXY_NONE */
     ss_proxy_protocol_t proxy_protocol;
     const char *proxy_from; /* trusted sources (ss_proxy_from_check's syntax),
@@ -589,6 +590,17 @@ SS_API const char *ss_conn_peername(const ss_conn_t *c);
 SS_API const char *ss_conn_tls_version(const ss_conn_t *c);
 SS_API const char *ss_conn_tls_alpn(const ss_conn_t *c);
 SS_API const char *ss_conn_tls_peer(const ss_conn_t *c);
+
+/* PROXY protocol (ss_config_t.proxy_protocol): what a v2 header's
+ * PP2_TYPE_SSL TLV says of the client's own TLS session with the proxy
+ * (HAProxy's proxy-protocol.txt, section 2.2.5), when the proxy ended TLS.
+ * ss_conn_proxy_tls_version: the version it names ("TLSv1.3"), "" if none.
+ * ss_conn_proxy_tls_cn: the common name of the client's certificate if the
+ * proxy verified it, else "". Both return NULL when the header said no TLS
+ * (a v1 header, no such TLV) or c has no PROXY header; the strings are
+ * valid as long as c. */
+SS_API const char *ss_conn_proxy_tls_version(const ss_conn_t *c);
+SS_API const char *ss_conn_proxy_tls_cn(const ss_conn_t *c);
 
 /* A pointer the handler may attach to its connection (setup to finish). */
 SS_API void ss_conn_set_data(ss_conn_t *c, void *data);

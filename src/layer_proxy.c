@@ -28,6 +28,11 @@ typedef struct proxy_layer {
     size_t rpos, rlen;       /* after start: head's bytes not yet read above */
     int checked;             /* the source was found trusted */
     char why[96];            /* the last failure, for the message */
+    /* What PP2_TYPE_SSL said of the client's TLS session (section 2.2.5),
+     * for ss_conn_proxy_tls_version and ss_conn_proxy_tls_cn. */
+    int ssl;
+    char ssl_version[32];
+    char ssl_cn[128];
 } proxy_layer;
 
 static int fail(proxy_layer *p, int err, const char *why)
@@ -55,20 +60,35 @@ static unsigned char *header_buf(proxy_layer *p, size_t want)
 }
 
 /* The header's addresses are the client's from now on; a LOCAL command
- * (or UNKNOWN, UNSPEC, UNIX) keeps the connection's own (section 2.2). */
+ * (or UNKNOWN, UNSPEC, UNIX) keeps the connection's own (section 2.2).
+ * Behind a unix listener, the client's addresses are TCP ones. */
 static void take_addresses(ss_conn_t *c, const ss__proxy_hdr *h)
 {
     if (h->local) return;
     c->peer = h->src;
     c->local = h->dst;
-    c->peer.transport = c->local.transport = c->transport;
+    c->peer.transport = c->local.transport = c->transport == SS_UNIX ? SS_TCP : c->transport;
     c->peername[0] = '\0'; /* ss_conn_peername formats the new one */
+}
+
+/* The TLS TLV, kept for the accessors: the common name only of a client
+ * certificate that the proxy verified (verify 0), as ss_conn_tls_peer
+ * names only a verified peer. */
+static void take_tls(proxy_layer *p, const ss__proxy_hdr *h)
+{
+    p->ssl = h->ssl && (h->ssl_client & SS__PP2_CLIENT_SSL);
+    if (!p->ssl) return;
+    memcpy(p->ssl_version, h->ssl_version, sizeof p->ssl_version);
+    unsigned cert = SS__PP2_CLIENT_CERT_CONN | SS__PP2_CLIENT_CERT_SESS;
+    if ((h->ssl_client & cert) && h->ssl_verify == 0)
+        memcpy(p->ssl_cn, h->ssl_cn, sizeof p->ssl_cn);
 }
 
 /* Done: the bytes read past the header stay in head for recv. */
 static int finish(proxy_layer *p, ss_conn_t *c, const ss__proxy_hdr *h, size_t n)
 {
     take_addresses(c, h);
+    take_tls(p, h);
     if (!p->big) {
         p->rlen = p->have - n;
         memmove(p->head, p->head + n, p->rlen);
@@ -162,4 +182,26 @@ int ss__proxy_push(ss_conn_t *c, void *arg)
     ss__conn_push(c, &p->base);
     p->base.deadline = ss_now_ms() + ss__proxy_header_ms;
     return 0;
+}
+
+/* ------------------------------------------------------- the accessors */
+
+static const proxy_layer *find(const ss_conn_t *c)
+{
+    if (!c || (c->flags & SS__C_DGRAM)) return NULL;
+    for (const ss__layer *l = c->top; l && l != &c->sock; l = l->below)
+        if (l->ops == &proxy_ops) return (const proxy_layer *)l;
+    return NULL;
+}
+
+const char *ss_conn_proxy_tls_version(const ss_conn_t *c)
+{
+    const proxy_layer *p = find(c);
+    return p && p->ssl ? p->ssl_version : NULL;
+}
+
+const char *ss_conn_proxy_tls_cn(const ss_conn_t *c)
+{
+    const proxy_layer *p = find(c);
+    return p && p->ssl ? p->ssl_cn : NULL;
 }

@@ -33,9 +33,17 @@ typedef struct ss__proxy_hdr {
      * or too long to keep). */
     int ssl;
     unsigned ssl_client;
+    uint32_t ssl_verify; /* 0: the client's certificate was verified */
     char ssl_version[32];
     char ssl_cn[128];
 } ss__proxy_hdr;
+
+/* Section 2.2.5: the client bits of PP2_TYPE_SSL. */
+enum {
+    SS__PP2_CLIENT_SSL = 0x01,
+    SS__PP2_CLIENT_CERT_CONN = 0x02,
+    SS__PP2_CLIENT_CERT_SESS = 0x04
+};
 
 /* Parses the header at the start of buf (n bytes), of a version that
  * accept allows. Returns its length (> 0) with *out filled; 0 when the n

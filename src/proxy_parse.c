@@ -143,6 +143,7 @@ static int v2_ssl(const unsigned char *v, size_t len, ss__proxy_hdr *out)
     if (len < 5) return -1;
     out->ssl = 1;
     out->ssl_client = v[0];
+    out->ssl_verify = (uint32_t)v[1] << 24 | (uint32_t)v[2] << 16 | (uint32_t)v[3] << 8 | v[4];
     for (size_t i = 5; i < len;) {
         if (len - i < 3) return -1;
         size_t sl = be16(v + i + 1);

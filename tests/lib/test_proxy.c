@@ -6,7 +6,8 @@
  *              malformed and oversized
  *   v1         v1 headers (IPv4, IPv6, UNKNOWN): the handler sees the
  *              header's addresses; bytes sent with the header reach it
- *   v2         v2 headers (IPv4, IPv6, with TLVs), the same
+ *   v2         v2 headers (IPv4, IPv6, with TLVs), the same; the TLS TLV
+ *              reaches the handler (ss_conn_proxy_tls_version, _cn)
  *   verify     verify_request judges the header's address, not the proxy's
  *   bad        no header, garbage, a v2 header to a v1 listener, truncated,
  *              oversized v1 and v2, a broken TLV: each closed before setup
@@ -15,6 +16,8 @@
  *   silent     a client that sends nothing is closed at the header's
  *              deadline (shortened here to 300 ms)
  *   local      a v2 LOCAL command is served with the proxy's own address
+ *   flood      200 garbage headers in a row: each refused, the server serves
+ *              on (and, as after every case, its descriptors are back)
  *   tls        a tls:// listener: the header in clear, then the handshake
  * Usage: test_proxy CASE MODE TRANSPORT. */
 #include "harness.h"
@@ -97,15 +100,19 @@ static int count_setup(ss_conn_t *c, void *ctx)
     return 0;
 }
 
-/* "PEER LOCAL: line" for each line. */
+/* "PEER LOCAL: line" for each line, "PEER LOCAL tls=VERSION/CN: line"
+ * when the header had a TLS TLV. */
 static int show(ss_conn_t *c, void *ctx)
 {
     (void)ctx;
-    char line[128], local[SS_ADDRSTRLEN];
+    char line[128], local[SS_ADDRSTRLEN], tls[200] = "";
     ssize_t n;
     ss_addr_format(ss_conn_local(c), local, sizeof local);
+    if (ss_conn_proxy_tls_version(c))
+        snprintf(tls, sizeof tls, " tls=%s/%s", ss_conn_proxy_tls_version(c),
+                 ss_conn_proxy_tls_cn(c));
     while ((n = ss_readline(c, line, sizeof line)) > 0) {
-        int rc = ss_printf(c, "%s %s: %s", ss_conn_peername(c), local, line);
+        int rc = ss_printf(c, "%s %s%s: %s", ss_conn_peername(c), local, tls, line);
         if (rc < 0) return rc;
     }
     return (int)n;
@@ -254,7 +261,9 @@ static void case_v2(const char *addr)
     size_t n = v2_tcp(b, "192.0.2.20", 6000, "198.51.100.2", 8080, NULL, 0);
     through(addr, b, n, "tcp://192.0.2.20:6000 tcp://198.51.100.2:8080");
     n = v2_tcp(b, "2001:db8::20", 7, "2001:db8::2", 9, tls_tlvs, sizeof tls_tlvs);
-    through(addr, b, n, "tcp://[2001:db8::20]:7 tcp://[2001:db8::2]:9");
+    through(addr, b, n, "tcp://[2001:db8::20]:7 tcp://[2001:db8::2]:9 tls=TLSv1.3/bob");
+    b[n - sizeof tls_tlvs + 7] = 1; /* the proxy did not verify the certificate */
+    through(addr, b, n, "tcp://[2001:db8::20]:7 tcp://[2001:db8::2]:9 tls=TLSv1.3/");
     ASSERT_EQ(S->errors, 0);
 }
 
@@ -358,6 +367,20 @@ static void case_local(const char *addr)
     ss_conn_close(c);
 }
 
+static void case_flood(const char *addr)
+{
+    for (int i = 0; i < 200; i++) {
+        ss_conn_t *c = dial(addr);
+        send_bytes(c, "\r\n\r\n\0\r\nQUIT\n\x99", 13); /* a v2 signature, version 9 */
+        ss_conn_close(c);
+    }
+    harness_wait_for(&S->errors, 200);
+    ASSERT_EQ(S->setups, 0);
+    unsigned char b[64];
+    size_t n = v2_tcp(b, "192.0.2.8", 8, "192.0.2.9", 9, NULL, 0);
+    through(addr, b, n, "tcp://192.0.2.8:8 tcp://192.0.2.9:9");
+}
+
 /* The header in clear on TCP, then TLS over the same connection. */
 static void case_tls(const char *addr)
 {
@@ -396,6 +419,7 @@ static const proxy_case cases[] = {
     {"untrusted", case_untrusted, SS_PROXY_ANY, "10.0.0.0/8,2001:db8::/32"},
     {"silent", case_silent, SS_PROXY_ANY, NULL},
     {"local", case_local, SS_PROXY_ANY, NULL},
+    {"flood", case_flood, SS_PROXY_V2, NULL},
     {"tls", case_tls, SS_PROXY_ANY, NULL},
 };
 

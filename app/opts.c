@@ -621,22 +621,17 @@ int opts_parse_send(int argc, char **argv, send_opts_t *o, char *err, size_t err
 
 /* ------------------------------------------------------------ bench */
 
+enum { BE_PROXY = 256 };
+
 static const struct option bench_longopts[] = {
-    {"pattern", required_argument, NULL, 'p'},
-    {"connections", required_argument, NULL, 'c'},
-    {"threads", required_argument, NULL, 't'},
-    {"duration", required_argument, NULL, 'd'},
-    {"warmup", required_argument, NULL, 'w'},
-    {"size", required_argument, NULL, 's'},
-    {"pipeline", required_argument, NULL, 'P'},
-    {"rate", required_argument, NULL, 'r'},
-    {"timeout", required_argument, NULL, 'T'},
-    {"interval", required_argument, NULL, 'i'},
-    {"json", no_argument, NULL, 'j'},
-    {"quiet", no_argument, NULL, 'q'},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0},
+    {"pattern", required_argument, NULL, 'p'},  {"connections", required_argument, NULL, 'c'},
+    {"threads", required_argument, NULL, 't'},  {"duration", required_argument, NULL, 'd'},
+    {"warmup", required_argument, NULL, 'w'},   {"size", required_argument, NULL, 's'},
+    {"pipeline", required_argument, NULL, 'P'}, {"rate", required_argument, NULL, 'r'},
+    {"timeout", required_argument, NULL, 'T'},  {"interval", required_argument, NULL, 'i'},
+    {"json", no_argument, NULL, 'j'},           {"proxy", required_argument, NULL, BE_PROXY},
+    {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0},
 };
 
 /* A duration of bench, which has a floor: a run of 0 s measures nothing,
@@ -698,6 +693,9 @@ static int bench_option(void *p, int c, const char *v, char *err, size_t cap)
         break;
     case 'j':
         o->json = 1;
+        break;
+    case BE_PROXY:
+        rc = opts_proxy_version(v, 0, &o->proxy, why, sizeof why);
         break;
     case 'q':
         o->quiet = 1;

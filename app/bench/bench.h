@@ -85,9 +85,17 @@ typedef struct bench_opts {
     double interval; /* seconds between progress lines and JSON intervals */
     int json;
     int progress; /* a live line on stderr (only when it is a terminal) */
+    int proxy;    /* a PROXY protocol header of this version first (0: none) */
 } bench_opts_t;
 
 const char *bench_pattern_name(bench_pattern_t p);
+
+/* --proxy: writes the PROXY protocol header of version o->proxy on the
+ * connected socket fd, naming its own addresses (getsockname, getpeername).
+ * A new socket's buffer always has room for its few bytes, so it is one
+ * send(2) that never waits. Returns 0 (nothing to do without --proxy) or a
+ * negative errno (-EAGAIN for a short write). */
+int bench_send_proxy(int fd, const bench_opts_t *o);
 
 /* ---------------------------------------------------------------- errors */
 

@@ -2,6 +2,7 @@
  * bytes and their check, the non-blocking connect, and the probe that makes a
  * dead or silent target fail in --timeout rather than hang the run. */
 #include "bench.h"
+#include "proxy_hdr.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -189,6 +190,22 @@ static int probe_fail(const bench_opts_t *o, char *msg, size_t cap, int err, con
     return err;
 }
 
+int bench_send_proxy(int fd, const bench_opts_t *o)
+{
+    if (!o->proxy) return 0;
+    struct sockaddr_storage src, dst;
+    socklen_t sl = sizeof src, dl = sizeof dst;
+    if (getsockname(fd, (struct sockaddr *)&src, &sl) < 0 ||
+        getpeername(fd, (struct sockaddr *)&dst, &dl) < 0)
+        return -errno;
+    unsigned char h[PROXY_HDR_MAX];
+    int n = proxy_header(o->proxy, &src, &dst, h, sizeof h);
+    if (n < 0) return n;
+    ssize_t w = send(fd, h, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0) return -errno;
+    return w == n ? 0 : -EAGAIN;
+}
+
 int bench_probe(const bench_opts_t *o, char *msg, size_t cap)
 {
     int64_t deadline = bench_now_ns() + (int64_t)(o->timeout * 1e9);
@@ -199,6 +216,11 @@ int bench_probe(const bench_opts_t *o, char *msg, size_t cap)
     if (r < 0) {
         close(fd);
         return probe_fail(o, msg, cap, r, "connect");
+    }
+    r = bench_send_proxy(fd, o);
+    if (r < 0) {
+        close(fd);
+        return probe_fail(o, msg, cap, r, "PROXY header to");
     }
     char *buf = malloc(o->size + 1);
     if (!buf) abort();

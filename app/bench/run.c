@@ -44,6 +44,8 @@ static const char usage_text[] =
     "  -T, --timeout S        connect and reply timeout (default 2)\n"
     "  -i, --interval S       seconds between intervals and progress lines (default 1)\n"
     "  -j, --json             print one JSON document (start, intervals, end)\n"
+    "      --proxy v1|v2      tcp: a PROXY protocol header first on each connection,\n"
+    "                         naming its own addresses (serve --proxy-protocol)\n"
     "  -q, --quiet            no progress line on stderr\n"
     "  -h, --help             show this help\n"
     "  -V, --version          show the version\n"
@@ -110,6 +112,8 @@ static int check_options(bench_opts_t *o, const bench_args_t *a)
         return cli_usage("bench", "--size: a datagram holds at most 65507 bytes");
     if (a->rate > 0 && o->pattern == BENCH_IDLE)
         return cli_usage("bench", "--rate does not apply to --pattern idle");
+    if (a->proxy && o->addr.transport != SS_TCP)
+        return cli_usage("bench", "--proxy needs a tcp:// address");
     return 0;
 }
 
@@ -123,7 +127,8 @@ static int settle(const bench_args_t *a, bench_opts_t *o)
                         .warmup = (double)a->warmup_ms / 1000.0,
                         .timeout = (double)a->timeout_ms / 1000.0,
                         .interval = (double)a->interval_ms / 1000.0,
-                        .json = a->json};
+                        .json = a->json,
+                        .proxy = a->proxy};
     int rc = parse_address(o, a->address);
     if (rc == 0) rc = check_options(o, a);
     if (rc) return rc;

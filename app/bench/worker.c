@@ -347,6 +347,11 @@ static void complete(wk_t *k, bconn_t *c, uint64_t in_stream, int64_t now)
 
 static void established(wk_t *k, bconn_t *c, int64_t now) // NOLINT(misc-no-recursion)
 {
+    int err = bench_send_proxy(c->fd, k->o); /* --proxy: the header first */
+    if (err < 0) {
+        fail(k, c, err_kind(-err), "PROXY header", -err, now);
+        return;
+    }
     if (c->state == C_CONNECTING) k->connecting--;
     c->state = C_OPEN;
     c->progress = now;

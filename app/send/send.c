@@ -4,7 +4,7 @@
  * datagrams are retried, so no reply is an error (exit 69), never a hang. */
 #include "cli.h"
 #include "opts.h"
-#include "send/proxy.h"
+#include "proxy_hdr.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -324,6 +324,16 @@ static int datagram_session(ss_conn_t *c, const send_opts_t *o, source *src)
 
 /* ------------------------------------------------------------ command */
 
+/* --proxy: the header first, naming the connection's own addresses, as a
+ * load balancer would name its client's. */
+static int send_proxy(ss_conn_t *c, int version)
+{
+    unsigned char h[PROXY_HDR_MAX];
+    int n = proxy_header(version, &ss_conn_local(c)->sa, &ss_conn_peer(c)->sa, h, sizeof h);
+    int rc = n < 0 ? n : ss_write(c, h, (size_t)n);
+    return rc < 0 ? rc : ss_flush(c);
+}
+
 static int run(const send_opts_t *o)
 {
     ss_conn_t *c;
@@ -335,7 +345,7 @@ static int run(const send_opts_t *o)
         cli_error("send", "%s", ss_errmsg());
         return dial_code(rc);
     }
-    if (o->proxy && (rc = send_proxy_header(c, o->proxy)) < 0) {
+    if (o->proxy && (rc = send_proxy(c, o->proxy)) < 0) {
         cli_error("send", "PROXY header to %s: %s", o->address, ss_strerror(rc));
         ss_conn_close(c);
         return dial_code(rc);

@@ -1,11 +1,14 @@
 #!/bin/bash
 # proxy.sh CASE [MODE] - the PROXY protocol in the program (serve
-# --proxy-protocol/--proxy-from, send --proxy; HAProxy's proxy-protocol.txt):
-#   usage      bad values exit 64 with one line, and nothing listens
+# --proxy-protocol/--proxy-from, send --proxy, bench --proxy; HAProxy's
+# proxy-protocol.txt):
+#   usage      bad values exit 64 with one line, and nothing listens (serve,
+#              send, bench)
 #   svc MODE   send --proxy v1 and v2 to serve --proxy-protocol any over IPv4
 #              and IPv6; a client without a header, with garbage or from an
 #              untrusted source is closed with a log line and the next one
-#              is served; the log names the header's address
+#              is served; the log names the header's address; bench --proxy
+#              v1 and v2, persistent and connect patterns
 #   silent     a client that sends nothing is closed at the 5 s deadline
 . "$(dirname "$0")/lib.sh"
 
@@ -38,6 +41,11 @@ case_usage() {
     timeout 10 "$SS" send udp://127.0.0.1:9 --proxy v1 </dev/null 2>"$T/s.err"
     expect_rc "send --proxy on udp" $? 64
     grep -q 'needs a tcp://' "$T/s.err" || fail "send --proxy udp: $(cat "$T/s.err")"
+    timeout 10 "$SS" bench unix:/nonexistent --proxy v2 >"$T/b.out" 2>"$T/b.err"
+    expect_rc "bench --proxy on unix" $? 64
+    grep -q 'needs a tcp://' "$T/b.err" || fail "bench --proxy unix: $(cat "$T/b.err")"
+    timeout 10 "$SS" bench tcp://127.0.0.1:9 --proxy any >"$T/b.out" 2>"$T/b.err"
+    expect_rc "bench --proxy any" $? 64
 }
 
 # raw PORT BYTES: sends BYTES (printf format) on a new connection to
@@ -78,6 +86,17 @@ case_svc() {
     out=$(send "$a4" --proxy v2 still)
     expect_eq "served after the refusals" "$out" STILL
     stop_server s
+    # bench --proxy: every request of every connection answered.
+    start_server e 1 echo tcp://127.0.0.1:0 --mode "$MODE" --proxy-protocol any
+    for v in v1 v2; do
+        timeout 30 "$SS" bench "$(addr e tcp)" --proxy $v -c 4 -d 0.5 -q >"$T/b.out" 2>&1 ||
+            fail "bench --proxy $v: $(cat "$T/b.out")"
+        timeout 30 "$SS" bench "$(addr e tcp)" --proxy $v --pattern connect -c 2 -d 0.3 -q \
+            >"$T/b.out" 2>&1 || fail "bench --proxy $v --pattern connect: $(cat "$T/b.out")"
+    done
+    timeout 30 "$SS" bench "$(addr e tcp)" -c 1 -d 0.3 -q >"$T/b.out" 2>&1
+    expect_rc "bench without --proxy" $? 69
+    stop_server e
     start_server u 1 echo tcp://127.0.0.1:0 --mode "$MODE" --proxy-protocol v1 \
         --proxy-from 10.0.0.0/8,2001:db8::/32
     send "$(addr u tcp)" --proxy v1 hello >/dev/null 2>&1

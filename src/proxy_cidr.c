@@ -114,7 +114,8 @@ int ss_proxy_from_check(const char *list)
 int ss__proxy_new(const ss_config_t *cfg, ss__proxy **out)
 {
     *out = NULL;
-    if (cfg->proxy_protocol == SS_PROXY_NONE) return 0;
+    if (cfg->proxy_protocol == SS_PROXY_NONE) /* a list given is still checked */
+        return cfg->proxy_from && ss_proxy_from_check(cfg->proxy_from) < 0 ? -EINVAL : 0;
     if ((unsigned)cfg->proxy_protocol > SS_PROXY_ANY)
         return ss__fail(-EINVAL, "config: proxy_protocol %d", (int)cfg->proxy_protocol);
     ss__proxy *p = calloc(1, sizeof *p);

@@ -4,6 +4,8 @@
  * local addresses it sees. Cases:
  *   parse      the parser alone: headers of both versions, whole, split,
  *              malformed and oversized
+ *   config     proxy_from's networks: checked, matched; bad settings fail
+ *              ss_server_create with -EINVAL naming the entry
  *   v1         v1 headers (IPv4, IPv6, UNKNOWN): the handler sees the
  *              header's addresses; bytes sent with the header reach it
  *   v2         v2 headers (IPv4, IPv6, with TLVs), the same; the TLS TLV
@@ -423,15 +425,68 @@ static const proxy_case cases[] = {
     {"tls", case_tls, SS_PROXY_ANY, NULL},
 };
 
+/* ss_server_create refuses a bad proxy_from or proxy_protocol, naming
+ * the entry; ss_proxy_from_check counts the networks. */
+static void create_fails(ss_proxy_protocol_t v, const char *from, const char *msg)
+{
+    ss_config_t cfg;
+    ss_config_init(&cfg);
+    cfg.proxy_protocol = v;
+    cfg.proxy_from = from;
+    ss_server_t *s = NULL;
+    ASSERT_EQ(ss_server_create(&cfg, &handler, &s), -EINVAL);
+    ASSERT(s == NULL);
+    if (!strstr(ss_errmsg(), msg)) FAIL_AT("\"%s\" lacks \"%s\"", ss_errmsg(), msg);
+}
+
+static void case_config(void)
+{
+    ASSERT_EQ(ss_proxy_from_check("10.0.0.0/8"), 1);
+    ASSERT_EQ(ss_proxy_from_check("10.0.0.0/8,192.0.2.7,::1,2001:db8::/32,0.0.0.0/0,::/0"), 6);
+    ASSERT_EQ(ss_proxy_from_check("10.0.0.0/33"), -EINVAL);
+    ASSERT(strstr(ss_errmsg(), "\"10.0.0.0/33\""));
+    ASSERT_EQ(ss_proxy_from_check(""), -EINVAL);
+    ASSERT_EQ(ss_proxy_from_check("1.2.3.4,"), -EINVAL);
+    ASSERT_EQ(ss_proxy_from_check("::1/129"), -EINVAL);
+    ASSERT_EQ(ss_proxy_from_check("1.2.3.4/"), -EINVAL);
+    ASSERT_EQ(ss_proxy_from_check("1.2.3.4/+8"), -EINVAL);
+    ASSERT_EQ(ss_proxy_from_check("localhost"), -EINVAL);
+    create_fails(SS_PROXY_V1, "10.0.0.0/8,bogus", "\"bogus\" is not an address");
+    create_fails(SS_PROXY_NONE, "300.0.0.1", "\"300.0.0.1\"");
+    create_fails((ss_proxy_protocol_t)7, NULL, "proxy_protocol 7");
+    /* The networks match as CIDR says, IPv4-mapped IPv6 as IPv4. */
+    ss__cidr n[4];
+    char why[80];
+    ASSERT_EQ(ss__cidr_list_parse("10.1.0.0/15,2001:db8::/33,127.0.0.1", n, 4, why, sizeof why), 3);
+    ss_addr_t a;
+    ASSERT_OK(ss_addr_parse("tcp://10.0.255.255:1", &a));
+    ASSERT_EQ(ss__cidr_match(n, 3, &a), 1);
+    ASSERT_OK(ss_addr_parse("tcp://10.2.0.0:1", &a));
+    ASSERT_EQ(ss__cidr_match(n, 3, &a), 0);
+    ASSERT_OK(ss_addr_parse("tcp://[2001:db8:7fff::1]:1", &a));
+    ASSERT_EQ(ss__cidr_match(n, 3, &a), 1);
+    ASSERT_OK(ss_addr_parse("tcp://[2001:db8:8000::1]:1", &a));
+    ASSERT_EQ(ss__cidr_match(n, 3, &a), 0);
+    ASSERT_OK(ss_addr_parse("tcp://[::ffff:127.0.0.1]:1", &a));
+    ASSERT_EQ(ss__cidr_match(n, 3, &a), 1);
+    ASSERT_OK(ss_addr_parse("tcp://127.0.0.2:1", &a));
+    ASSERT_EQ(ss__cidr_match(n, 3, &a), 0);
+    ASSERT_EQ(ss__cidr_list_parse("1.1.1.1,2.2.2.2", n, 1, why, sizeof why), -EINVAL);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "parse") == 0) {
         case_parse();
         return 0;
     }
+    if (argc == 2 && strcmp(argv[1], "config") == 0) {
+        case_config();
+        return 0;
+    }
     ss_mode_t mode;
     if (argc < 4 || ss_mode_parse(argv[2], &mode) < 0) {
-        fprintf(stderr, "usage: test_proxy parse | CASE MODE TRANSPORT\n");
+        fprintf(stderr, "usage: test_proxy parse | config | CASE MODE TRANSPORT\n");
         return 2;
     }
     if (!ss_mode_available(mode)) return 77;

@@ -10,6 +10,9 @@
 #              is served; the log names the header's address; bench --proxy
 #              v1 and v2, persistent and connect patterns
 #   silent     a client that sends nothing is closed at the 5 s deadline
+#   haproxy MODE  HAProxy 2.6 (send-proxy-v2 with LOCAL health checks, and
+#              send-proxy) in front of serve: the client's address reaches
+#              the log, the checks pass (skipped without haproxy or socat)
 . "$(dirname "$0")/lib.sh"
 
 CASE=${1:?usage: proxy.sh CASE [MODE]}
@@ -120,10 +123,84 @@ case_silent() {
     stop_server s
 }
 
+# haproxy_up CFG: starts haproxy in the foreground on CFG (a template whose
+# @F1@ and @F2@ become two free-looking ports: tried until it binds). Sets
+# HA_PORT to the first.
+haproxy_up() {
+    local i
+    for ((i = 0; i < 20; i++)); do
+        HA_PORT=$((20000 + RANDOM % 40000))
+        sed "s/@F1@/$HA_PORT/; s/@F2@/$((HA_PORT + 1))/" "$1" >"$T/haproxy.cfg"
+        haproxy -db -f "$T/haproxy.cfg" >"$T/haproxy.out" 2>"$T/haproxy.err" &
+        HA_PID=$!
+        PIDS+=("$HA_PID")
+        sleep 0.3
+        kill -0 "$HA_PID" 2>/dev/null && return 0
+    done
+    fail "haproxy did not start: $(cat "$T/haproxy.err")"
+}
+
+# via PORT SOURCE LINE: LINE through haproxy on PORT from the loopback
+# address SOURCE; prints the reply line.
+via() {
+    printf '%s\n' "$3" | timeout 5 socat -t 2 - "TCP:127.0.0.1:$1,bind=$2" 2>/dev/null
+}
+
+# HAProxy 2.6 in TCP mode in front of serve: send-proxy-v2 with health
+# checks (check-send-proxy: a v2 LOCAL header) and send-proxy (v1). The
+# client's own address (127.0.0.5, 127.0.0.6: haproxy connects from
+# 127.0.0.1) reaches the server's log; the checks keep the servers up.
+case_haproxy() {
+    need haproxy haproxy
+    need socat socat
+    start_server s2 1 upper tcp://127.0.0.1:0 --mode "$MODE" --proxy-protocol v2 --max-line 32
+    start_server s1 1 upper tcp://127.0.0.1:0 --mode "$MODE" --proxy-protocol v1 --max-line 32
+    cat >"$T/haproxy.tmpl" <<CFG
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+frontend v2
+    bind 127.0.0.1:@F1@
+    default_backend v2
+frontend v1
+    bind 127.0.0.1:@F2@
+    default_backend v1
+backend v2
+    server s2 $(addr s2 tcp | cut -c7-) send-proxy-v2 check check-send-proxy inter 100ms rise 2 fall 1
+backend v1
+    server s1 $(addr s1 tcp | cut -c7-) send-proxy check check-send-proxy inter 100ms rise 2 fall 1
+CFG
+    haproxy_up "$T/haproxy.tmpl"
+    local out
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    retry 5 bash -c '[ "$(printf "hi\n" | timeout 5 socat -t 2 - TCP:127.0.0.1:$1,bind=127.0.0.5 2>/dev/null)" = HI ]' _ "$HA_PORT" ||
+        fail "nothing served through haproxy (v2): $(cat "$T/haproxy.err")"
+    out=$(via $((HA_PORT + 1)) 127.0.0.5 hello)
+    expect_eq "through haproxy (v1)" "$out" HELLO
+    sleep 0.5 # several health checks, which must all pass
+    for p in "$HA_PORT" $((HA_PORT + 1)); do
+        via "$p" 127.0.0.6 "this line is longer than thirty-two bytes" >/dev/null
+    done
+    retry 5 grep -q 'request from tcp://127.0.0.6:[0-9]* failed' "$T/s2.err" ||
+        fail "v2: the client's address is not in the log"
+    retry 5 grep -q 'request from tcp://127.0.0.6:[0-9]* failed' "$T/s1.err" ||
+        fail "v1: the client's address is not in the log"
+    grep -q 'proxy header' "$T/s1.err" "$T/s2.err" && fail "a header was refused: $(grep 'proxy header' "$T"/s*.err)"
+    grep -q 'is DOWN' "$T/haproxy.err" && fail "haproxy marked a server down: $(cat "$T/haproxy.err")"
+    out=$(via "$HA_PORT" 127.0.0.7 still)
+    expect_eq "still served through haproxy" "$out" STILL
+    kill "$HA_PID"
+    stop_server s1
+    stop_server s2
+}
+
 case "$CASE" in
 usage) case_usage ;;
 svc) case_svc ;;
 silent) case_silent ;;
+haproxy) case_haproxy ;;
 *) fail "unknown case $CASE" ;;
 esac
 echo "ok: proxy $CASE $MODE"

@@ -569,8 +569,10 @@ SS_API int ss_close_write(ss_conn_t *c);
 SS_API void ss_set_deadline(ss_conn_t *c, int64_t deadline);
 SS_API int64_t ss_deadline(const ss_conn_t *c);
 
-SS_API const ss_addr_t *ss_conn_peer(const ss_conn_t *c);  /* the client */
-SS_API const ss_addr_t *ss_conn_local(const ss_conn_t *c); /* our end */
+/* The client and our end; behind a PROXY header (ss_config_t.proxy_protocol),
+ * the header's source and destination addresses. */
+SS_API const ss_addr_t *ss_conn_peer(const ss_conn_t *c);
+SS_API const ss_addr_t *ss_conn_local(const ss_conn_t *c);
 SS_API ss_transport_t ss_conn_transport(const ss_conn_t *c);
 SS_API int ss_conn_is_datagram(const ss_conn_t *c);
 /* The server running this request, or NULL on a dialed connection. */

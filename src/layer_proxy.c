@@ -98,8 +98,9 @@ static int finish(proxy_layer *p, ss_conn_t *c, const ss__proxy_hdr *h, size_t n
     return 0;
 }
 
-/* Section 2: only a known proxy may speak the protocol. A unix socket's
- * clients are local, admitted by the file's permissions. */
+/* Only a known proxy may send a header, or any client could claim any
+ * address (proxy-protocol.txt's security considerations; proxy_cidr.c). A
+ * unix socket's clients are local, admitted by the file's permissions. */
 static int trusted(const proxy_layer *p, const ss_conn_t *c)
 {
     if (c->transport == SS_UNIX) return 1;

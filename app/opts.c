@@ -14,7 +14,8 @@
 /* A magnitude above every limit we accept (the largest is --max-bytes' 2^50,
  * about 1.1e15): digits saturate here, so a longer number stays too large
  * instead of becoming BIG. Below UINT64_MAX / 10, so scanning cannot wrap. */
-#define BIG 1000000000000000000ULL
+#define BIG     1000000000000000000ULL
+#define DAY_MS_ (86400LL * 1000) /* the longest grace of --min-rate */
 
 static int fail(char *why, size_t cap, const char *fmt, ...) SS_PRINTF(3, 4);
 
@@ -192,6 +193,41 @@ int opts_cpu_affinity(const char *text, ss_config_t *cfg, char *why, size_t cap)
     return 0;
 }
 
+int opts_min_rate(const char *text, uint64_t *rate, int64_t *grace_ms, char *why, size_t cap)
+{
+    static const char form[] = "not a rate (BYTES/S[:GRACE], such as 100 or 1k:10)";
+    if (!text || !*text) return fail(why, cap, "empty value");
+    char num[32];
+    const char *colon = strchr(text, ':');
+    size_t n = colon ? (size_t)(colon - text) : strlen(text);
+    if (n == 0 || n >= sizeof num) return fail(why, cap, form);
+    memcpy(num, text, n);
+    num[n] = '\0';
+    if (opts_size(num, 1, 1ULL << 40, rate, why, cap) < 0) return -1;
+    *grace_ms = 0;
+    if (!colon) return 0;
+    if (opts_duration_ms(colon + 1, DAY_MS_, grace_ms, why, cap) < 0) return -1;
+    return *grace_ms > 0 ? 0 : fail(why, cap, "a grace of 0 would judge the first byte alone");
+}
+
+int opts_id_list(const char *text, unsigned *ids, int max, int *count, char *why, size_t cap)
+{
+    static const char form[] = "not a list of numeric IDs (such as 0 or 1000,1001)";
+    if (!text || !*text) return fail(why, cap, "empty value");
+    int n = 0;
+    for (const char *p = text;; p++) { /* p++: past the comma */
+        uint64_t v = 0;
+        if (scan_digits(&p, &v) == 0 || (*p && *p != ',')) return fail(why, cap, form);
+        if (v >= 0xffffffffULL)
+            return fail(why, cap, "ID %llu out of range", (unsigned long long)v);
+        if (n == max) return fail(why, cap, "more than %d IDs", max);
+        ids[n++] = (unsigned)v;
+        if (!*p) break;
+    }
+    *count = n;
+    return 0;
+}
+
 /* A file name of an option: any non-empty text (the file is read later,
  * by the call that names it in its message). */
 static int file_name(const char *v, const char **out, char *why, size_t cap)
@@ -326,6 +362,11 @@ enum {
     SO_TLS_CLIENT_CA,
     SO_PROXY,
     SO_PROXY_FROM,
+    SO_LINE_TIMEOUT,
+    SO_MIN_RATE,
+    SO_REQUEST_TIMEOUT,
+    SO_ALLOW_UID,
+    SO_ALLOW_GID,
 };
 
 static const struct option serve_longopts[] = {
@@ -344,6 +385,11 @@ static const struct option serve_longopts[] = {
     {"tls-client-ca", required_argument, NULL, SO_TLS_CLIENT_CA},
     {"proxy-protocol", required_argument, NULL, SO_PROXY},
     {"proxy-from", required_argument, NULL, SO_PROXY_FROM},
+    {"line-timeout", required_argument, NULL, SO_LINE_TIMEOUT},
+    {"min-rate", required_argument, NULL, SO_MIN_RATE},
+    {"request-timeout", required_argument, NULL, SO_REQUEST_TIMEOUT},
+    {"allow-uid", required_argument, NULL, SO_ALLOW_UID},
+    {"allow-gid", required_argument, NULL, SO_ALLOW_GID},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -446,6 +492,23 @@ static int serve_option(void *p, int c, const char *v, char *err, size_t cap)
         break;
     case SO_PROXY_FROM:
         rc = proxy_from(v, &cfg->proxy_from, why, sizeof why);
+        break;
+    case SO_LINE_TIMEOUT:
+        rc = opts_duration_ms(v, DAY_MS, &cfg->line_timeout_ms, why, sizeof why);
+        break;
+    case SO_REQUEST_TIMEOUT:
+        rc = opts_duration_ms(v, YEAR_MS, &cfg->request_timeout_ms, why, sizeof why);
+        break;
+    case SO_MIN_RATE:
+        rc = opts_min_rate(v, &cfg->min_rate, &cfg->min_rate_grace_ms, why, sizeof why);
+        break;
+    case SO_ALLOW_UID:
+        rc = opts_id_list(v, cfg->allow_uid, SS_PEER_IDS_MAX, &cfg->allow_uid_count, why,
+                          sizeof why);
+        break;
+    case SO_ALLOW_GID:
+        rc = opts_id_list(v, cfg->allow_gid, SS_PEER_IDS_MAX, &cfg->allow_gid_count, why,
+                          sizeof why);
         break;
     case 'v':
         cfg->log_level = SS_LOG_DEBUG;

@@ -52,6 +52,15 @@ int opts_cpu_affinity(const char *text, ss_config_t *cfg, char *why, size_t cap)
  * ("v1" or "v2"): the ss_proxy_protocol_t value as an int (1, 2, 3). */
 int opts_proxy_version(const char *text, int allow_any, int *out, char *why, size_t cap);
 
+/* --min-rate: "BYTES/S[:GRACE]", a size (1 to 2^40, k, M, G) then an
+ * optional duration above 0 (at most a day); *grace_ms 0 when absent (the
+ * library's default). */
+int opts_min_rate(const char *text, uint64_t *rate, int64_t *grace_ms, char *why, size_t cap);
+
+/* --allow-uid, --allow-gid: decimal IDs separated by commas, at most max,
+ * each below 2^32 - 1 ((uid_t) -1 names nobody). Sets *count. */
+int opts_id_list(const char *text, unsigned *ids, int max, int *count, char *why, size_t cap);
+
 /* ------------------------------------------------------------ serve */
 
 typedef struct serve_opts {

@@ -347,6 +347,11 @@ typedef enum ss_proxy_protocol {
  * their count, or -EINVAL with ss_errmsg() naming the bad entry. */
 SS_API int ss_proxy_from_check(const char *list);
 
+/* The most user or group IDs ss_config_t.allow_uid or allow_gid holds. */
+#define SS_PEER_IDS_MAX 16
+/* The span of waiting time over which min_rate is measured. */
+#define SS_MIN_RATE_WINDOW_MS 2000
+
 typedef struct ss_config {
     ss_mode_t mode;              /* SS_MODE_SYNC by default */
     int workers;                 /* pool/prefork/event: 0 = a default from the CPUs
@@ -362,7 +367,10 @@ typedef struct ss_config {
                                     counted over all workers */
     int64_t idle_timeout_ms;     /* a read or write that waits longer fails with
                                     -ETIMEDOUT. Default 0 = none */
-    int64_t request_timeout_ms;  /* a whole request's deadline. Default 0 = none */
+    int64_t request_timeout_ms;  /* a whole request's deadline (from before a
+                                    connection layer's start, such as a TLS
+                                    handshake, to the end of handle). Default
+                                    0 = none */
     int64_t drain_timeout_ms;    /* ss_server_close waits this long for running
                                     handlers, then cancels them. Default 10000 */
     size_t max_line;             /* ss_readline's longest line. Default 8192 */
@@ -415,6 +423,41 @@ typedef struct ss_config {
                                read by ss_server_create; NULL: 127.0.0.0/8
                                and ::1. A bad entry fails creation with
                                -EINVAL */
+
+    /* Slow and hostile peers (socketserver(7)). A connection that sends a
+     * byte at a time is never idle, so idle_timeout_ms alone cannot end it.
+     *
+     * line_timeout_ms: once the first byte of a line has arrived, ss_readline
+     * must see the line's end within this time, else it fails with
+     * -ETIMEDOUT and the session ends (handle returns the error). Default
+     * 60000: nginx's client_header_timeout, and far beyond what a person
+     * typing a line ever takes (a terminal in its usual canonical mode sends
+     * a typed line whole when Enter is pressed; one in raw mode, a byte per
+     * key), while 1,024 one-byte-a-second clients hold their slots a minute
+     * at most. 0 = off. Computed into the deadline of the waits inside the
+     * line: no system call is added. */
+    int64_t line_timeout_ms;
+    /* min_rate: after min_rate_grace_ms of a session, a peer that sent fewer
+     * than min_rate bytes per second over a sliding window (the last
+     * SS_MIN_RATE_WINDOW_MS of waiting) ends it with -ETIMEDOUT. Only time
+     * spent waiting for the rest of a line (ss_readline) or of a record
+     * (ss_read_full) counts: a client that pauses between lines or requests
+     * is never measured while it pauses. For a peer that sends just enough
+     * to dodge line_timeout_ms (Apache's mod_reqtimeout MinRate). Default
+     * 0 = off; min_rate_grace_ms 0 means 5000. */
+    uint64_t min_rate;
+    int64_t min_rate_grace_ms;
+    /* Unix stream listeners only: with either list non-empty, a client is
+     * admitted when the user ID of its credentials (SO_PEERCRED, unix(7):
+     * taken at connect(2)) is in allow_uid or their group ID (the primary
+     * one; supplementary groups are not known) is in allow_gid; any other
+     * is closed at once, logged at debug with its uid. Other transports are
+     * not checked (unixgram has no credentials per datagram). Default: no
+     * lists, everyone is admitted. */
+    int allow_uid_count; /* entries of allow_uid in use, 0 to SS_PEER_IDS_MAX */
+    uid_t allow_uid[SS_PEER_IDS_MAX];
+    int allow_gid_count;
+    gid_t allow_gid[SS_PEER_IDS_MAX];
 } ss_config_t;
 
 /* Fills cfg with the defaults above (no TLS). Call it first, then set what
@@ -603,6 +646,13 @@ SS_API const char *ss_conn_tls_peer(const ss_conn_t *c);
  * valid as long as c. */
 SS_API const char *ss_conn_proxy_tls_version(const ss_conn_t *c);
 SS_API const char *ss_conn_proxy_tls_cn(const ss_conn_t *c);
+
+/* Who is on the other end of a unix stream connection: the process ID,
+ * user ID and group ID the peer had when it connected (SO_PEERCRED,
+ * unix(7)), which the kernel vouches for. Any out pointer may be NULL.
+ * Returns 0, -ENOTSUP on any other transport (TCP, TLS, datagrams), or the
+ * error of getsockopt(2). */
+SS_API int ss_conn_peer_cred(const ss_conn_t *c, pid_t *pid, uid_t *uid, gid_t *gid);
 
 /* A pointer the handler may attach to its connection (setup to finish). */
 SS_API void ss_conn_set_data(ss_conn_t *c, void *data);

@@ -27,6 +27,8 @@ void ss__conn_init(ss_conn_t *c, int fd, ss_transport_t t, const ss_config_t *cf
     c->max_line = cfg && cfg->max_line ? cfg->max_line : DEFAULT_LINE;
     c->max_dgram = cfg && cfg->max_datagram ? cfg->max_datagram : DEFAULT_DGRAM;
     c->idle_ms = cfg ? cfg->idle_timeout_ms : 0;
+    c->line_ms = cfg ? cfg->line_timeout_ms : 0;
+    c->min_rate = cfg ? cfg->min_rate : 0;
     c->sock = (ss__layer){.ops = &ss__layer_socket, .fd = fd};
     c->top = &c->sock;
 }
@@ -124,11 +126,22 @@ int ss__conn_fail(ss_conn_t *c, int err, const char *op)
     return err;
 }
 
-/* The deadline of one wait: the connection's, or sooner the idle timeout. */
+/* A failure whose cause is said in full here (a deadline of our own), not
+ * by err's name. */
+static int conn_fail_why(ss_conn_t *c, int err, const char *op, const char *why)
+{
+    ss__fail_plain(err, "%s %s: %s", op, ss_conn_peername(c), why);
+    memcpy(c->errmsg, ss_errmsg(), sizeof c->errmsg);
+    return err;
+}
+
+/* The deadline of one wait: the connection's, or sooner the idle timeout,
+ * or sooner the end of the line being read (line_timeout_ms). A minimum of
+ * numbers already known: the line deadline costs no system call. */
 static int64_t wait_deadline(const ss_conn_t *c)
 {
     int64_t idle = c->idle_ms > 0 ? ss_now_ms() + c->idle_ms : 0;
-    return ss__min_deadline(c->deadline, idle);
+    return ss__min_deadline(ss__min_deadline(c->deadline, idle), c->line_deadline);
 }
 
 static int conn_wait(ss_conn_t *c, int events)
@@ -385,6 +398,35 @@ static ssize_t recv_datagram(ss_conn_t *c)
     }
 }
 
+/* Waits for input. Inside a line or a record (SS__C_MEASURED) under
+ * min_rate, the time waited is kept for the rate window, counted with the
+ * bytes that the wait brings (rate_count). Two reads of the monotonic clock
+ * (vDSO, no system call) per wait, and only then. */
+static int wait_input(ss_conn_t *c, int events)
+{
+    if (!(c->flags & SS__C_MEASURED)) return conn_wait(c, events);
+    int64_t t0 = ss_now_ms();
+    int rc = conn_wait(c, events);
+    c->waited_ms += ss_now_ms() - t0 + 1; /* + 1: a wait is never free */
+    return rc;
+}
+
+/* r bytes arrived inside a line or a record: into the window; after the
+ * grace, a window below min_rate ends the session. Judged only after a
+ * wait, so that a peer whose bytes come without waiting costs nothing. */
+static int rate_count(ss_conn_t *c, size_t r)
+{
+    if (!(c->flags & SS__C_MEASURED)) return 0;
+    int64_t waited = c->waited_ms;
+    c->waited_ms = 0;
+    ss__rate_add(&c->rate, waited, r);
+    if (waited == 0 || ss_now_ms() < c->rate_from || !ss__rate_low(&c->rate, c->min_rate)) return 0;
+    char why[96];
+    snprintf(why, sizeof why, "peer sends under %llu bytes/s (min_rate)",
+             (unsigned long long)c->min_rate);
+    return conn_fail_why(c, -ETIMEDOUT, "read", why);
+}
+
 /* Reads more stream bytes after the buffered ones. Returns the count, 0 at
  * end of stream, or an error. A short read means the socket was drained, so
  * the next fill waits first instead of paying a read(2) that says EAGAIN
@@ -403,6 +445,7 @@ static ssize_t fill(ss_conn_t *c)
             ssize_t r = c->top->ops->recv(c->top, c->rbuf, c->rcap, &events);
             if (r > 0) {
                 c->rlen = (size_t)r;
+                if (rate_count(c, (size_t)r) < 0) return -ETIMEDOUT;
                 if ((size_t)r < c->rcap && (c->top->ops->flags & SS__LAYER_SHORT_READ_DRAINS))
                     c->flags |= SS__C_DRAINED; /* the next fill waits */
                 else
@@ -418,7 +461,7 @@ static ssize_t fill(ss_conn_t *c)
         int rc = ss_flush(c);
         if (rc < 0) return rc;
         release_idle(c);
-        rc = conn_wait(c, events);
+        rc = wait_input(c, events);
         if (rc < 0) return ss__conn_fail(c, rc, "read");
         c->flags &= ~SS__C_DRAINED;
     }
@@ -445,21 +488,40 @@ ssize_t ss_read(ss_conn_t *c, void *buf, size_t n)
     return (ssize_t)k;
 }
 
+/* The first bytes of a line or record are in and more must come: from now
+ * on, waits count for min_rate. */
+static void measure(ss_conn_t *c)
+{
+    if (c->min_rate > 0) c->flags |= SS__C_MEASURED;
+}
+
 ssize_t ss_read_full(ss_conn_t *c, void *buf, size_t n)
 {
     size_t got = 0;
+    ssize_t rc = (ssize_t)n;
     while (got < n) {
         ssize_t r = ss_read(c, (char *)buf + got, n - got);
-        if (r < 0) return r;
-        if (r == 0) return got == 0 ? 0 : ss__conn_fail(c, SS_EEOF, "read");
+        if (r <= 0) {
+            rc = r < 0 ? r : got == 0 ? 0 : ss__conn_fail(c, SS_EEOF, "read");
+            break;
+        }
         got += (size_t)r;
+        measure(c);
     }
-    return (ssize_t)n;
+    c->flags &= ~SS__C_MEASURED;
+    return rc;
 }
 
-ssize_t ss_readline(ss_conn_t *c, char *buf, size_t cap)
+/* The line has begun and is not complete in the buffer: its deadline is
+ * set (once per line), and waits count for min_rate. */
+static void line_begun(ss_conn_t *c)
 {
-    if (!buf || cap == 0) return ss__conn_fail(c, SS_EUSAGE, "readline");
+    if (c->line_ms > 0 && c->line_deadline == 0) c->line_deadline = ss_now_ms() + c->line_ms;
+    measure(c);
+}
+
+static ssize_t readline_body(ss_conn_t *c, char *buf, size_t cap)
+{
     size_t limit = cap - 1 < c->max_line ? cap - 1 : c->max_line;
     size_t got = 0;
     for (;;) {
@@ -480,9 +542,25 @@ ssize_t ss_readline(ss_conn_t *c, char *buf, size_t cap)
         c->rpos += k;
         got += k;
         if (nl) break;
+        line_begun(c);
     }
     buf[got] = '\0';
     return (ssize_t)got;
+}
+
+ssize_t ss_readline(ss_conn_t *c, char *buf, size_t cap)
+{
+    if (!buf || cap == 0) return ss__conn_fail(c, SS_EUSAGE, "readline");
+    ssize_t n = readline_body(c, buf, cap);
+    if (n == -ETIMEDOUT && c->line_deadline > 0 && ss_now_ms() >= c->line_deadline) {
+        char why[96];
+        snprintf(why, sizeof why, "line not ended within %lld ms (line_timeout)",
+                 (long long)c->line_ms);
+        conn_fail_why(c, -ETIMEDOUT, "readline", why);
+    }
+    c->line_deadline = 0;
+    c->flags &= ~SS__C_MEASURED;
+    return n;
 }
 
 /* ------------------------------------------------------------ accessors */
@@ -540,6 +618,18 @@ const char *ss_conn_tls_peer(const ss_conn_t *c)
 const char *ss_conn_errmsg(const ss_conn_t *c)
 {
     return c->errmsg;
+}
+
+/* Unix stream connections only: TCP has no credentials, and a datagram
+ * socket's SO_PEERCRED names whoever connected it, not the sender of the
+ * datagram at hand (unix(7)). */
+int ss_conn_peer_cred(const ss_conn_t *c, pid_t *pid, uid_t *uid, gid_t *gid)
+{
+    if (!c) return ss__fail(SS_EUSAGE, "ss_conn_peer_cred");
+    if (c->transport != SS_UNIX || (c->flags & SS__C_DGRAM))
+        return ss__fail(-ENOTSUP, "peer credentials of %s", ss_conn_peername(c));
+    int rc = ss__peer_cred(c->fd, pid, uid, gid);
+    return rc < 0 ? ss__fail(rc, "SO_PEERCRED %s", ss_conn_peername(c)) : 0;
 }
 
 void ss_conn_set_data(ss_conn_t *c, void *data)

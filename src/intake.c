@@ -120,14 +120,48 @@ static int verify_refuses(ss_server_t *s, const ss_addr_t *peer)
     return 1;
 }
 
-/* verify_request, then max_connections: a client beyond it is closed at
- * once (docs/design.md), never queued without bound nor left waiting. A
- * listener that admits late (a PROXY header names the client) leaves
- * verify_request to ss__intake_admit_peer. Returns 1 to serve req; else
- * the client is closed (a datagram dropped). */
+static int id_listed(unsigned id, const unsigned *list, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (list[i] == id) return 1;
+    return 0;
+}
+
+/* allow_uid and allow_gid (unix stream listeners): the peer's credentials,
+ * which the kernel took at connect(2) (SO_PEERCRED, unix(7)), must name an
+ * allowed user or group. Returns 1 to go on; else the client is closed. */
+static int peer_allowed(ss_server_t *s, const ss__request *req)
+{
+    const ss_config_t *cfg = &s->cfg;
+    if (req->transport != SS_UNIX || (cfg->allow_uid_count == 0 && cfg->allow_gid_count == 0))
+        return 1;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    int rc = ss__peer_cred(req->fd, NULL, &uid, &gid);
+    if (rc < 0) {
+        refuse(s, req, SS_LOG_DEBUG, ss_strerror(rc));
+        return 0;
+    }
+    if (id_listed(uid, cfg->allow_uid, cfg->allow_uid_count) ||
+        id_listed(gid, cfg->allow_gid, cfg->allow_gid_count))
+        return 1;
+    char why[96];
+    snprintf(why, sizeof why, "peer uid %u gid %u not allowed (allow_uid, allow_gid)",
+             (unsigned)uid, (unsigned)gid);
+    refuse(s, req, SS_LOG_DEBUG, why);
+    return 0;
+}
+
+/* The peer's credentials (unix listeners: their connection, never a PROXY
+ * header's address), then verify_request, then max_connections: a client
+ * beyond it is closed at once (docs/design.md), never queued without bound
+ * nor left waiting. A listener that admits late (a PROXY header names the
+ * client) leaves verify_request to ss__intake_admit_peer. Returns 1 to
+ * serve req; else the client is closed (a datagram dropped). */
 static int admit(ss_server_t *s, const ss__request *req)
 {
     note_taken(s);
+    if (!peer_allowed(s, req)) return 0;
     if (!req->listener->admit_late && verify_refuses(s, &req->peer)) {
         if (!ss__is_dgram(req->transport)) close(req->fd);
         return 0;
@@ -351,6 +385,10 @@ void ss__conn_for_request(ss_server_t *s, ss_conn_t *c, const ss__request *req)
     c->listener = req->listener;
     c->peer = req->peer;
     c->local = req->local;
+    if (s->cfg.min_rate > 0) {
+        int64_t grace = s->cfg.min_rate_grace_ms > 0 ? s->cfg.min_rate_grace_ms : 5000;
+        c->rate_from = ss_now_ms() + grace;
+    }
     if (req->packet) ss__conn_set_packet(c, req->packet, req->len);
 }
 

@@ -96,6 +96,19 @@ int ss__errno(void);
 int64_t ss__min_deadline(int64_t a, int64_t b); /* 0 means none */
 int ss__poll_timeout(int64_t deadline);         /* ms for poll(2), -1 for none */
 
+/* rate.c: ss_config_t.min_rate's sliding window over the time spent waiting
+ * for input inside a line or a record (two buckets of
+ * SS_MIN_RATE_WINDOW_MS). Zeroed: empty. */
+typedef struct ss__rate {
+    int64_t cur_ms, prev_ms;        /* waiting time in each bucket */
+    uint64_t cur_bytes, prev_bytes; /* bytes received in each */
+} ss__rate;
+/* Counts waited_ms of waiting that brought bytes. */
+void ss__rate_add(ss__rate *r, int64_t waited_ms, uint64_t bytes);
+/* 1 when the window holds enough waiting to judge (half of it) and its bytes
+ * are fewer than min per second of it; else 0 (always 0 for min 0). */
+int ss__rate_low(const ss__rate *r, uint64_t min);
+
 /* ---------------------------------------------------------- addresses */
 
 /* A transport's socket type: SOCK_STREAM or SOCK_DGRAM (and is it one). */
@@ -137,6 +150,9 @@ int ss__listen_socket(const ss_addr_t *a, const ss_config_t *cfg, ss_addr_t *bou
 int ss__unlink_unix(const ss_addr_t *a, dev_t dev, ino_t ino);
 /* Non-blocking connect with the wait seam. Returns fd or error. */
 int ss__connect(const ss_addr_t *a, int64_t deadline);
+/* The credentials of a unix stream socket's peer (SO_PEERCRED, unix(7));
+ * any out pointer may be NULL. Returns 0 or the negative errno. */
+int ss__peer_cred(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
 /* Reads the local address of fd into out (transport set by caller). */
 int ss__local_addr(int fd, ss_transport_t t, ss_addr_t *out);
 
@@ -215,7 +231,8 @@ enum {
     SS__C_DRAINED = 1u << 3,  /* last read was short: the socket is empty */
     SS__C_OWN_RBUF = 1u << 4, /* rbuf is malloc'd by the connection */
     SS__C_FAILED = 1u << 5,   /* a write failed: later writes fail fast */
-    SS__C_REPLY = 1u << 6     /* datagram: a reply was written, even an empty one */
+    SS__C_REPLY = 1u << 6,    /* datagram: a reply was written, even an empty one */
+    SS__C_MEASURED = 1u << 7  /* inside a line or record: waits count for min_rate */
 };
 
 typedef struct ss__listener ss__listener;
@@ -229,6 +246,12 @@ struct ss_conn {
     const ss__listener *listener; /* the listener it came from (NULL: dialed) */
     int64_t deadline;             /* absolute, 0 = none */
     int64_t idle_ms;              /* per wait, 0 = none */
+    int64_t line_ms;              /* line_timeout_ms, 0 = none */
+    int64_t line_deadline;        /* the current line's end, 0 = none */
+    uint64_t min_rate;            /* bytes per second, 0 = off */
+    int64_t rate_from;            /* min_rate judges from then on (the grace's end) */
+    int64_t waited_ms;            /* waiting not yet counted in rate */
+    ss__rate rate;
     size_t max_line;
     size_t bufsize; /* stream buffer size */
     size_t max_dgram;

@@ -25,14 +25,20 @@ void ss_config_init(ss_config_t *cfg)
     cfg->backlog = SOMAXCONN;
     cfg->tcp_nodelay = 1;
     cfg->log_level = SS_LOG_INFO;
+    cfg->line_timeout_ms = 60000; /* why 60 s: socketserver.h, line_timeout_ms */
 }
 
 static int check_config(const ss_config_t *c)
 {
     if (c->max_connections < 0) return ss__fail(-EINVAL, "config: max_connections < 0");
     if (c->workers < 0) return ss__fail(-EINVAL, "config: workers < 0");
-    if (c->idle_timeout_ms < 0 || c->request_timeout_ms < 0 || c->drain_timeout_ms < 0)
+    if (c->idle_timeout_ms < 0 || c->request_timeout_ms < 0 || c->drain_timeout_ms < 0 ||
+        c->line_timeout_ms < 0 || c->min_rate_grace_ms < 0)
         return ss__fail(-EINVAL, "config: negative timeout");
+    if (c->allow_uid_count < 0 || c->allow_uid_count > SS_PEER_IDS_MAX || c->allow_gid_count < 0 ||
+        c->allow_gid_count > SS_PEER_IDS_MAX)
+        return ss__fail(-EINVAL, "config: allow_uid_count, allow_gid_count (0 to %d)",
+                        SS_PEER_IDS_MAX);
     if (c->max_line == 0 || c->buffer_size < 64 || c->max_datagram == 0)
         return ss__fail(-EINVAL, "config: max_line, buffer_size (>= 64), max_datagram");
     if (c->max_datagram > 16 * 1024 * 1024)

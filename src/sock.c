@@ -39,6 +39,19 @@ int ss__local_addr(int fd, ss_transport_t t, ss_addr_t *out)
     return 0;
 }
 
+/* SO_PEERCRED (unix(7)): the credentials the peer had at connect(2), kept
+ * by the kernel with the socket; one getsockopt(2). */
+int ss__peer_cred(int fd, pid_t *pid, uid_t *uid, gid_t *gid)
+{
+    struct ucred u;
+    socklen_t len = sizeof u;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &u, &len) < 0) return ss__errno();
+    if (pid) *pid = u.pid;
+    if (uid) *uid = u.uid;
+    if (gid) *gid = u.gid;
+    return 0;
+}
+
 static const char *unix_path(const ss_addr_t *a)
 {
     const struct sockaddr_un *un = (const struct sockaddr_un *)&a->sa;

@@ -12,6 +12,16 @@
 void ss__rate_add(ss__rate *r, int64_t waited_ms, uint64_t bytes)
 {
     if (waited_ms < 0) waited_ms = 0;
+    if (bytes > RATE_BYTES_MAX) bytes = RATE_BYTES_MAX;
+    if (waited_ms >= RATE_WINDOW) {
+        /* One wait as long as the window fills it alone: what came before
+         * has slid out of it. */
+        r->prev_bytes = bytes * RATE_WINDOW / (uint64_t)waited_ms;
+        r->prev_ms = RATE_WINDOW;
+        r->cur_ms = 0;
+        r->cur_bytes = 0;
+        return;
+    }
     r->cur_ms += waited_ms;
     r->cur_bytes = r->cur_bytes + bytes > RATE_BYTES_MAX ? RATE_BYTES_MAX : r->cur_bytes + bytes;
     if (r->cur_ms < RATE_WINDOW) return;

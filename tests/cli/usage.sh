@@ -35,6 +35,18 @@ for v in abc -1 1e99 '' 0x10 1.5.2 ' 1' 1.; do
     usage_case 64 "--idle-timeout \"$v\"" serve echo --idle-timeout "$v"
     usage_case 64 "--drain-timeout \"$v\"" serve echo "--drain-timeout=$v"
 done
+for v in abc -1 1e99 '' 0x10 1.5.2 ' 1' 1.; do
+    usage_case 64 "--line-timeout \"$v\"" serve echo --line-timeout "$v"
+    usage_case 64 "--request-timeout \"$v\"" serve echo "--request-timeout=$v"
+done
+for v in abc -1 '' 0 : 100: :5 100:0 100:x 1.5 100:5:5 2T; do
+    usage_case 64 "--min-rate \"$v\"" serve echo --min-rate "$v"
+done
+for v in abc -1 '' , 0, ,0 1,,2 4294967295 0x1; do
+    usage_case 64 "--allow-uid \"$v\"" serve echo --allow-uid "$v"
+    usage_case 64 "--allow-gid \"$v\"" serve echo "--allow-gid=$v"
+done
+usage_case 64 'more than 16 IDs' serve echo --allow-uid "$(seq -s, 1 17)"
 for v in abc -1 1e99 '' 0 1.5 9999999999999999999999 16M1; do
     usage_case 64 "--max-line \"$v\"" serve echo --max-line "$v"
 done
@@ -74,7 +86,8 @@ done
 for m in sync thread fork pool prefork event; do
     grep '^Modes' "$T/help" | grep -qw "$m" || fail "serve --help does not list mode $m"
 done
-for opt in --mode --workers --max-connections --idle-timeout --max-line --drain-timeout; do
+for opt in --mode --workers --max-connections --idle-timeout --max-line --drain-timeout \
+    --line-timeout --min-rate --request-timeout --allow-uid --allow-gid; do
     grep -q -- "$opt" "$T/help" || fail "serve --help does not list $opt"
 done
 for args in "--help" "--version" "serve --version" "send --help" "send --version" "serve -h"; do

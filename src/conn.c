@@ -516,6 +516,7 @@ ssize_t ss_read_full(ss_conn_t *c, void *buf, size_t n)
  * set (once per line), and waits count for min_rate. */
 static void line_begun(ss_conn_t *c)
 {
+    if (c->flags & SS__C_DGRAM) return; /* a packet: nothing is waited for */
     if (c->line_ms > 0 && c->line_deadline == 0) c->line_deadline = ss_now_ms() + c->line_ms;
     measure(c);
 }

@@ -76,6 +76,8 @@ seed readline cache-larger '\010\000\000\042\021ab\ncd\377ef\n\377\377gh\nij'
 # "serve ...", as "send ..." and as "bench ...".
 seed opts serve-mode 'echo\000tcp://:7\000--mode\000thread\000-w\0004'
 seed opts serve-limits 'upper\000--max-line\00064k\000--idle-timeout\0000.5\000--drain-timeout\000500ms'
+seed opts serve-slow 'upper\000--line-timeout\0003\000--min-rate\0001k:2.5\000--request-timeout\00030'
+seed opts serve-peers 'echo\000unix:/s\000--allow-uid\0000,1000\000--allow-gid=65534'
 seed opts help '--help'
 seed opts version '-V'
 seed opts bad-mode 'echo\000--mode\000nosuch'

@@ -443,8 +443,11 @@ typedef struct ss_config {
      * spent waiting for the rest of a line (ss_readline) or of a record
      * (ss_read_full) counts: a client that pauses between lines or requests
      * is never measured while it pauses. For a peer that sends just enough
-     * to dodge line_timeout_ms (Apache's mod_reqtimeout MinRate). Default
-     * 0 = off; min_rate_grace_ms 0 means 5000. */
+     * to dodge line_timeout_ms (Apache's mod_reqtimeout MinRate); a peer
+     * that stops sending altogether is line_timeout_ms' and
+     * idle_timeout_ms' (the rate is judged when bytes arrive). ss_read
+     * alone is not measured: its wait may be a pause between requests.
+     * Default 0 = off; min_rate_grace_ms 0 means 5000. */
     uint64_t min_rate;
     int64_t min_rate_grace_ms;
     /* Unix stream listeners only: with either list non-empty, a client is

@@ -7,6 +7,8 @@
 #           one at a time: within that per client queued before it), then a
 #           normal client is served; an honest slow client (a byte every
 #           0.5 s for 2 s, --line-timeout 3) is served.
+#   typist  with the defaults, a line typed over 20 s (a key every 2 s) is
+#           served.
 #   rate    --min-rate ends a client that trickles whole lines (each in time
 #           for the line deadline) and spares one that pauses between lines.
 #   noread  chargen with --idle-timeout 1 to a client that never reads is
@@ -16,7 +18,7 @@
 # shellcheck disable=SC2154 # PID_*: set by eval in lib.sh
 . "$(dirname "$0")/lib.sh"
 
-PART=${2:?PART: line, rate or noread}
+PART=${2:?PART: line, typist, rate or noread}
 need python3
 PEER=$(dirname "$0")/slowpeer.py
 
@@ -48,6 +50,15 @@ part_line() {
         $(workers_for 4)
     peer honest 127.0.0.1 "$(port honest tcp)" type 0.5
     stop_clean honest
+}
+
+# With the defaults (a line deadline of 60 s), a person typing a line in a
+# terminal in raw mode, a key every 2 s for 20 s, is served.
+part_typist() {
+    # shellcheck disable=SC2046
+    start_server typist 1 upper tcp://127.0.0.1:0 --mode "$MODE" $(workers_for 4)
+    peer honest 127.0.0.1 "$(port typist tcp)" "slow typer" 2
+    stop_clean typist
 }
 
 part_rate() {

@@ -8,6 +8,7 @@
 #include "test.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -301,6 +302,22 @@ static inline void harness_roundtrip(const char *addr, const char *msg, const ch
     }
     ASSERT_STR_EQ(buf, want);
     ss_conn_close(c);
+}
+
+/* The next line the server sends is want. */
+static inline void harness_expect_line(ss_conn_t *c, const char *want)
+{
+    char buf[256];
+    ASSERT_OK(ss_readline(c, buf, sizeof buf));
+    ASSERT_STR_EQ(buf, want);
+}
+
+/* The server closed (or reset) this stream. */
+static inline void harness_expect_closed(ss_conn_t *c)
+{
+    char b[16];
+    ssize_t r = ss_read(c, b, sizeof b);
+    if (r != 0 && r != -ECONNRESET) FAIL_AT("want EOF, got %zd (%s)", r, ss_errmsg());
 }
 
 /* Waits up to 5 s for a counter (shared with a server process) to reach n. */

@@ -169,20 +169,6 @@ static ss_conn_t *dial(const char *addr)
     return c;
 }
 
-static void expect_line(ss_conn_t *c, const char *want)
-{
-    char buf[128];
-    ASSERT_OK(ss_readline(c, buf, sizeof buf));
-    ASSERT_STR_EQ(buf, want);
-}
-
-static void expect_closed(ss_conn_t *c)
-{
-    char buf[16];
-    ssize_t n = ss_read(c, buf, sizeof buf);
-    ASSERT(n == 0 || n == -ECONNRESET);
-}
-
 /* Header and data in one write: the layer keeps what follows the header. */
 static void case_pass(const char *addr)
 {
@@ -191,9 +177,9 @@ static void case_pass(const char *addr)
         ASSERT_OK(ss_puts(c, "HELLO ann\nMixed Case\n"));
         ASSERT_OK(ss_flush(c));
         /* upper sees "mIXED cASE", sends "ann:MIXED CASE", flipped on the way. */
-        expect_line(c, "ANN:mixed case\n");
+        harness_expect_line(c, "ANN:mixed case\n");
         ASSERT_OK(ss_puts(c, "two\n"));
-        expect_line(c, "ANN:two\n");
+        harness_expect_line(c, "ANN:two\n");
         ss_conn_close(c);
     }
     harness_wait_for(&L->closed, 3);
@@ -210,7 +196,7 @@ static void case_slow(const char *addr)
     ASSERT_EQ(L->setups, 0); /* start still waits for the header */
     ASSERT_OK(ss_puts(c, "LO bo\nx\n"));
     ASSERT_OK(ss_flush(c));
-    expect_line(c, "BO:x\n");
+    harness_expect_line(c, "BO:x\n");
     ss_conn_close(c);
     harness_wait_for(&L->closed, 1);
 }
@@ -220,14 +206,14 @@ static void case_bad(const char *addr)
     ss_conn_t *c = dial(addr);
     ASSERT_OK(ss_puts(c, "GET / HTTP/1.0\n\n"));
     ASSERT_OK(ss_flush(c));
-    expect_closed(c);
+    harness_expect_closed(c);
     ss_conn_close(c);
     harness_wait_for(&L->closed, 1);
     ASSERT_EQ(L->setups, 0); /* no hook ran */
     c = dial(addr);          /* and the server goes on */
     ASSERT_OK(ss_puts(c, "HELLO cy\nok\n"));
     ASSERT_OK(ss_flush(c));
-    expect_line(c, "CY:ok\n");
+    harness_expect_line(c, "CY:ok\n");
     ss_conn_close(c);
 }
 
@@ -235,7 +221,7 @@ static void case_silent(const char *addr)
 {
     ss_conn_t *c = dial(addr);
     int64_t t0 = ss_now_ms();
-    expect_closed(c); /* the idle timeout (300 ms) ends the header's wait */
+    harness_expect_closed(c); /* the idle timeout (300 ms) ends the header's wait */
     ASSERT_LT(ss_now_ms() - t0, 4000);
     ss_conn_close(c);
     harness_wait_for(&L->closed, 1);

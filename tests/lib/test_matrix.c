@@ -176,18 +176,10 @@ static void expect_silence(ss_conn_t *c, const char *req)
     ASSERT_EQ(ask(c, req, buf, sizeof buf, 300), -ETIMEDOUT);
 }
 
-/* The server closed (or reset) this stream. */
-static void expect_closed(ss_conn_t *c)
-{
-    char b[16];
-    ssize_t r = ss_read(c, b, sizeof b);
-    if (r != 0 && r != -ECONNRESET) FAIL_AT("want EOF, got %zd (%s)", r, ss_errmsg());
-}
-
 static void quit(ss_conn_t *c)
 {
     ASSERT_OK(ss_puts(c, "\r\n"));
-    expect_closed(c);
+    harness_expect_closed(c);
     ss_conn_close(c);
 }
 
@@ -311,7 +303,7 @@ static void case_failure(void)
         expect_reply(c, "ok", "OK");
     } else {
         ASSERT_OK(ss_puts(c, "FAIL\n"));
-        expect_closed(c);
+        harness_expect_closed(c);
         ss_conn_close(c);
         c = dial();
         say(c, "ok\n", "OK\n");
@@ -333,7 +325,7 @@ static void case_verify(void)
         expect_silence(c, "denied");
     } else {
         /* The server may close first: the write may then fail (EPIPE). */
-        if (ss_puts(c, "denied\n") == 0 && ss_flush(c) == 0) expect_closed(c);
+        if (ss_puts(c, "denied\n") == 0 && ss_flush(c) == 0) harness_expect_closed(c);
     }
     ss_conn_close(c);
     stop_server(&srv);
@@ -346,7 +338,7 @@ static void case_line_limit(void)
     char line[200];
     memset(line, 'x', sizeof line);
     line[sizeof line - 1] = '\n';
-    if (ss_write(c, line, sizeof line) == 0 && ss_flush(c) == 0) expect_closed(c);
+    if (ss_write(c, line, sizeof line) == 0 && ss_flush(c) == 0) harness_expect_closed(c);
     ss_conn_close(c);
     c = dial();
     say(c, "short\n", "SHORT\n");
@@ -359,7 +351,7 @@ static void case_line_limit(void)
 static void case_timeout(void)
 {
     ss_conn_t *c = dial();
-    expect_closed(c); /* silent client: the server gives up after 200 ms */
+    harness_expect_closed(c); /* silent client: the server gives up after 200 ms */
     ss_conn_close(c);
     c = dial();
     say(c, "alive\n", "ALIVE\n");
@@ -375,7 +367,7 @@ static void case_maxconn(void)
     ss_conn_t *a = dial();
     say(a, "one\n", "ONE\n");
     ss_conn_t *b = dial_refused();
-    if (b) expect_closed(b);
+    if (b) harness_expect_closed(b);
     ss_conn_close(b);
     quit(a);
     wait_active(0);
@@ -438,7 +430,7 @@ static void case_cancel(void)
     ASSERT_LT(ss_now_ms() - t0, 5000); /* bounded, not a speed claim */
     ASSERT_EQ(counts->cancelled, 1);
     ASSERT_EQ(counts->finished, 1);
-    if (!is_dgram()) expect_closed(c);
+    if (!is_dgram()) harness_expect_closed(c);
     ss_conn_close(c);
 }
 

@@ -144,17 +144,10 @@ static void say(ss_conn_t *c, const char *line, const char *want)
     ASSERT_STR_EQ(buf, want);
 }
 
-static void expect_closed(ss_conn_t *c)
-{
-    char b[16];
-    ssize_t r = ss_read(c, b, sizeof b);
-    if (r != 0 && r != -ECONNRESET) FAIL_AT("want EOF, got %zd (%s)", r, ss_errmsg());
-}
-
 static void quit(ss_conn_t *c)
 {
     ASSERT_OK(ss_puts(c, "\n"));
-    expect_closed(c);
+    harness_expect_closed(c);
     ss_conn_close(c);
 }
 
@@ -352,7 +345,7 @@ static void case_pool_maxconn(void)
     say(a, "a\n", "A\n");
     say(b, "b\n", "B\n");
     ss_conn_t *c = dial();
-    expect_closed(c);
+    harness_expect_closed(c);
     ss_conn_close(c);
     quit(a);
     wait_active(1); /* a's worker is done (it closes before it counts down) */
@@ -485,7 +478,7 @@ static void case_prefork_parent_killed(void)
     fprintf(stderr, "workers gone %lld ms after the parent\n", (long long)took);
     ASSERT_EQ(reaped, 3);
     ASSERT_GE(took, 250); /* the busy one drained first */
-    expect_closed(a);
+    harness_expect_closed(a);
     ss_conn_close(a);
     ASSERT_EQ(counts->cancelled, 1);
     ASSERT_EQ(counts->finished, 1);
@@ -519,7 +512,7 @@ static void expect_refused_soon(void)
         if (rc == -ECONNREFUSED) return;
         ASSERT_OK(rc);
         ss_set_deadline(c, ss_now_ms() + 5000);
-        if (ss_puts(c, "late\n") == 0 && ss_flush(c) == 0) expect_closed(c);
+        if (ss_puts(c, "late\n") == 0 && ss_flush(c) == 0) harness_expect_closed(c);
         ss_conn_close(c);
         ASSERT_LT(ss_now_ms(), end);
         ss_sleep_until(ss_now_ms() + 20);

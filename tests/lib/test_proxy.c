@@ -143,20 +143,6 @@ static void send_bytes(ss_conn_t *c, const void *p, size_t n)
     ASSERT_OK(ss_flush(c));
 }
 
-static void expect_line(ss_conn_t *c, const char *want)
-{
-    char buf[256];
-    ASSERT_OK(ss_readline(c, buf, sizeof buf));
-    ASSERT_STR_EQ(buf, want);
-}
-
-static void expect_closed(ss_conn_t *c)
-{
-    char buf[16];
-    ssize_t n = ss_read(c, buf, sizeof buf);
-    ASSERT(n == 0 || n == -ECONNRESET);
-}
-
 /* One header (and a line sent in the same write), one answer. */
 static void through(const char *addr, const void *hdr, size_t n, const char *want)
 {
@@ -168,10 +154,10 @@ static void through(const char *addr, const void *hdr, size_t n, const char *wan
     send_bytes(c, buf, n + 4);
     char line[300];
     snprintf(line, sizeof line, "%s: one\n", want);
-    expect_line(c, line);
+    harness_expect_line(c, line);
     ASSERT_OK(ss_puts(c, "two\n"));
     snprintf(line, sizeof line, "%s: two\n", want);
-    expect_line(c, line);
+    harness_expect_line(c, line);
     ss_conn_close(c);
 }
 
@@ -182,7 +168,7 @@ static void refused(const char *addr, const void *hdr, size_t n, int close_write
     ss_conn_t *c = dial(addr);
     if (n) send_bytes(c, hdr, n);
     if (close_write) ASSERT_OK(ss_close_write(c));
-    expect_closed(c);
+    harness_expect_closed(c);
     ss_conn_close(c);
     harness_wait_for(&S->errors, errors + 1);
 }
@@ -278,7 +264,7 @@ static void case_verify(const char *addr)
     ss_conn_t *c = dial(addr);
     const char *no = "PROXY TCP4 203.0.113.66 198.51.100.1 1000 80\r\nhi\n";
     send_bytes(c, no, strlen(no));
-    expect_closed(c);
+    harness_expect_closed(c);
     ss_conn_close(c);
     ASSERT_STR_EQ(S->verify_peer, "tcp://203.0.113.66:1000");
     ASSERT_EQ(S->setups, setups);
@@ -333,7 +319,7 @@ static void case_silent(const char *addr)
 {
     ss_conn_t *c = dial(addr);
     int64_t t0 = ss_now_ms();
-    expect_closed(c); /* the header's deadline (300 ms here) */
+    harness_expect_closed(c); /* the header's deadline (300 ms here) */
     int64_t took = ss_now_ms() - t0;
     ASSERT_GE(took, 250);
     ASSERT_LT(took, 4000);
@@ -396,7 +382,7 @@ static void case_tls(const char *addr)
     ASSERT_OK(ss__conn_start(c));
     ASSERT_STR_EQ(ss_conn_tls_version(c), "TLSv1.3");
     ASSERT_OK(ss_puts(c, "sec\n"));
-    expect_line(c, "tls://192.0.2.77:77 tls://192.0.2.1:443: sec\n");
+    harness_expect_line(c, "tls://192.0.2.77:77 tls://192.0.2.1:443: sec\n");
     ss_conn_close(c);
     ss__tls_free(tls);
     /* A TLS client that sends no header is refused, and the server goes on. */

@@ -245,6 +245,17 @@ static void as_nobody(const char *addr, const char *want)
     ASSERT_EQ(WEXITSTATUS(status), 0);
 }
 
+/* Dials addr as ourselves and reads the one line the handler sends unasked
+ * (a roundtrip's write could meet the closed socket: EPIPE on unix). */
+static void as_self(const char *addr, const char *want)
+{
+    ss_conn_t *c;
+    ASSERT_OK(ss_dial(addr, ss_now_ms() + 2000, &c));
+    ss_set_deadline(c, ss_now_ms() + 5000);
+    harness_expect_line(c, want);
+    ss_conn_close(c);
+}
+
 static void serve_unix(running *r, ss_config_t *cfg, shared_counts *counts)
 {
     ss_handler_t h = {.handle = tell_cred};
@@ -266,7 +277,7 @@ static void peer_cred_root(void)
     running r;
     serve_unix(&r, &cfg, counts);
     as_nobody(r.addr, "65534 65534\n"); /* its true uid, not ours */
-    harness_roundtrip(r.addr, "hi\n", "0 0\n");
+    as_self(r.addr, "0 0\n");
     stop_server(&r);
 
     /* allow_uid 0: nobody is refused at the intake, root is served. */
@@ -274,7 +285,7 @@ static void peer_cred_root(void)
     cfg.allow_uid_count = 1;
     serve_unix(&r, &cfg, counts);
     as_nobody(r.addr, NULL);
-    harness_roundtrip(r.addr, "hi\n", "0 0\n");
+    as_self(r.addr, "0 0\n");
     stop_server(&r);
 
     /* allow_gid 65534 lets nobody in again. */

@@ -553,6 +553,28 @@ SS_API void ss_server_close(ss_server_t *s);
  * prefork: those of every worker, in the parent and in each worker). */
 SS_API int ss_server_active(const ss_server_t *s);
 
+/* Why a client was refused at the intake (closed at once; a datagram
+ * dropped) or its connection ended before the handler ran. Each is counted
+ * (ss__stats) and named in the log, the access log and /metrics. */
+typedef enum {
+    SS_REFUSED_MAX_CONNECTIONS, /* max_connections reached */
+    SS_REFUSED_PER_SOURCE,      /* max_per_source reached for its source */
+    SS_REFUSED_RATE,            /* its source's new-connection rate */
+    SS_REFUSED_DENY,            /* deny list, or not on the allow list */
+    SS_REFUSED_EMFILE,          /* out of descriptors: shed at accept */
+    SS_REFUSED_PROXY,           /* PROXY header missing, bad or untrusted */
+    SS_REFUSED_TLS,             /* TLS handshake failed */
+    SS_REFUSED_VERIFY,          /* verify_request said no */
+    SS_REFUSED_PEER_CRED,       /* allow_uid / allow_gid (unix peers) */
+    SS_REFUSED_UDP_BUDGET,      /* a datagram reply over its source's budget */
+    SS_REFUSED__COUNT
+} ss_refusal_t;
+
+/* The reason's label, as /metrics names it: "max_connections", "per_source",
+ * "rate", "deny", "emfile", "proxy", "tls", "verify", "peer_cred",
+ * "udp_budget"; "?" for a value out of range. */
+SS_API const char *ss_refusal_name(ss_refusal_t why);
+
 /* The configuration the server runs with (defaults filled in). */
 SS_API const ss_config_t *ss_server_config(const ss_server_t *s);
 

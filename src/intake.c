@@ -103,8 +103,10 @@ static void log_refusal(ss_server_t *s, const ss_addr_t *peer, ss_log_level_t le
     ss__log(s, level, "refused %s: %s", text, why);
 }
 
-static void refuse(ss_server_t *s, const ss__request *req, ss_log_level_t level, const char *why)
+static void refuse(ss_server_t *s, const ss__request *req, ss_refusal_t reason,
+                   ss_log_level_t level, const char *why)
 {
+    ss__stats_refused(s, reason);
     log_refusal(s, &req->peer, level, why);
     if (!ss__is_dgram(req->transport)) close(req->fd);
 }
@@ -116,6 +118,7 @@ static int verify_refuses(ss_server_t *s, const ss_addr_t *peer)
     if (!s->cfg.verify_request) return 0;
     int v = s->cfg.verify_request(s, peer, s->cfg.hook_ctx);
     if (v == 0) return 0;
+    ss__stats_refused(s, SS_REFUSED_VERIFY);
     log_refusal(s, peer, SS_LOG_DEBUG, v < 0 ? ss_strerror(v) : "verify_request");
     return 1;
 }
@@ -139,7 +142,7 @@ static int peer_allowed(ss_server_t *s, const ss__request *req)
     gid_t gid = 0;
     int rc = ss__peer_cred(req->fd, NULL, &uid, &gid);
     if (rc < 0) {
-        refuse(s, req, SS_LOG_DEBUG, ss_strerror(rc));
+        refuse(s, req, SS_REFUSED_PEER_CRED, SS_LOG_DEBUG, ss_strerror(rc));
         return 0;
     }
     if (id_listed(uid, cfg->allow_uid, cfg->allow_uid_count) ||
@@ -148,7 +151,7 @@ static int peer_allowed(ss_server_t *s, const ss__request *req)
     char why[96];
     snprintf(why, sizeof why, "peer uid %u gid %u not allowed (allow_uid, allow_gid)",
              (unsigned)uid, (unsigned)gid);
-    refuse(s, req, SS_LOG_DEBUG, why);
+    refuse(s, req, SS_REFUSED_PEER_CRED, SS_LOG_DEBUG, why);
     return 0;
 }
 
@@ -169,7 +172,7 @@ static int admit(ss_server_t *s, const ss__request *req)
     if (at_capacity(s)) {
         char why[64];
         snprintf(why, sizeof why, "max_connections (%d) reached", s->cfg.max_connections);
-        refuse(s, req, SS_LOG_WARN, why);
+        refuse(s, req, SS_REFUSED_MAX_CONNECTIONS, SS_LOG_WARN, why);
         return 0;
     }
     return 1;
@@ -205,6 +208,7 @@ static int shed_one(ss_server_t *s, const ss__listener *l, int err)
     }
     if (in->shared) pthread_mutex_unlock(&in->mu);
     if (fd >= 0) {
+        ss__stats_refused(s, SS_REFUSED_EMFILE);
         ss__log(s, SS_LOG_WARN, "accept: %s; refused a client", ss_strerror(err));
         return 0;
     }

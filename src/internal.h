@@ -443,6 +443,9 @@ typedef struct ss__shared {
     /* A request was taken in since service_actions last ran (set by event
      * loops and prefork workers, taken by the serving thread). */
     atomic_int actions_due;
+    /* Clients refused, by reason (ss_refusal_t): counted wherever the
+     * intake runs, summed here across threads and processes. */
+    atomic_ulong refused[SS_REFUSED__COUNT];
 } ss__shared;
 
 struct ss_server {
@@ -564,6 +567,8 @@ void ss__intake_free(ss_server_t *s);
 /* Several threads take requests in at once (event mode's loops): the spare
  * descriptor is then handed back under a lock (see intake.c). */
 void ss__intake_shared(ss_server_t *s);
+/* Counts a refusal of reason why (stats.c). */
+void ss__stats_refused(ss_server_t *s, ss_refusal_t why);
 
 /* Outcomes of ss__intake_accept besides 1 (a request) and 0 (a client dealt
  * with: refused, shed or failed on its own; try the next). */

@@ -87,6 +87,7 @@ void ss__conn_set_packet(ss_conn_t *c, char *packet, size_t len)
     c->rbuf = packet;
     c->rcap = c->rlen = len;
     c->rpos = 0;
+    c->bytes_in += len;
     c->flags |= SS__C_EOF; /* nothing follows the packet */
 }
 
@@ -206,6 +207,7 @@ static int send_stream(ss_conn_t *c, const char *p, size_t n)
         if (w >= 0) {
             p += w;
             n -= (size_t)w;
+            c->bytes_out += (uint64_t)w;
             busy();
             continue;
         }
@@ -229,7 +231,10 @@ static int send_datagram(ss_conn_t *c)
     }
     for (;;) {
         ssize_t w = sendto(c->fd, c->wbuf, c->wlen, MSG_NOSIGNAL, to, tolen);
-        if (w >= 0) break;
+        if (w >= 0) {
+            c->bytes_out += (uint64_t)w;
+            break;
+        }
         int err = ss__errno();
         if (err == -EINTR) continue;
         if (err == -EAGAIN) err = conn_wait(c, POLLOUT);
@@ -445,6 +450,7 @@ static ssize_t fill(ss_conn_t *c)
             ssize_t r = c->top->ops->recv(c->top, c->rbuf, c->rcap, &events);
             if (r > 0) {
                 c->rlen = (size_t)r;
+                c->bytes_in += (uint64_t)r;
                 if (rate_count(c, (size_t)r) < 0) return -ETIMEDOUT;
                 if ((size_t)r < c->rcap && (c->top->ops->flags & SS__LAYER_SHORT_READ_DRAINS))
                     c->flags |= SS__C_DRAINED; /* the next fill waits */

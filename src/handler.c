@@ -51,6 +51,7 @@ int ss__run_handler(ss_server_t *s, ss_conn_t *c)
     if (c->listener && c->listener->nlayers &&
         (start_layers(s, c) < 0 || (c->listener->admit_late && !ss__intake_admit_peer(s, c)))) {
         ctx->cancel_fd = saved_cancel;
+        ss__stats_session(s, c, -ECONNABORTED);
         return -ECONNABORTED;
     }
     void *hc = s->h.ctx;
@@ -70,5 +71,6 @@ int ss__run_handler(ss_server_t *s, ss_conn_t *c)
     }
     if (rc < 0) report(s, c, rc);
     ctx->cancel_fd = saved_cancel;
+    ss__stats_session(s, c, rc);
     return rc;
 }

@@ -389,6 +389,7 @@ void ss__conn_for_request(ss_server_t *s, ss_conn_t *c, const ss__request *req)
     c->listener = req->listener;
     c->peer = req->peer;
     c->local = req->local;
+    c->started_ms = ss_now_ms();
     if (s->cfg.min_rate > 0) {
         int64_t grace = s->cfg.min_rate_grace_ms > 0 ? s->cfg.min_rate_grace_ms : 5000;
         c->rate_from = ss_now_ms() + grace;

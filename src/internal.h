@@ -252,6 +252,8 @@ struct ss_conn {
     int64_t rate_from;            /* min_rate judges from then on (the grace's end) */
     int64_t waited_ms;            /* waiting not yet counted in rate */
     ss__rate rate;
+    uint64_t bytes_in, bytes_out; /* the session's payload (above every layer) */
+    int64_t started_ms;           /* when the intake built it (ss_now_ms) */
     size_t max_line;
     size_t bufsize; /* stream buffer size */
     size_t max_dgram;
@@ -446,6 +448,9 @@ typedef struct ss__shared {
     /* Clients refused, by reason (ss_refusal_t): counted wherever the
      * intake runs, summed here across threads and processes. */
     atomic_ulong refused[SS_REFUSED__COUNT];
+    /* Sessions ended (a stream connection or a datagram), their payload
+     * bytes, and those whose handler failed. */
+    atomic_ulong requests, bytes_in, bytes_out, handler_errors;
 } ss__shared;
 
 struct ss_server {
@@ -569,6 +574,9 @@ void ss__intake_free(ss_server_t *s);
 void ss__intake_shared(ss_server_t *s);
 /* Counts a refusal of reason why (stats.c). */
 void ss__stats_refused(ss_server_t *s, ss_refusal_t why);
+/* A session ended (handler.c, once per request a handler ran for, and for
+ * one whose layers failed to start): rc is ss__run_handler's result. */
+void ss__stats_session(ss_server_t *s, const ss_conn_t *c, int rc);
 
 /* Outcomes of ss__intake_accept besides 1 (a request) and 0 (a client dealt
  * with: refused, shed or failed on its own; try the next). */

@@ -172,6 +172,19 @@ static int cpu_item(const char **p, uint64_t *list, char *why, size_t cap)
     return 0;
 }
 
+/* --poller auto|epoll|io_uring (ss_poller_t). */
+static int opts_poller(const char *text, ss_poller_t *out, char *why, size_t cap)
+{
+    static const char *const names[] = {"auto", "epoll", "io_uring"};
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(text, names[i]) == 0) {
+            *out = (ss_poller_t)i;
+            return 0;
+        }
+    }
+    return fail(why, cap, "not auto, epoll or io_uring");
+}
+
 int opts_cpu_affinity(const char *text, ss_config_t *cfg, char *why, size_t cap)
 {
     if (!text || !*text) return fail(why, cap, "empty value");
@@ -357,6 +370,7 @@ enum {
     SO_GROUP,
     SO_SOCKMODE,
     SO_CPUAFF,
+    SO_POLLER,
     SO_TLS_CERT,
     SO_TLS_KEY,
     SO_TLS_CLIENT_CA,
@@ -380,6 +394,7 @@ static const struct option serve_longopts[] = {
     {"group", required_argument, NULL, SO_GROUP},
     {"socket-mode", required_argument, NULL, SO_SOCKMODE},
     {"cpu-affinity", required_argument, NULL, SO_CPUAFF},
+    {"poller", required_argument, NULL, SO_POLLER},
     {"tls-cert", required_argument, NULL, SO_TLS_CERT},
     {"tls-key", required_argument, NULL, SO_TLS_KEY},
     {"tls-client-ca", required_argument, NULL, SO_TLS_CLIENT_CA},
@@ -471,6 +486,9 @@ static int serve_option(void *p, int c, const char *v, char *err, size_t cap)
         break;
     case SO_SOCKMODE:
         rc = opts_mode(v, &cfg->unix_mode, why, sizeof why);
+        break;
+    case SO_POLLER:
+        rc = opts_poller(v, &cfg->poller, why, sizeof why);
         break;
     case SO_CPUAFF:
         o->cpus = v;

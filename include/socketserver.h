@@ -285,6 +285,18 @@ typedef enum ss_log_level {
 } ss_log_level_t;
 typedef void ss_log_fn(ss_log_level_t level, const char *msg, void *ctx);
 
+/* What the event mode's loops wait with (ss_config_t.poller). */
+typedef enum ss_poller {
+    SS_POLLER_AUTO = 0, /* the SS_POLLER environment variable ("epoll",
+                           "io_uring") when set, else epoll (socketserver(7),
+                           "Pollers", says why); io_uring falls back to epoll
+                           where the kernel refuses it */
+    SS_POLLER_EPOLL,    /* epoll(7) */
+    SS_POLLER_IO_URING  /* io_uring(7), multishot poll; ss_server_create fails
+                           with SS_EMODE in a build without liburing, or with
+                           the kernel's error where it refuses io_uring */
+} ss_poller_t;
+
 /* Which CPUs the event mode's loops and the prefork mode's workers run on
  * (sched_setaffinity(2)): loop or worker i on the i-th CPU of the set, in
  * ascending order, going round again when there are more of them than CPUs.
@@ -393,6 +405,7 @@ typedef struct ss_config {
      * overrides them. cpu_affinity pins event loops and prefork workers to
      * CPUs. Default SS_CPU_AFFINITY_NONE */
     ss_cpu_affinity_t cpu_affinity;
+    ss_poller_t poller;          /* event mode: epoll or io_uring. Default auto */
     /* SS_CPU_AFFINITY_LIST: CPU n is bit n % 64 of cpu_list[n / 64]; at least
      * one, each one the process may use, else -EINVAL. Default: none */
     uint64_t cpu_list[SS_CPU_LIST_WORDS];

@@ -72,8 +72,31 @@ typedef struct session {
 
 /* ------------------------------------------------------------- state */
 
+/* The poller the loops will use, tried once here so that a server asked for
+ * io_uring where it cannot have it fails at create, naming why, rather than
+ * in each loop. The choice is logged at debug (auto's fallback included). */
+static int check_poller(ss_server_t *s)
+{
+    if ((unsigned)s->cfg.poller > SS_POLLER_IO_URING) return ss__fail(-EINVAL, "event mode: poller");
+    ss__poller *p;
+    int rc = ss__poller_create(&p, 1, s->cfg.poller);
+    if (rc == SS_EMODE) return ss__fail(rc, "event mode: built without io_uring (liburing)");
+    if (rc < 0) return ss__fail(rc, "event mode: io_uring");
+    int want = ss__poller_resolve(s->cfg.poller);
+    const char *got = ss__poller_name(p);
+    ss__poller_destroy(p);
+    if (want == SS_POLLER_IO_URING && got[0] == 'e')
+        ss__log(s, SS_LOG_DEBUG, "event mode: epoll (the kernel refuses io_uring)");
+    else
+        ss__log(s, SS_LOG_DEBUG, "event mode: %s%s", got,
+                s->cfg.poller == SS_POLLER_AUTO ? " (auto)" : "");
+    return 0;
+}
+
 static int event_init(ss_server_t *s)
 {
+    int prc = check_poller(s);
+    if (prc < 0) return prc;
     event_state *st = calloc(1, sizeof *st);
     if (!st) return ss__fail(-ENOMEM, "event mode");
     st->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -351,7 +374,7 @@ static void *worker_main(void *arg)
     name_thread(w->index);
     ss__pin(s, w->index, "event: loop"); /* first: the loop's memory is then the CPU's node's */
     size_t stack = s->cfg.stack_size ? s->cfg.stack_size : SS__STACK_DEFAULT;
-    int rc = ss__loop_create(&w->loop, stack);
+    int rc = ss__loop_create_on(&w->loop, stack, s->cfg.poller);
     if (rc == 0) {
         ss__loop_buffers(w->loop, s->cfg.buffer_size, BUF_CACHE);
         rc = spawn_acceptors(w);
@@ -502,7 +525,7 @@ static int event_process(ss_server_t *s, ss__request *req)
     event_state *st = s->mode_state;
     if (!st->local) {
         size_t stack = s->cfg.stack_size ? s->cfg.stack_size : SS__STACK_DEFAULT;
-        int rc = ss__loop_create(&st->local, stack);
+        int rc = ss__loop_create_on(&st->local, stack, s->cfg.poller);
         if (rc < 0) {
             ss__request_drop(req);
             return ss__fail(rc, "event: loop");

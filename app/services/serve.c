@@ -60,6 +60,8 @@ static void print_help(FILE *f)
           "      --cpu-affinity WHICH event loop or prefork worker i on the i-th CPU:\n"
           "                           auto (those the process may use), a LIST such as\n"
           "                           0,2-3, or none (the default)\n"
+          "      --poller WHICH       event mode: auto (the default: epoll, or SS_POLLER),\n"
+          "                           epoll or io_uring\n"
           "      --max-connections N  sessions at once; beyond, a client is closed at\n"
           "                           once (default 1024, 0: no limit)\n"
           "      --idle-timeout S     end a session silent for S seconds (default 0: never)\n"

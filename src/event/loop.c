@@ -95,7 +95,7 @@ static void seam_closing(void *self, int fd);
 
 /* ----------------------------------------------------------- lifecycle */
 
-static int loop_init(ss__loop *l, size_t stack_size)
+static int loop_init(ss__loop *l, size_t stack_size, int poller_kind)
 {
     ss__coro_init_main(&l->main);
     ss__stack_pool_init(&l->pool, SS__STACK_FREE_MAX);
@@ -109,16 +109,26 @@ static int loop_init(ss__loop *l, size_t stack_size)
     pthread_mutex_init(&l->mu, NULL);
     l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (l->wake_fd < 0) return -errno;
-    int rc = ss__poller_create(&l->poller, 512);
+    int rc = ss__poller_create(&l->poller, 512, poller_kind);
     if (rc == 0) rc = ss__poller_add(l->poller, l->wake_fd, SS__POLLER_IN);
     return rc;
 }
 
 int ss__loop_create(ss__loop **out, size_t stack_size)
 {
+    return ss__loop_create_on(out, stack_size, SS_POLLER_AUTO);
+}
+
+const char *ss__loop_poller_name(const ss__loop *l)
+{
+    return ss__poller_name(l->poller);
+}
+
+int ss__loop_create_on(ss__loop **out, size_t stack_size, int poller_kind)
+{
     ss__loop *l = calloc(1, sizeof *l);
     if (!l) return -ENOMEM;
-    int rc = loop_init(l, stack_size);
+    int rc = loop_init(l, stack_size, poller_kind);
     if (rc == 0) rc = ss__coro_guard_thread_init();
     if (rc != 0) {
         if (l->poller) ss__poller_destroy(l->poller);
@@ -499,7 +509,10 @@ static void fd_drop(ss__loop *l, int fd, int del)
     if (!l || fd < 0 || fd >= l->nfds) return;
     fdent *e = &l->fds[fd];
     while (e->waiters) wake(l, e->waiters, -EBADF);
-    if (del && (e->kind == FD_WATCHED || e->kind == FD_CANCEL)) ss__poller_del(l->poller, fd);
+    if (del && (e->kind == FD_WATCHED || e->kind == FD_CANCEL))
+        ss__poller_del(l->poller, fd);
+    else if (!del)
+        ss__poller_closing(l->poller, fd);
     *e = (fdent){0};
 }
 

@@ -18,6 +18,10 @@ typedef struct ss__loop ss__loop;
  * Installs the stack overflow report (coro.h) for this thread.
  * Returns 0 or a negative errno. */
 int ss__loop_create(ss__loop **out, size_t stack_size);
+/* The same on the poller kind asks (an ss_poller_t; ss__loop_create: auto). */
+int ss__loop_create_on(ss__loop **out, size_t stack_size, int poller_kind);
+/* "epoll" or "io_uring": what l waits with. */
+const char *ss__loop_poller_name(const ss__loop *l);
 
 /* Frees the loop. Tasks still parked are dropped without being resumed
  * (their stacks are unmapped, nothing they own is freed): stop them first. */

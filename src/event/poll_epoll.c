@@ -1,6 +1,6 @@
 /* poll_epoll.c - the poller on Linux epoll(7). Edge-triggered: the loop
  * latches each edge until a coroutine consumes it, so none is lost. */
-#include "poller.h"
+#include "poll_epoll.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -8,16 +8,16 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-struct ss__poller {
+struct ss__epoll {
     int epfd;
     int max;
     struct epoll_event *ev;
     ss__poll_event *out;
 };
 
-int ss__poller_create(ss__poller **out, int max_events)
+int ss__epoll_create(ss__epoll **out, int max_events)
 {
-    ss__poller *p = calloc(1, sizeof *p);
+    ss__epoll *p = calloc(1, sizeof *p);
     if (!p) return -ENOMEM;
     p->max = max_events > 0 ? max_events : 256;
     p->ev = calloc((size_t)p->max, sizeof *p->ev);
@@ -25,14 +25,14 @@ int ss__poller_create(ss__poller **out, int max_events)
     p->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (!p->ev || !p->out || p->epfd < 0) {
         int err = p->epfd < 0 ? -errno : -ENOMEM;
-        ss__poller_destroy(p);
+        ss__epoll_destroy(p);
         return err;
     }
     *out = p;
     return 0;
 }
 
-void ss__poller_destroy(ss__poller *p)
+void ss__epoll_destroy(ss__epoll *p)
 {
     if (!p) return;
     if (p->epfd >= 0) close(p->epfd);
@@ -53,13 +53,13 @@ static unsigned epoll_flags(int how)
     }
 }
 
-int ss__poller_add(ss__poller *p, int fd, int how)
+int ss__epoll_add(ss__epoll *p, int fd, int how)
 {
     struct epoll_event e = {.events = epoll_flags(how), .data.fd = fd};
     return epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &e) == 0 ? 0 : -errno;
 }
 
-int ss__poller_del(ss__poller *p, int fd)
+int ss__epoll_del(ss__epoll *p, int fd)
 {
     struct epoll_event e = {0}; /* non-NULL for kernels before 2.6.9 */
     return epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, &e) == 0 ? 0 : -errno;
@@ -76,7 +76,7 @@ static unsigned poll_bits(unsigned e)
     return r;
 }
 
-int ss__poller_wait(ss__poller *p, int timeout_ms, const ss__poll_event **out)
+int ss__epoll_wait(ss__epoll *p, int timeout_ms, const ss__poll_event **out)
 {
     int n = epoll_wait(p->epfd, p->ev, p->max, timeout_ms);
     if (n < 0) return errno == EINTR ? 0 : -errno;

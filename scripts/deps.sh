@@ -7,9 +7,11 @@ set -u
 # libclang-rt-dev: libFuzzer, for scripts/fuzz.sh (clang only recommends it).
 # libssl-dev: OpenSSL 3, which the build finds for TLS (tls://), and the
 # openssl program, which makes the TLS tests' certificates and talks to us.
+# liburing-dev: io_uring, which the build finds for the event mode's second
+# poller (serve --poller io_uring).
 # haproxy: the load balancer in front of serve --proxy-protocol (cli_proxy_haproxy_*).
 want=(rdate socat netcat-openbsd openbsd-inetd groff-base clang libclang-rt-dev valgrind gcovr
-  clang-tidy cppcheck libssl-dev openssl haproxy)
+  clang-tidy cppcheck libssl-dev openssl haproxy liburing-dev)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

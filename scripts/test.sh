@@ -4,6 +4,7 @@
 #   1. gcc, AddressSanitizer + UndefinedBehaviorSanitizer, -Werror: all tests;
 #   2. clang (gcc if clang is missing), ThreadSanitizer, -Werror: the tests
 #      of the threaded modes and of the event runtime;
+#   (both run the event mode's tests a second time on the io_uring poller);
 #   3. clang-tidy and cppcheck over src/, app/ and examples/ (scripts/lint.sh).
 # Long runs (soak, full benchmarks, fuzzing) have their own commands (README).
 set -euo pipefail
@@ -37,6 +38,20 @@ CC=gcc configure_build build-asan -DSS_SANITIZE=address,undefined
 status=0
 echo "== tests 1/2: everything"
 ctest --test-dir build-asan -j "$jobs" --output-on-failure || status=1
+# The event mode's tests once more on the io_uring poller (SS_POLLER makes it
+# the default), where the build has liburing and the kernel allows it.
+event_tests='(^event\.|\.event(\.|$)|_event_)'
+run_uring() { # build dir, ctest args...
+  local dir=$1 why
+  shift
+  if why=$("$dir/tests/event/test_event_poller" available); then
+    SS_POLLER=io_uring ctest --test-dir "$dir" -j "$jobs" --output-on-failure "$@" || status=1
+  else
+    echo "$why"
+  fi
+}
+echo "== tests 1/2, again: the event mode on io_uring"
+run_uring build-asan -R "$event_tests"
 
 tsan_cc=clang
 command -v clang >/dev/null || tsan_cc=gcc
@@ -44,6 +59,8 @@ echo "== build 2/2: $tsan_cc, ThreadSanitizer"
 CC=$tsan_cc configure_build build-tsan -DSS_SANITIZE=thread
 echo "== tests 2/2: threaded modes and the event runtime under TSan"
 ctest --test-dir build-tsan -j "$jobs" --output-on-failure -L "tsan|event" || status=1
+echo "== tests 2/2, again: the event mode on io_uring under TSan"
+run_uring build-tsan -L "tsan|event" -R "$event_tests"
 
 echo "== lint: clang-tidy and cppcheck (scripts/lint.sh)"
 if command -v clang-tidy >/dev/null && command -v cppcheck >/dev/null; then

@@ -16,10 +16,9 @@
 #include <unistd.h>
 
 static int kind = SS_POLLER_EPOLL;
-static int refuse_uring; /* the wrapped setup fails with -EPERM */
-
 #ifdef SS_HAVE_URING
 #include <liburing.h>
+static int refuse_uring; /* the wrapped setup fails with -EPERM */
 int __real_io_uring_queue_init_params(unsigned entries, struct io_uring *ring,
                                       struct io_uring_params *p);
 int __wrap_io_uring_queue_init_params(unsigned entries, struct io_uring *ring,

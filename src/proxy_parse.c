@@ -155,16 +155,49 @@ static int v2_ssl(const unsigned char *v, size_t len, ss__proxy_hdr *out)
     return 0;
 }
 
+/* CRC-32C (Castagnoli, reflected polynomial 0x82F63B78, RFC 3720 section
+ * B.4) over n bytes, continuing from crc (~0 to start; the result is
+ * complemented at the end by the caller). Bitwise: a header is at most a
+ * couple of KiB and the checksum is optional, so no table is worth it. */
+static uint32_t crc32c_update(uint32_t crc, const unsigned char *p, size_t n)
+{
+    while (n--) {
+        crc ^= *p++;
+        for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+    }
+    return crc;
+}
+
+/* Section 2.2.2: PP2_TYPE_CRC32C's value is the CRC-32C of the whole header
+ * (TLVs included) computed with the value's own 4 bytes as zeros, in network
+ * byte order. The receiver "MUST" check it and drop the connection on a
+ * mismatch. at is the value's offset in the header of total bytes. */
+static int crc_ok(const unsigned char *h, size_t total, size_t at)
+{
+    static const unsigned char zero[4] = {0};
+    uint32_t crc = crc32c_update(~0u, h, at);
+    crc = crc32c_update(crc, zero, 4);
+    crc = ~crc32c_update(crc, h + at + 4, total - at - 4);
+    uint32_t want = (uint32_t)h[at] << 24 | (uint32_t)h[at + 1] << 16 | (uint32_t)h[at + 2] << 8 |
+                    h[at + 3];
+    return crc == want;
+}
+
 /* Section 2.2.x: TLVs follow the addresses, each a type, a 16-bit length
  * and that many bytes, up to the header's end; each is checked against
- * what is left, and those not known are skipped. */
-static int v2_tlvs(const unsigned char *p, size_t len, ss__proxy_hdr *out)
+ * what is left, and those not known are skipped. h is the whole header
+ * (total bytes), the TLVs start at off. -1: malformed; -2: a checksum
+ * that does not match. */
+static int v2_tlvs(const unsigned char *h, size_t total, size_t off, ss__proxy_hdr *out)
 {
+    const unsigned char *p = h + off;
+    size_t len = total - off;
     for (size_t i = 0; i < len;) {
         if (len - i < 3) return -1;
         size_t vl = be16(p + i + 1);
         if (len - i - 3 < vl) return -1;
         if (p[i] == 0x20 && v2_ssl(p + i + 3, vl, out) < 0) return -1;
+        if (p[i] == 0x03 && (vl != 4 || !crc_ok(h, total, off + i + 3))) return vl != 4 ? -1 : -2;
         i += 3 + vl;
     }
     return 0;
@@ -229,8 +262,9 @@ static int parse_v2(const unsigned char *buf, size_t n, ss__proxy_hdr *out, char
     size_t used = 0;
     if (v2_addrs(buf, len, out, &used) < 0)
         return bad(-EPROTO, why, cap, "v2: a bad family, protocol or address length");
-    if (v2_tlvs(buf + 16 + used, len - used, out) < 0)
-        return bad(-EPROTO, why, cap, "v2: a TLV past the header's end");
+    int t = v2_tlvs(buf, 16 + len, 16 + used, out);
+    if (t == -2) return bad(-EPROTO, why, cap, "v2: CRC32C mismatch");
+    if (t < 0) return bad(-EPROTO, why, cap, "v2: a TLV past the header's end or malformed");
     return (int)(16 + len);
 }
 

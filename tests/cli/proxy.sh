@@ -147,7 +147,9 @@ via() {
 }
 
 # HAProxy 2.6 in TCP mode in front of serve: send-proxy-v2 with health
-# checks (check-send-proxy: a v2 LOCAL header) and send-proxy (v1). The
+# checks (check-send-proxy: a v2 LOCAL header) and a CRC32C TLV on each v2
+# header (proxy-v2-options crc32c: checked against HAProxy's own), and
+# send-proxy (v1). The
 # client's own address (127.0.0.5, 127.0.0.6: haproxy connects from
 # 127.0.0.1) reaches the server's log; the checks keep the servers up.
 case_haproxy() {
@@ -168,7 +170,7 @@ frontend v1
     bind 127.0.0.1:@F2@
     default_backend v1
 backend v2
-    server s2 $(addr s2 tcp | cut -c7-) send-proxy-v2 check check-send-proxy inter 100ms rise 2 fall 1
+    server s2 $(addr s2 tcp | cut -c7-) send-proxy-v2 proxy-v2-options crc32c check check-send-proxy inter 100ms rise 2 fall 1
 backend v1
     server s1 $(addr s1 tcp | cut -c7-) send-proxy check check-send-proxy inter 100ms rise 2 fall 1
 CFG

@@ -78,6 +78,62 @@ static const unsigned char tls_tlvs[] = {
     0x22, 0x00, 0x03, 'b',  'o', 'b', 0x04, 0x00, 0x02, 0,   0 /* CN, NOOP */
 };
 
+/* CRC-32C, the test's own (checked against the standard check value of
+ * "123456789", RFC 3720 section B.4's polynomial). */
+static uint32_t crc32c(const unsigned char *p, size_t n)
+{
+    uint32_t crc = ~0u;
+    while (n--) {
+        crc ^= *p++;
+        for (int k = 0; k < 8; k++) crc = crc & 1 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+    }
+    return ~crc;
+}
+
+/* A v2 TCP4 header with a PP2_TYPE_CRC32C TLV (section 2.2.2), its value
+ * the checksum of the header with the value zeroed; then the SSL TLVs. */
+static size_t v2_crc(unsigned char *out)
+{
+    unsigned char t[7 + sizeof tls_tlvs] = {0x03, 0x00, 0x04, 0, 0, 0, 0};
+    memcpy(t + 7, tls_tlvs, sizeof tls_tlvs);
+    size_t n = v2_tcp(out, "10.9.8.7", 1234, "10.0.0.1", 80, t, sizeof t);
+    uint32_t c = crc32c(out, n);
+    size_t at = 16 + 12 + 3;
+    out[at] = (unsigned char)(c >> 24);
+    out[at + 1] = (unsigned char)(c >> 16);
+    out[at + 2] = (unsigned char)(c >> 8);
+    out[at + 3] = (unsigned char)c;
+    return n;
+}
+
+static void case_crc(void)
+{
+    const unsigned any = SS__PROXY_ACCEPT_V1 | SS__PROXY_ACCEPT_V2;
+    ASSERT_EQ(crc32c((const unsigned char *)"123456789", 9), 0xE3069283u);
+    unsigned char b[SS__PROXY_V2_MAX + 64];
+    ss__proxy_hdr h;
+    char why[80];
+    size_t n = v2_crc(b);
+    ASSERT_EQ(ss__proxy_parse(b, n, any, &h, why, sizeof why), (int)n);
+    ASSERT_STR_EQ(h.ssl_cn, "bob");
+    /* Any byte changed is refused, but the length (then the header is
+     * another size) and the CRC TLV's type (then there is no checksum). */
+    for (size_t i = 0; i < n; i++) {
+        if (i == 14 || i == 15 || i == 16 + 12) continue;
+        b[i] ^= 0x40;
+        int rc = ss__proxy_parse(b, n, SS__PROXY_ACCEPT_V2, &h, why, sizeof why);
+        if (rc != -EPROTO) FAIL_AT("byte %zu flipped: %d (%s)", i, rc, why);
+        b[i] ^= 0x40;
+    }
+    ASSERT_EQ(ss__proxy_parse(b, n, any, &h, why, sizeof why), (int)n);
+    b[16 + 12 + 3] ^= 1;
+    ASSERT_EQ(ss__proxy_parse(b, n, any, &h, why, sizeof why), -EPROTO);
+    ASSERT_STR_EQ(why, "v2: CRC32C mismatch");
+    b[16 + 12 + 3] ^= 1;
+    b[16 + 12 + 2] = 3; /* a CRC32C TLV of 3 bytes */
+    ASSERT_EQ(ss__proxy_parse(b, n, any, &h, why, sizeof why), -EPROTO);
+}
+
 /* ---------------------------------------------------------- the server */
 
 static int verify(ss_server_t *s, const ss_addr_t *peer, void *ctx)
@@ -464,6 +520,10 @@ int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "parse") == 0) {
         case_parse();
+        return 0;
+    }
+    if (argc == 2 && strcmp(argv[1], "crc") == 0) {
+        case_crc();
         return 0;
     }
     if (argc == 2 && strcmp(argv[1], "config") == 0) {

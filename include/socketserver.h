@@ -562,6 +562,15 @@ SS_API int ss_server_shutdown(ss_server_t *s);
  * the server is logged and left allocated rather than freed under them. */
 SS_API void ss_server_close(ss_server_t *s);
 
+/* The first half of ss_server_close: closes the listeners and waits for
+ * (then cancels) the running handlers exactly as it does, but frees
+ * nothing, so that another thread may still read ss_server_stats and
+ * ss_server_active while the drain runs (a status page saying "draining").
+ * ss_server_close afterwards only frees. Call it from the thread that
+ * serves, after ss_server_serve() has returned; once. Returns how many
+ * handlers still run (0 when all ended). */
+SS_API int ss_server_drain(ss_server_t *s);
+
 /* Requests running now, in this process's view (fork: live children;
  * prefork: those of every worker, in the parent and in each worker). */
 SS_API int ss_server_active(const ss_server_t *s);
@@ -587,6 +596,37 @@ typedef enum {
  * "rate", "deny", "emfile", "proxy", "tls", "verify", "peer_cred",
  * "udp_budget"; "?" for a value out of range. */
 SS_API const char *ss_refusal_name(ss_refusal_t why);
+
+/* A snapshot of the server's counters (ss_server_stats): since
+ * ss_server_create, summed over every thread, event loop and child process
+ * (fork, prefork). Counters only grow; active is a gauge. */
+#define SS_STATS_BUCKETS 15 /* session-duration buckets, the last one +Inf */
+typedef struct ss_stats {
+    uint64_t accepted; /* stream connections accept(2) gave, refused ones included;
+                          datagrams have none (each is a request) */
+    uint64_t active;   /* requests running now (ss_server_active) */
+    uint64_t refused[SS_REFUSED__COUNT]; /* clients refused, by ss_refusal_t */
+    uint64_t requests;       /* sessions a handler ran for: connections or datagrams */
+    uint64_t bytes_in;       /* payload bytes received (above TLS and PROXY) */
+    uint64_t bytes_out;      /* payload bytes sent */
+    uint64_t handler_errors; /* requests that ended in an error (timeouts included) */
+    uint64_t timeouts;       /* requests that ended in -ETIMEDOUT: idle, line,
+                                min_rate or request timeout */
+    uint64_t duration_sum_ms; /* the requests' durations, summed */
+    /* Requests that lasted at most duration_le_ms[i] (cumulative, as
+     * Prometheus's histogram buckets are): the last bucket, whose bound is
+     * UINT64_MAX (+Inf), counts every request. */
+    uint64_t duration_le_ms[SS_STATS_BUCKETS];
+    uint64_t duration_bucket[SS_STATS_BUCKETS];
+} ss_stats_t;
+
+/* Fills *out with the server's counters now. The counters are kept without
+ * a lock (each thread or process adds to a block of its own, in memory its
+ * fork children share): the snapshot sums them, each exact, though the
+ * fields are read one after another while requests run. Any thread, any
+ * time between ss_server_create and ss_server_close. Returns 0, or
+ * SS_EUSAGE for a NULL argument. */
+SS_API int ss_server_stats(const ss_server_t *s, ss_stats_t *out);
 
 /* The configuration the server runs with (defaults filled in). */
 SS_API const ss_config_t *ss_server_config(const ss_server_t *s);

@@ -171,6 +171,7 @@ static int start_layer(ss_conn_t *c, ss__layer *l)
         rc = ss__wait(c->fd, events, ss__min_deadline(wait_deadline(c), l->deadline), c->cancel_fd);
         if (rc < 0) break;
     }
+    if (rc < 0) c->failed = l->ops;
     return rc < 0 ? ss__conn_fail(c, rc, l->ops->name) : 0;
 }
 

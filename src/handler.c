@@ -38,7 +38,10 @@ static int start_layers(ss_server_t *s, ss_conn_t *c)
     for (int i = 0; l && i < l->nlayers && rc == 0; i++)
         rc = l->layers[i].push(c, l->layers[i].arg);
     if (rc == 0) rc = ss__conn_start(c);
-    if (rc < 0) report(s, c, rc);
+    if (rc < 0) {
+        if (c->failed) ss__stats_refused(s, (ss_refusal_t)c->failed->refusal);
+        report(s, c, rc);
+    }
     return rc;
 }
 
@@ -51,6 +54,7 @@ int ss__run_handler(ss_server_t *s, ss_conn_t *c)
     if (c->listener && c->listener->nlayers &&
         (start_layers(s, c) < 0 || (c->listener->admit_late && !ss__intake_admit_peer(s, c)))) {
         ctx->cancel_fd = saved_cancel;
+        c->flags |= SS__C_REFUSED;
         ss__stats_session(s, c, -ECONNABORTED);
         return -ECONNABORTED;
     }

@@ -208,6 +208,7 @@ static int shed_one(ss_server_t *s, const ss__listener *l, int err)
     }
     if (in->shared) pthread_mutex_unlock(&in->mu);
     if (fd >= 0) {
+        ss__stats_accepted(s);
         ss__stats_refused(s, SS_REFUSED_EMFILE);
         ss__log(s, SS_LOG_WARN, "accept: %s; refused a client", ss_strerror(err));
         return 0;
@@ -267,6 +268,7 @@ int ss__intake_accept(ss_server_t *s, const ss__listener *l, ss__request *req)
     req->peer.len = sizeof req->peer.sa;
     int fd = accept_fd(s, l, req);
     if (fd < 0) return accept_failed(s, l, fd);
+    ss__stats_accepted(s);
     req->fd = fd;
     setup_accepted(s, l, req);
     return admit(s, req);

@@ -193,6 +193,9 @@ typedef struct ss__layer_ops {
     /* Optional: what the layer knows (ss__layer_info_t), or NULL if it
      * does not know that: the accessors ask each layer from the top. */
     const char *(*info)(const ss__layer *l, int what);
+    /* With start: the ss_refusal_t a server counts when start fails (a
+     * PROXY header, a TLS handshake). */
+    int refusal;
 } ss__layer_ops;
 
 enum { SS__LAYER_SHORT_READ_DRAINS = 1u << 0 };
@@ -232,7 +235,9 @@ enum {
     SS__C_OWN_RBUF = 1u << 4, /* rbuf is malloc'd by the connection */
     SS__C_FAILED = 1u << 5,   /* a write failed: later writes fail fast */
     SS__C_REPLY = 1u << 6,    /* datagram: a reply was written, even an empty one */
-    SS__C_MEASURED = 1u << 7  /* inside a line or record: waits count for min_rate */
+    SS__C_MEASURED = 1u << 7, /* inside a line or record: waits count for min_rate */
+    SS__C_REFUSED = 1u << 8   /* ended before its handler ran: a layer's start or
+                                 the late admission refused it (counted there) */
 };
 
 typedef struct ss__listener ss__listener;
@@ -254,6 +259,7 @@ struct ss_conn {
     ss__rate rate;
     uint64_t bytes_in, bytes_out; /* the session's payload (above every layer) */
     int64_t started_ms;           /* when the intake built it (ss_now_ms) */
+    const ss__layer_ops *failed;  /* the layer whose start failed (NULL: none) */
     size_t max_line;
     size_t bufsize; /* stream buffer size */
     size_t max_dgram;
@@ -438,6 +444,20 @@ typedef struct ss__dgram_batch ss__dgram_batch;
 
 /* What the server shares with its fork children and prefork workers: one
  * MAP_SHARED page, so that they see the parent's writes and it sees theirs. */
+/* stats.c: one block of counters (see the design at the top of stats.c).
+ * A thread or process adds to its own stripe of SS__STATS_STRIPES; each
+ * stripe fills whole cache lines, so that two stripes never share one. */
+#define SS__STATS_STRIPES 64
+#define SS__CACHE_LINE    64
+typedef struct ss__stripe {
+    _Alignas(SS__CACHE_LINE) atomic_ulong accepted;
+    atomic_ulong requests, bytes_in, bytes_out, handler_errors, timeouts, duration_sum_ms;
+    atomic_ulong refused[SS_REFUSED__COUNT];
+    atomic_ulong duration[SS_STATS_BUCKETS]; /* per bucket, not cumulative */
+} ss__stripe;
+
+/* What the server shares with its fork children and prefork workers: one
+ * MAP_SHARED mapping, so that they see the parent's writes and it sees theirs. */
 typedef struct ss__shared {
     /* Set with cancel_fd: checked by every read and write, even one that
      * never waits (a chargen writing to a fast reader). */
@@ -445,12 +465,8 @@ typedef struct ss__shared {
     /* A request was taken in since service_actions last ran (set by event
      * loops and prefork workers, taken by the serving thread). */
     atomic_int actions_due;
-    /* Clients refused, by reason (ss_refusal_t): counted wherever the
-     * intake runs, summed here across threads and processes. */
-    atomic_ulong refused[SS_REFUSED__COUNT];
-    /* Sessions ended (a stream connection or a datagram), their payload
-     * bytes, and those whose handler failed. */
-    atomic_ulong requests, bytes_in, bytes_out, handler_errors;
+    /* The counters (stats.c), summed by ss_server_stats. */
+    ss__stripe stats[SS__STATS_STRIPES];
 } ss__shared;
 
 struct ss_server {
@@ -471,6 +487,8 @@ struct ss_server {
     atomic_int shutdown;   /* set by ss_server_shutdown */
     atomic_int active;     /* running requests */
     atomic_int closed;     /* listeners closed */
+    int drained;           /* ss_server_drain has run (drain_left: its result) */
+    int drain_left;
     pid_t pid;             /* the process that created the server */
     int64_t last_actions;  /* when service_actions last ran */
     struct ss__intake *in; /* intake.c: the reserve descriptor and its lock */
@@ -574,6 +592,8 @@ void ss__intake_free(ss_server_t *s);
 void ss__intake_shared(ss_server_t *s);
 /* Counts a refusal of reason why (stats.c). */
 void ss__stats_refused(ss_server_t *s, ss_refusal_t why);
+/* Counts a stream connection accept(2) gave (stats.c). */
+void ss__stats_accepted(ss_server_t *s);
 /* A session ended (handler.c, once per request a handler ran for, and for
  * one whose layers failed to start): rc is ss__run_handler's result. */
 void ss__stats_session(ss_server_t *s, const ss_conn_t *c, int rc);

@@ -172,6 +172,7 @@ static const ss__layer_ops proxy_ops = {
     .shutdown = proxy_shutdown,
     .close = proxy_close,
     .info = proxy_info,
+    .refusal = SS_REFUSED_PROXY,
 };
 
 int ss__proxy_push(ss_conn_t *c, void *arg)

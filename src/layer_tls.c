@@ -269,6 +269,7 @@ static const ss__layer_ops tls_ops = {
     .shutdown = tls_shutdown,
     .close = tls_close,
     .info = tls_info,
+    .refusal = SS_REFUSED_TLS,
 };
 
 /* ------------------------------------------------------------ pushing */

@@ -154,11 +154,21 @@ static int drain(ss_server_t *s)
     return left;
 }
 
+int ss_server_drain(ss_server_t *s)
+{
+    if (!s) return 0;
+    if (!s->drained) {
+        ss__close_listeners(s);
+        s->drain_left = drain(s);
+        s->drained = 1;
+    }
+    return s->drain_left;
+}
+
 void ss_server_close(ss_server_t *s)
 {
     if (!s) return;
-    ss__close_listeners(s);
-    int left = drain(s);
+    int left = ss_server_drain(s);
     if (left > 0) {
         /* Handlers stuck outside the library still use the server: keep it
          * (a bounded leak) rather than free memory they will touch. */

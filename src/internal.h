@@ -594,6 +594,8 @@ void ss__intake_shared(ss_server_t *s);
 void ss__stats_refused(ss_server_t *s, ss_refusal_t why);
 /* Counts a stream connection accept(2) gave (stats.c). */
 void ss__stats_accepted(ss_server_t *s);
+/* The counters summed over every stripe into *out (but out->active). */
+void ss__stats_sum(const ss_server_t *s, ss_stats_t *out);
 /* A session ended (handler.c, once per request a handler ran for, and for
  * one whose layers failed to start): rc is ss__run_handler's result. */
 void ss__stats_session(ss_server_t *s, const ss_conn_t *c, int rc);

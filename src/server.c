@@ -131,6 +131,15 @@ int ss_server_active(const ss_server_t *s)
     return ss__active(s);
 }
 
+int ss_server_stats(const ss_server_t *s, ss_stats_t *out)
+{
+    if (!s || !out) return ss__fail(SS_EUSAGE, "ss_server_stats");
+    ss__stats_sum(s, out);
+    int active = ss__active(s);
+    out->active = active > 0 ? (uint64_t)active : 0;
+    return 0;
+}
+
 int ss_server_shutdown(ss_server_t *s)
 {
     atomic_store(&s->shutdown, 1);

@@ -139,9 +139,8 @@ static void sum_stripe(const ss__stripe *st, ss_stats_t *out)
     for (int i = 0; i < SS_STATS_BUCKETS; i++) out->duration_bucket[i] += get(&st->duration[i]);
 }
 
-int ss_server_stats(const ss_server_t *s, ss_stats_t *out)
+void ss__stats_sum(const ss_server_t *s, ss_stats_t *out)
 {
-    if (!s || !out) return ss__fail(SS_EUSAGE, "ss_server_stats");
     memset(out, 0, sizeof *out);
     for (int i = 0; s->shared && i < SS__STATS_STRIPES; i++) sum_stripe(&s->shared->stats[i], out);
     /* Cumulative, as Prometheus's le buckets are. */
@@ -149,7 +148,4 @@ int ss_server_stats(const ss_server_t *s, ss_stats_t *out)
         out->duration_le_ms[i] = bucket_ms[i];
         if (i > 0) out->duration_bucket[i] += out->duration_bucket[i - 1];
     }
-    int active = ss__active(s);
-    out->active = active > 0 ? (uint64_t)active : 0;
-    return 0;
 }

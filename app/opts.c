@@ -381,6 +381,7 @@ enum {
     SO_REQUEST_TIMEOUT,
     SO_ALLOW_UID,
     SO_ALLOW_GID,
+    SO_STATS,
 };
 
 static const struct option serve_longopts[] = {
@@ -405,6 +406,7 @@ static const struct option serve_longopts[] = {
     {"request-timeout", required_argument, NULL, SO_REQUEST_TIMEOUT},
     {"allow-uid", required_argument, NULL, SO_ALLOW_UID},
     {"allow-gid", required_argument, NULL, SO_ALLOW_GID},
+    {"stats", required_argument, NULL, SO_STATS},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -527,6 +529,12 @@ static int serve_option(void *p, int c, const char *v, char *err, size_t cap)
     case SO_ALLOW_GID:
         rc = opts_id_list(v, cfg->allow_gid, SS_PEER_IDS_MAX, &cfg->allow_gid_count, why,
                           sizeof why);
+        break;
+    case SO_STATS:
+        /* Parsed and bound by the caller (stats_http.c), which resolves it. */
+        if (strncmp(v, "tcp://", 6) != 0 && strncmp(v, "unix:", 5) != 0)
+            rc = fail(why, sizeof why, "tcp://HOST:PORT or unix:PATH");
+        o->stats = v;
         break;
     case 'v':
         cfg->log_level = SS_LOG_DEBUG;

@@ -74,6 +74,7 @@ typedef struct serve_opts {
     const char *user;  /* --user: point into argv; NULL: not given */
     const char *group; /* --group */
     const char *cpus;  /* --cpu-affinity as given, for messages; NULL: not given */
+    const char *stats; /* --stats ADDRESS (tcp:// or unix:), in argv; NULL: none */
 } serve_opts_t;
 
 /* Parses `serve SERVICE [ADDRESS ...] [options]` (argv[0] is "serve"). GNU

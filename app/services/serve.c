@@ -7,6 +7,7 @@
 #include "opts.h"
 #include "privs.h"
 #include "services.h"
+#include "stats_http.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -95,14 +96,20 @@ static void print_help(FILE *f)
           "                           PROXY protocol header of version V (v1, v2 or any),\n"
           "                           read within 5 s; its address is the client's\n"
           "      --proxy-from CIDR,...  the proxies trusted to send it (default\n"
-          "                           127.0.0.0/8,::1); others are closed\n"
+          "                           127.0.0.0/8,::1); others are closed\n",
+          f);
+    fputs("      --stats ADDRESS      serve HTTP on ADDRESS (tcp://HOST:PORT or unix:PATH):\n"
+          "                           /metrics (Prometheus), /healthz (503 while\n"
+          "                           draining), / (a status page); SIGUSR1 logs the\n"
+          "                           counters, with or without it\n"
           "  -v, --verbose            log debug messages too\n"
           "  -q, --quiet              log warnings and errors only\n"
           "  -h, --help               show this help\n"
           "  -V, --version            show the version\n"
           "\nDurations are seconds (1.5, 0.25) or milliseconds (500ms); sizes take\n"
           "k, M, G (1024-based). Each bound listener prints \"listening ADDRESS\" on\n"
-          "stdout; logs go to stderr. A second signal exits at once.\n"
+          "stdout (--stats: \"stats ADDRESS\"); logs go to stderr. A second signal exits\n"
+          "at once.\n"
           "Exit status: 0 after a signal, 64 bad usage (or tls:// in a build without\n"
           "TLS), 65 a TLS file that is not a certificate or key, or a key that does not\n"
           "match, 66 a TLS file missing or unreadable, 67 unknown user or group,\n"
@@ -114,6 +121,7 @@ static void print_help(FILE *f)
 /* ------------------------------------------------------------ signals */
 
 static ss_server_t *volatile the_server; /* read by the signal handler */
+static stats_http_t *volatile the_stats; /* SIGUSR1's: the thread that logs */
 static pid_t serve_pid;
 static volatile sig_atomic_t signals_seen;
 
@@ -122,6 +130,10 @@ static volatile sig_atomic_t signals_seen;
  * for the sessions in flight. Only async-signal-safe calls. */
 static void on_signal(int sig)
 {
+    if (sig == SIGUSR1) {
+        stats_http_log_request(the_stats); /* an eventfd write */
+        return;
+    }
     if (signals_seen++ > 0) _exit(128 + sig);
     ss_server_t *s = the_server;
     if (s) ss_server_shutdown(s); /* a flag and an eventfd write */
@@ -135,7 +147,9 @@ static int install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaddset(&sa.sa_mask, SIGINT);
     sigaddset(&sa.sa_mask, SIGTERM);
-    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) return -1;
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ||
+        sigaction(SIGUSR1, &sa, NULL) < 0)
+        return -1;
     /* stdout may be a pipe its reader closed: a write error, not a death. */
     sa.sa_handler = SIG_IGN;
     return sigaction(SIGPIPE, &sa, NULL);
@@ -360,6 +374,40 @@ static int create_failed(const serve_opts_t *o, int err)
     return cli_usage("serve", "%s", ss_errmsg());
 }
 
+/* --stats: its unix socket file is the --user's too (as drop_privileges
+ * does for the service's), so that it can remove it at exit. */
+static int give_stats_socket(const stats_http_t *h, const privs_t *pv)
+{
+    const char *path = h ? stats_http_socket_file(h) : NULL;
+    if (!path || !privs_wanted(pv)) return 0;
+    int rc = privs_give_socket(pv, path);
+    if (rc < 0) {
+        cli_error("serve", "chown %s: %s", path, ss_strerror(rc));
+        return EXIT_OSERR;
+    }
+    return 0;
+}
+
+/* The thread of --stats (and of SIGUSR1's log line, which runs without
+ * --stats too). Returns 0 or an exit status. */
+static int start_stats(ss_server_t *s, const svc_t *svc, stats_http_t *h)
+{
+    int rc = stats_http_start(h, s, svc->name);
+    if (rc < 0) {
+        cli_error("serve", "--stats: pthread_create: %s", ss_strerror(rc));
+        return EXIT_OSERR;
+    }
+    the_stats = h;
+    return 0;
+}
+
+static void announce_stats(const stats_http_t *h)
+{
+    if (!stats_http_address(h)[0]) return;
+    printf("stats %s\n", stats_http_address(h));
+    fflush(stdout);
+}
+
 static int serve_on(const serve_opts_t *o, const svc_t *svc, const ss_addr_t *addrs, int n,
                     const privs_t *pv)
 {
@@ -381,14 +429,25 @@ static int serve_on(const serve_opts_t *o, const svc_t *svc, const ss_addr_t *ad
      * and dropped before ss_server_serve() starts the threads (pool,
      * thread, event) and processes (fork, prefork) that serve: none of
      * them ever runs as root. */
+    stats_http_t *stats = NULL;
     if (rc == 0) rc = listen_all(s, addrs, n, o->cfg.unix_mode);
+    if (rc == 0) rc = stats_http_open(o->stats, &stats);
+    if (rc == 0) rc = give_stats_socket(stats, pv);
     if (rc == 0) rc = drop_privileges(s, pv);
+    if (rc == 0) rc = start_stats(s, svc, stats);
     if (rc == 0) {
         announce(s);
+        announce_stats(stats);
         rc = run(s, svc);
     }
-    the_server = NULL;  /* a signal from now on must not touch what close frees */
-    ss_server_close(s); /* closes listeners, drains, removes socket files */
+    /* The status stays up while the sessions in flight drain, saying so
+     * (/healthz 503); it goes before the server is freed. */
+    stats_http_draining(stats);
+    the_server = NULL; /* a signal from now on must not touch what close frees */
+    ss_server_drain(s);
+    the_stats = NULL;
+    stats_http_stop(stats);
+    ss_server_close(s); /* frees; the drain removed the socket files */
     return rc;
 }
 

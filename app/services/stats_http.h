@@ -61,7 +61,7 @@ const char *stats_http_socket_file(const stats_http_t *h);
 int stats_http_start(stats_http_t *h, ss_server_t *s, const char *service);
 /* Asks the thread to log the snapshot (async-signal-safe: an eventfd). */
 void stats_http_log_request(stats_http_t *h);
-/* From now on /healthz answers 503. */
+/* From now on /healthz answers 503 (async-signal-safe; NULL: no-op). */
 void stats_http_draining(stats_http_t *h);
 /* Stops and joins the thread, closes the listener and its clients,
  * removes the socket file, frees h. NULL is a no-op. */

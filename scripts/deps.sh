@@ -10,8 +10,10 @@ set -u
 # liburing-dev: io_uring, which the build finds for the event mode's second
 # poller (serve --poller io_uring).
 # haproxy: the load balancer in front of serve --proxy-protocol (cli_proxy_haproxy_*).
+# prometheus: promtool checks serve --stats's /metrics (cli_stats_*; 22 MB download);
+# chromium: the status page in a headless browser (cli_stats_page_*; 122 MB download).
 want=(rdate socat netcat-openbsd openbsd-inetd groff-base clang libclang-rt-dev valgrind gcovr
-  clang-tidy cppcheck libssl-dev openssl haproxy liburing-dev)
+  clang-tidy cppcheck libssl-dev openssl haproxy liburing-dev prometheus chromium)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

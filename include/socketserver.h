@@ -606,13 +606,13 @@ typedef struct ss_stats {
                           datagrams have none (each is a request) */
     uint64_t active;   /* requests running now (ss_server_active) */
     uint64_t refused[SS_REFUSED__COUNT]; /* clients refused, by ss_refusal_t */
-    uint64_t requests;       /* sessions a handler ran for: connections or datagrams */
-    uint64_t bytes_in;       /* payload bytes received (above TLS and PROXY) */
-    uint64_t bytes_out;      /* payload bytes sent */
-    uint64_t handler_errors; /* requests that ended in an error (timeouts included) */
-    uint64_t timeouts;       /* requests that ended in -ETIMEDOUT: idle, line,
-                                min_rate or request timeout */
-    uint64_t duration_sum_ms; /* the requests' durations, summed */
+    uint64_t requests;                   /* sessions a handler ran for: connections or datagrams */
+    uint64_t bytes_in;                   /* payload bytes received (above TLS and PROXY) */
+    uint64_t bytes_out;                  /* payload bytes sent */
+    uint64_t handler_errors;             /* requests that ended in an error (timeouts included) */
+    uint64_t timeouts;                   /* requests that ended in -ETIMEDOUT: idle, line,
+                                            min_rate or request timeout */
+    uint64_t duration_sum_ms;            /* the requests' durations, summed */
     /* Requests that lasted at most duration_le_ms[i] (cumulative, as
      * Prometheus's histogram buckets are): the last bucket, whose bound is
      * UINT64_MAX (+Inf), counts every request. */

@@ -487,8 +487,6 @@ struct ss_server {
     atomic_int shutdown;   /* set by ss_server_shutdown */
     atomic_int active;     /* running requests */
     atomic_int closed;     /* listeners closed */
-    int drained;           /* ss_server_drain has run (drain_left: its result) */
-    int drain_left;
     pid_t pid;             /* the process that created the server */
     int64_t last_actions;  /* when service_actions last ran */
     struct ss__intake *in; /* intake.c: the reserve descriptor and its lock */
@@ -501,6 +499,8 @@ struct ss_server {
     int npin;                        /* how many (0: none) */
     struct pollfd *pfd;
     int cappfd;
+    /* ss_server_drain has run, and how many handlers it left running. */
+    int drained, drain_left;
     char errmsg[SS__ERRMSG_MAX];
 };
 

@@ -136,7 +136,7 @@ static void on_signal(int sig)
     }
     if (signals_seen++ > 0) _exit(128 + sig);
     ss_server_t *s = the_server;
-    if (s) ss_server_shutdown(s);    /* a flag and an eventfd write */
+    if (s) ss_server_shutdown(s);   /* a flag and an eventfd write */
     stats_http_draining(the_stats); /* a lock-free atomic store: /healthz 503 */
 }
 

@@ -42,7 +42,7 @@ struct stats_http {
     int wake_fd; /* eventfd: SIGUSR1's log request */
     int stop_fd; /* eventfd: stats_http_stop */
     atomic_int draining;
-    int started; /* the thread runs */
+    int started;          /* the thread runs */
     int64_t paused_until; /* accept failed for want of descriptors: not polled until */
     pthread_t thread;
     ss_server_t *server;
@@ -162,24 +162,34 @@ const char *stats_http_socket_file(const stats_http_t *h)
 static const char *reason_phrase(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 414:
+        return "URI Too Long";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Error";
     }
 }
 
 /* The answer with its body in the slot's out buffer: the head is written
  * in front of the body, which was made first (stats_buf into out +
  * room). */
-static void respond(slot *sl, int status, const char *type, const char *body,
-                    size_t len, int head_only)
+static void respond(slot *sl, int status, const char *type, const char *body, size_t len,
+                    int head_only)
 {
     char head[512];
     int n = snprintf(head, sizeof head,
@@ -385,7 +395,10 @@ static void accept_some(stats_http_t *h)
                 h->paused_until = ss_now_ms() + 100;
             return; /* EAGAIN, or a client already gone */
         }
-        *sl = (slot){.fd = fd, .state = SLOT_READ, .in = sl->in, .out = sl->out,
+        *sl = (slot){.fd = fd,
+                     .state = SLOT_READ,
+                     .in = sl->in,
+                     .out = sl->out,
                      .deadline = ss_now_ms() + STATS_HTTP_READ_MS};
     }
 }
@@ -427,8 +440,8 @@ static int poll_set(stats_http_t *h, struct pollfd *pfd, int *idx)
             continue;
         }
         idx[n] = i;
-        pfd[n++] = (struct pollfd){.fd = sl->fd,
-                                   .events = sl->state == SLOT_WRITE ? POLLOUT : POLLIN};
+        pfd[n++] =
+            (struct pollfd){.fd = sl->fd, .events = sl->state == SLOT_WRITE ? POLLOUT : POLLIN};
     }
     if (h->paused_until && ss_now_ms() >= h->paused_until) h->paused_until = 0;
     if (h->fd >= 0 && free_slots && !h->paused_until) {
@@ -478,8 +491,7 @@ static void listeners_text(ss_server_t *s, char *buf, size_t cap)
     for (int i = 0; i < ss_server_listener_count(s); i++) {
         ss_addr_t a;
         char text[SS_ADDRSTRLEN];
-        if (ss_server_address(s, i, &a) < 0 || ss_addr_format(&a, text, sizeof text) < 0)
-            continue;
+        if (ss_server_address(s, i, &a) < 0 || ss_addr_format(&a, text, sizeof text) < 0) continue;
         stats_buf_printf(&b, "%s%s", i ? "\n" : "", text);
     }
 }

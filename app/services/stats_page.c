@@ -99,8 +99,7 @@ void stats_metrics(stats_buf_t *b, const ss_stats_t *st, const stats_info_t *inf
 {
     one(b, info, "socketserver_connections_accepted_total", "counter",
         "Stream connections accepted, those then refused included.", st->accepted);
-    one(b, info, "socketserver_connections_active", "gauge", "Requests running now.",
-        st->active);
+    one(b, info, "socketserver_connections_active", "gauge", "Requests running now.", st->active);
     header(b, "socketserver_refused_total", "counter", "Clients refused, by reason.");
     for (int i = 0; i < SS_REFUSED__COUNT; i++) {
         sample_start(b, "socketserver_refused_total", info);
@@ -111,8 +110,7 @@ void stats_metrics(stats_buf_t *b, const ss_stats_t *st, const stats_info_t *inf
         "Requests a handler ran for: stream sessions and datagrams.", st->requests);
     one(b, info, "socketserver_bytes_received_total", "counter", "Payload bytes received.",
         st->bytes_in);
-    one(b, info, "socketserver_bytes_sent_total", "counter", "Payload bytes sent.",
-        st->bytes_out);
+    one(b, info, "socketserver_bytes_sent_total", "counter", "Payload bytes sent.", st->bytes_out);
     one(b, info, "socketserver_handler_errors_total", "counter",
         "Requests that ended in an error, timeouts included.", st->handler_errors);
     one(b, info, "socketserver_timeouts_total", "counter",
@@ -133,12 +131,23 @@ static void html_text(stats_buf_t *b, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
-        case '<': put(b, "&lt;"); break;
-        case '>': put(b, "&gt;"); break;
-        case '&': put(b, "&amp;"); break;
-        case '"': put(b, "&quot;"); break;
-        case '\'': put(b, "&#39;"); break;
-        default: stats_buf_printf(b, "%c", *s);
+        case '<':
+            put(b, "&lt;");
+            break;
+        case '>':
+            put(b, "&gt;");
+            break;
+        case '&':
+            put(b, "&amp;");
+            break;
+        case '"':
+            put(b, "&quot;");
+            break;
+        case '\'':
+            put(b, "&#39;");
+            break;
+        default:
+            stats_buf_printf(b, "%c", *s);
         }
     }
 }
@@ -163,8 +172,8 @@ static const char page_head[] =
 static void row(stats_buf_t *b, const char *label, const char *metric, const char *reason,
                 uint64_t v)
 {
-    stats_buf_printf(b, "<tr><th>%s</th><td class=\"n\" id=\"%s%s%s\" data-m=\"%s\"", label,
-                     metric, reason ? "-" : "", reason ? reason : "", metric);
+    stats_buf_printf(b, "<tr><th>%s</th><td class=\"n\" id=\"%s%s%s\" data-m=\"%s\"", label, metric,
+                     reason ? "-" : "", reason ? reason : "", metric);
     if (reason) stats_buf_printf(b, " data-r=\"%s\"", reason);
     stats_buf_printf(b, ">%" PRIu64 "</td></tr>\n", v);
 }
@@ -312,6 +321,7 @@ void stats_line(char *buf, size_t cap, const ss_stats_t *st)
     if (refused) put(&b, ")");
     uint64_t n = st->duration_bucket[SS_STATS_BUCKETS - 1];
     if (n)
-        stats_buf_printf(&b, ", mean duration %.3f s", (double)st->duration_sum_ms / 1000 / (double)n);
+        stats_buf_printf(&b, ", mean duration %.3f s",
+                         (double)st->duration_sum_ms / 1000 / (double)n);
     if (b.overflow && cap > 4) memcpy(buf + cap - 4, "...", 4);
 }

@@ -1,7 +1,8 @@
 /* test_stats.c - ss_server_stats counts the traffic a test sends, in every
  * mode (fork children and prefork workers count into the parent's view):
  * accepted, requests, bytes, handler errors, timeouts, the duration
- * histogram, refusals by max_connections and by a failed TLS handshake.
+ * histogram, refusals by max_connections, by a failed TLS handshake and by
+ * a bad PROXY header.
  * The server process publishes its snapshot from service_actions (its
  * serving thread) into memory the test reads. Usage: test_stats CASE MODE
  * TRANSPORT. */
@@ -73,10 +74,13 @@ static int echo(ss_conn_t *c, void *ctx)
 
 static const ss_handler_t handler = {NULL, echo, NULL, NULL};
 
+static ss_proxy_protocol_t proxy; /* the proxy case's */
+
 static void start(running *r, const char *transport, int max_connections)
 {
     ss_config_t cfg;
     ss_config_init(&cfg);
+    cfg.proxy_protocol = proxy;
     cfg.mode = mode;
     cfg.workers = 2;
     cfg.log_level = SS_LOG_ERROR;
@@ -195,10 +199,36 @@ static void case_tls(const char *transport)
     stop_server(&r);
 }
 
+/* A PROXY v1 listener: a bad header is refused as "proxy" (its bytes are
+ * the layer's, not the session's), a good one is a request whose bytes are
+ * those after the header. */
+static void case_proxy(const char *transport)
+{
+    running r;
+    proxy = SS_PROXY_V1;
+    start(&r, transport, 0);
+    ss_conn_t *c = dial(r.addr);
+    ASSERT_OK(ss_puts(c, "PROXY NONSENSE\r\nhello\n"));
+    harness_expect_closed(c);
+    ss_conn_close(c);
+    c = dial(r.addr);
+    ASSERT_OK(ss_puts(c, "PROXY TCP4 192.0.2.1 192.0.2.2 1 2\r\nhello\n"));
+    harness_expect_line(c, "hello\n");
+    ss_conn_close(c);
+    ss_stats_t st = wait_done(1, 1);
+    ASSERT_EQ(st.refused[SS_REFUSED_PROXY], 1);
+    ASSERT_EQ(st.accepted, 2);
+    ASSERT_EQ(st.requests, 1);
+    ASSERT_EQ(st.handler_errors, 0);
+    ASSERT_EQ(st.bytes_in, 6);
+    ASSERT_EQ(st.bytes_out, 6);
+    stop_server(&r);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4 || ss_mode_parse(argv[2], &mode) < 0) {
-        fprintf(stderr, "usage: test_stats traffic|maxconn|tls MODE TRANSPORT\n");
+        fprintf(stderr, "usage: test_stats traffic|maxconn|tls|proxy MODE TRANSPORT\n");
         return 2;
     }
     if (!ss_mode_available(mode)) return 77;
@@ -212,6 +242,8 @@ int main(int argc, char **argv)
         case_maxconn(argv[3]);
     else if (strcmp(argv[1], "tls") == 0)
         case_tls(argv[3]);
+    else if (strcmp(argv[1], "proxy") == 0)
+        case_proxy(argv[3]);
     else
         return 2;
     return 0;

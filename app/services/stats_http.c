@@ -127,6 +127,21 @@ static int open_listener(stats_http_t *h, const char *address)
     return 0;
 }
 
+/* Every slot's buffers, made before the thread starts: it allocates
+ * nothing while it serves (fork mode forks beside it, and a child must not
+ * inherit an allocator lock the thread held). Pages untouched stay
+ * virtual. */
+static int slot_buffers(stats_http_t *h)
+{
+    for (int i = 0; i < STATS_HTTP_CONNS; i++) {
+        slot *sl = &h->slots[i];
+        sl->in = malloc(STATS_HTTP_HEAD_MAX + 1);
+        sl->out = malloc(STATS_HTTP_OUT_MAX);
+        if (!sl->in || !sl->out) return -1;
+    }
+    return 0;
+}
+
 int stats_http_open(const char *address, stats_http_t **out)
 {
     *out = NULL;
@@ -138,6 +153,10 @@ int stats_http_open(const char *address, stats_http_t **out)
     h->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     int rc = h->wake_fd < 0 || h->stop_fd < 0 ? EXIT_OSERR : 0;
     if (rc) cli_error("serve", "eventfd: %s", strerror(errno));
+    if (rc == 0 && address && slot_buffers(h) < 0) {
+        cli_error("serve", "--stats: out of memory");
+        rc = EXIT_OSERR;
+    }
     if (rc == 0 && address) rc = open_listener(h, address);
     if (rc) {
         stats_http_stop(h);
@@ -374,19 +393,11 @@ static void slot_expire(stats_http_t *h, slot *sl, int64_t now)
     }
 }
 
-static int slot_buffers(slot *sl)
-{
-    if (!sl->in) sl->in = malloc(STATS_HTTP_HEAD_MAX + 1);
-    if (!sl->out) sl->out = malloc(STATS_HTTP_OUT_MAX);
-    return sl->in && sl->out ? 0 : -1;
-}
-
 static void accept_some(stats_http_t *h)
 {
     for (int i = 0; i < STATS_HTTP_CONNS; i++) {
         slot *sl = &h->slots[i];
         if (sl->state != SLOT_FREE) continue;
-        if (slot_buffers(sl) < 0) return;
         int fd = accept4(h->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
             /* Out of descriptors, the client stays in the backlog and the

@@ -8,6 +8,7 @@
 #   unix MODE      the stats listener on a unix socket (curl or socat)
 #   drain MODE     /healthz 200, then 503 while a session drains; closed after
 #   bad            hostile HTTP: long lines, a huge head, a slow client, ...
+#   usage          bad --stats values; SIGUSR1 without --stats
 #   page MODE      the status page in headless Chromium, a screenshot saved
 #                  under the build folder (stats/status-MODE.png)
 . "$(dirname "$0")/lib.sh"
@@ -297,6 +298,30 @@ page)
         fail "screenshot failed: $(tail -5 "$T/shot.err")"
     [ -s "$shots/status-$mode.png" ] || fail "no screenshot"
     echo "screenshot: $shots/status-$mode.png"
+    stop_server s
+    ;;
+usage)
+    # Bad --stats values: one line naming the problem and its exit status,
+    # before anything listens.
+    "$SS" serve echo tcp://127.0.0.1:0 --stats udp://127.0.0.1:0 >"$T/out" 2>"$T/err"
+    expect_rc "--stats udp://" $? 64
+    grep -q -- '--stats.*tcp://HOST:PORT or unix:PATH' "$T/err" || fail "udp: $(cat "$T/err")"
+    "$SS" serve echo tcp://127.0.0.1:0 --stats unix:/nonexistent/dir/s >"$T/out" 2>"$T/err"
+    expect_rc "--stats in a missing directory" $? 71
+    grep -q -- '--stats: bind unix:/nonexistent/dir/s' "$T/err" || fail "bind: $(cat "$T/err")"
+    [ -s "$T/out" ] && fail "something listened: $(cat "$T/out")"
+    # A port in use.
+    start_server s 1 echo tcp://127.0.0.1:0 --stats tcp://127.0.0.1:0
+    sp=$(stats_port s)
+    "$SS" serve echo tcp://127.0.0.1:0 --stats "tcp://127.0.0.1:$sp" >"$T/out" 2>"$T/err"
+    expect_rc "--stats on a port in use" $? 71
+    # SIGUSR1 without --stats logs the counters too.
+    start_server n 1 echo tcp://127.0.0.1:0
+    expect_eq "echo" "$(send "$(addr n tcp)" hi)" hi
+    kill -USR1 "$PID_n"
+    retry 5 grep -q 'stats: accepted 1, active 0, requests 1, bytes in 3 out 3' "$T/n.err" ||
+        fail "SIGUSR1 without --stats: $(tail -2 "$T/n.err")"
+    stop_server n
     stop_server s
     ;;
 *)

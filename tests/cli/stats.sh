@@ -11,6 +11,7 @@
 #   usage          bad --stats values; SIGUSR1 without --stats
 #   page MODE      the status page in headless Chromium, a screenshot saved
 #                  under the build folder (stats/status-MODE.png)
+# shellcheck disable=SC2154 # PID_*: set by start_server's eval
 . "$(dirname "$0")/lib.sh"
 
 part=${1:?usage: stats.sh PART [MODE]}
@@ -35,7 +36,7 @@ stats_port() {
 http() {
     local fd
     exec {fd}<>"/dev/tcp/127.0.0.1/$1" || return 1
-    printf '%b' "$2" >&"$fd" 2>/dev/null
+    { printf '%b' "$2" >&"$fd"; } 2>/dev/null
     timeout 10 cat <&"$fd"
     exec {fd}<&-
 }
@@ -248,7 +249,9 @@ bad)
     got=$(timeout 10 cat <&"$slow" | status_of)
     expect_eq "slow client" "$got" 408
     took=$(($(now_ms) - start))
-    [ "$took" -ge 2500 ] && [ "$took" -lt 8000 ] || fail "408 came after $took ms, not about 3 s"
+    if [ "$took" -lt 2500 ] || [ "$took" -ge 8000 ]; then
+        fail "408 came after $took ms, not about 3 s"
+    fi
     for fd in "${idle[@]}"; do exec {fd}<&-; done
     # After all that, a scrape works and counts only the echoes.
     wait_requests "$sp" "$T/m" 11
@@ -280,9 +283,11 @@ page)
     scrape "$sp" "$T/m"
     cells=$(grep -o 'id="socketserver_[a-z_-]*" data-m="[a-z_]*"[^>]*>[0-9]*<' "$T/dom.html")
     [ "$(wc -l <<<"$cells")" -eq 17 ] || fail "expected 17 counter cells, found: $cells"
+    cell_re='^id="([^"]*)".*>([0-9]*)<$'
     while read -r cell; do
-        id=$(sed 's/^id="\([^"]*\)".*/\1/' <<<"$cell")
-        v=$(sed 's/.*>\([0-9]*\)<$/\1/' <<<"$cell")
+        [[ $cell =~ $cell_re ]] || fail "cell $cell"
+        id=${BASH_REMATCH[1]}
+        v=${BASH_REMATCH[2]}
         name=${id%%-*}
         if [ "$name" != "$id" ]; then
             want=$(metric "$T/m" "$name" "reason=\"${id#*-}\"")

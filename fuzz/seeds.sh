@@ -98,6 +98,19 @@ seed opts too-many-addresses "echo$(printf '\\000tcp://:%d' $(seq 1 70))"
 seed opts bench-all 'tcp://127.0.0.1:7\000-p\000echo\000-c\000100\000-t\0004\000-d\0000.5\000-w\000100ms\000-s\0001k\000-P\0008\000-r\0001e3\000-T\0001\000-i\00010ms\000-j\000-q'
 seed opts bench-too-small 'udp://127.0.0.1:7\000--interval\0009ms\000--rate\000nan\000extra'
 
+# ---------------------------------------------------------------- http
+# The request head of serve --stats, as the client sends it.
+seed http metrics 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nAccept: text/plain\r\n\r\n'
+seed http page 'GET /?refresh=1 HTTP/1.1\r\nHost: a\r\n\r\n'
+seed http healthz-lf '\n\nGET /healthz HTTP/1.0\n\n'
+seed http head 'HEAD /metrics HTTP/1.1\r\n\r\n'
+seed http post 'POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc'
+seed http unknown 'GET /nope HTTP/1.1\r\n\r\n'
+seed http bad-line 'hello there\r\n\r\n'
+seed http no-version 'GET /\r\n\r\n'
+seed http nul 'GET /\000 HTTP/1.1\r\n\r\n'
+seed http partial 'GET /metrics HTTP/1.1\r\nHost: x\r\n'
+
 # ---------------------------------------------------------------- proxy
 # [accept: 0 both, 1 v1, 2 v2] then the bytes (proxy-protocol.txt 2.1, 2.2).
 V2='\r\n\r\n\000\r\nQUIT\n'

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 secs=${1:-60}
 shift || true
-all=(addr readline opts svc_echo svc_discard svc_chargen svc_daytime svc_time svc_upper
+all=(addr readline opts http svc_echo svc_discard svc_chargen svc_daytime svc_time svc_upper
     svc_timestamp)
 targets=("$@")
 [ $# -gt 0 ] || targets=("${all[@]}")

@@ -33,7 +33,7 @@ typedef struct slot {
     int64_t deadline; /* ss_now_ms time: the head, the answer, the linger */
     int linger;       /* after the answer, read what the client still sends */
     size_t in_len, out_len, out_off;
-    char *in;  /* STATS_HTTP_HEAD_MAX + 1 */
+    char *in;  /* STATS_HTTP_HEAD_MAX */
     char *out; /* STATS_HTTP_OUT_MAX */
 } slot;
 
@@ -135,7 +135,7 @@ static int slot_buffers(stats_http_t *h)
 {
     for (int i = 0; i < STATS_HTTP_CONNS; i++) {
         slot *sl = &h->slots[i];
-        sl->in = malloc(STATS_HTTP_HEAD_MAX + 1);
+        sl->in = malloc(STATS_HTTP_HEAD_MAX);
         sl->out = malloc(STATS_HTTP_OUT_MAX);
         if (!sl->in || !sl->out) return -1;
     }
@@ -265,69 +265,43 @@ static void respond_stats(stats_http_t *h, slot *sl, int page, int head_only)
             b.p, b.len, head_only);
 }
 
-/* The request line, "METHOD SP TARGET SP HTTP/1.x" (RFC 9112 section 3):
- * routed; a target's query is ignored. */
-static void route(stats_http_t *h, slot *sl, char *line)
+static const char *error_text(int status)
 {
-    char *sp1 = strchr(line, ' ');
-    char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-    if (!sp1 || !sp2 || strncmp(sp2 + 1, "HTTP/1.", 7) != 0 || sp1 == line) {
-        respond_text(sl, 400, "bad request line\n", 0);
-        return;
+    switch (status) {
+    case 405:
+        return "only GET and HEAD\n";
+    case 414:
+        return "request line too long\n";
+    case 431:
+        return "request head too large\n";
+    default:
+        return "bad request\n";
     }
-    *sp1 = *sp2 = '\0';
-    char *target = sp1 + 1;
-    int head = strcmp(line, "HEAD") == 0;
-    if (!head && strcmp(line, "GET") != 0) {
-        respond_text(sl, 405, "only GET and HEAD\n", 0);
-        return;
-    }
-    target[strcspn(target, "?")] = '\0';
-    if (strcmp(target, "/metrics") == 0)
-        respond_stats(h, sl, 0, head);
-    else if (strcmp(target, "/") == 0)
-        respond_stats(h, sl, 1, head);
-    else if (strcmp(target, "/healthz") == 0)
-        atomic_load(&h->draining) ? respond_text(sl, 503, "draining\n", head)
-                                  : respond_text(sl, 200, "ok\n", head);
-    else
-        respond_text(sl, 404, "not found: try /, /metrics or /healthz\n", head);
 }
 
-/* The head so far: 0 while it is incomplete and within bounds, else 1 with
- * the answer made. Lines end in CRLF or a bare LF, and empty lines before
- * the request line are ignored (RFC 9112 section 2.2). */
-static int head_done(stats_http_t *h, slot *sl)
+/* A complete head (stats_req.c) gets its answer. */
+static void answer(stats_http_t *h, slot *sl, const stats_req_t *rq)
 {
-    sl->in[sl->in_len] = '\0';
-    if (memchr(sl->in, '\0', sl->in_len)) {
-        respond_text(sl, 400, "NUL in the request head\n", 0);
-        return 1;
+    if (rq->status) {
+        respond_text(sl, rq->status, error_text(rq->status), 0);
+        return;
     }
-    char *p = sl->in;
-    while (*p == '\r' || *p == '\n') p++;
-    char *request = p;
-    for (int first = 1;; first = 0) {
-        char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (len > STATS_HTTP_LINE_MAX) {
-            respond_text(sl, first ? 414 : 431,
-                         first ? "request line too long\n" : "header line too long\n", 0);
-            return 1;
-        }
-        if (!nl) break;
-        if (!first && (len == 0 || (len == 1 && p[0] == '\r'))) {
-            request[strcspn(request, "\r\n")] = '\0';
-            route(h, sl, request);
-            return 1;
-        }
-        p = nl + 1;
+    switch (rq->route) {
+    case STATS_ROUTE_METRICS:
+        respond_stats(h, sl, 0, rq->head);
+        break;
+    case STATS_ROUTE_PAGE:
+        respond_stats(h, sl, 1, rq->head);
+        break;
+    case STATS_ROUTE_HEALTH:
+        if (atomic_load(&h->draining))
+            respond_text(sl, 503, "draining\n", rq->head);
+        else
+            respond_text(sl, 200, "ok\n", rq->head);
+        break;
+    default:
+        respond_text(sl, 404, "not found: try /, /metrics or /healthz\n", rq->head);
     }
-    if (sl->in_len >= STATS_HTTP_HEAD_MAX) {
-        respond_text(sl, 431, "request head too large\n", 0);
-        return 1;
-    }
-    return 0;
 }
 
 /* ------------------------------------------------------------ the loop */
@@ -354,7 +328,8 @@ static void slot_read(stats_http_t *h, slot *sl)
     }
     if (n < 0) return;
     sl->in_len += (size_t)n;
-    head_done(h, sl);
+    stats_req_t rq;
+    if (stats_http_parse(sl->in, sl->in_len, &rq)) answer(h, sl, &rq);
 }
 
 /* Once the answer is out: closed, or (after an error, with the client maybe

@@ -46,6 +46,27 @@ void stats_html(stats_buf_t *b, const ss_stats_t *st, const stats_info_t *info, 
 /* One log line: "stats: accepted N, active N, ...". */
 void stats_line(char *buf, size_t cap, const ss_stats_t *st);
 
+/* stats_req.c. What a complete request head asks. */
+typedef enum {
+    STATS_ROUTE_NONE,    /* 404 */
+    STATS_ROUTE_PAGE,    /* GET / */
+    STATS_ROUTE_METRICS, /* GET /metrics */
+    STATS_ROUTE_HEALTH   /* GET /healthz */
+} stats_route_t;
+typedef struct stats_req {
+    int status; /* 0: serve route; else the error to answer (400, 405, 414, 431) */
+    int head;   /* HEAD: the answer without its body */
+    stats_route_t route;
+} stats_req_t;
+/* Judges the head received so far, buf[0..len) (len at most
+ * STATS_HTTP_HEAD_MAX): 0 while it is incomplete and within bounds, else 1
+ * with *out filled. Lines end in CRLF or a bare LF; empty lines before the
+ * request line are ignored (RFC 9112 section 2.2). A NUL in it is a 400, a
+ * request line over STATS_HTTP_LINE_MAX a 414, a header line over it or a
+ * head of STATS_HTTP_HEAD_MAX bytes without its end a 431, a method other
+ * than GET and HEAD a 405. Pure. */
+int stats_http_parse(const char *buf, size_t len, stats_req_t *out);
+
 typedef struct stats_http stats_http_t;
 
 /* Binds address (tcp://HOST:PORT or unix:PATH; NULL: no listener, only the

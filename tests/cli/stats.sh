@@ -268,7 +268,7 @@ page)
     traffic "$(addr s tcp)" "$(addr s udp)"
     wait_requests "$sp" "$T/m" 9
     chrome() { # ARGS...: headless, bounded, console messages on stderr
-        timeout 60 chromium --headless --no-sandbox --disable-gpu --no-first-run \
+        timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run \
             --user-data-dir="$T/chrome" --enable-logging=stderr --v=0 \
             --virtual-time-budget=2500 "$@" "http://127.0.0.1:$sp/"
     }

@@ -267,6 +267,7 @@ static void chart(stats_buf_t *b)
            " (top of the chart: <b id=\"max\">1</b>)</div>\n"
            "<svg id=\"chart\" width=\"600\" height=\"160\" viewBox=\"0 0 600 160\" "
            "role=\"img\" aria-label=\"requests per second and active requests\">\n"
+           "<path d=\"M0 41H600M0 80H600M0 119H600\" stroke=\"#eee\"/>\n"
            "<polyline id=\"rate\" class=\"req\" points=\"\"/>\n"
            "<polyline id=\"act\" class=\"act\" points=\"\"/>\n</svg>\n"
            "<p>Updated <span id=\"updated\">never</span>; "

@@ -382,6 +382,7 @@ enum {
     SO_ALLOW_UID,
     SO_ALLOW_GID,
     SO_STATS,
+    SO_REUSE_PORT,
 };
 
 static const struct option serve_longopts[] = {
@@ -407,6 +408,7 @@ static const struct option serve_longopts[] = {
     {"allow-uid", required_argument, NULL, SO_ALLOW_UID},
     {"allow-gid", required_argument, NULL, SO_ALLOW_GID},
     {"stats", required_argument, NULL, SO_STATS},
+    {"reuse-port", no_argument, NULL, SO_REUSE_PORT},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -535,6 +537,9 @@ static int serve_option(void *p, int c, const char *v, char *err, size_t cap)
         if (strncmp(v, "tcp://", 6) != 0 && strncmp(v, "unix:", 5) != 0)
             rc = fail(why, sizeof why, "tcp://HOST:PORT or unix:PATH");
         o->stats = v;
+        break;
+    case SO_REUSE_PORT:
+        cfg->reuse_port = 1;
         break;
     case 'v':
         cfg->log_level = SS_LOG_DEBUG;

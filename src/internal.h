@@ -511,6 +511,10 @@ int ss__run_handler(ss_server_t *s, ss_conn_t *c);
 /* Reports a failed request with the peer address (default handle_error). */
 void ss__report_error(ss_server_t *s, ss_conn_t *c, int err);
 
+/* listener.c: a sibling of stream listener i with SO_REUSEPORT, for one
+ * event loop or prefork worker: its descriptor, -EOPNOTSUPP when listener i
+ * can have none, or another negative errno. The caller closes it. */
+int ss__listener_sibling(ss_server_t *s, int i);
 /* listener.c: closes every listener (idempotent; unlinks unix files we
  * created). */
 void ss__close_listeners(ss_server_t *s);

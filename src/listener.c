@@ -4,9 +4,11 @@
  * once and removes the unix socket files this server made. */
 #include "internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -104,6 +106,34 @@ int ss_server_listen_fd(ss_server_t *s, int fd, ss_transport_t transport)
     if (rc < 0) return ss__fail(rc, "adopt listener fd %d", fd);
     int i = add_listener(s, fd, &bound);
     return i < 0 ? i : add_layers(s, i);
+}
+
+/* With reuse_port, a TCP (or tls://) listener on an IP address can have
+ * siblings: sockets of their own bound to the same address with SO_REUSEPORT,
+ * one per event loop or prefork worker, among which the kernel spreads new
+ * connections by a hash of the client's address and port (socket(7),
+ * SO_REUSEPORT, Linux 3.9): no accept queue shared by every loop, no
+ * thundering herd. Only when listener i itself has SO_REUSEPORT (bound with
+ * reuse_port, or adopted from a supervisor that set it, systemd's
+ * ReusePort=): otherwise a sibling could not bind. Unix sockets have no such
+ * option, and a datagram listener is also the socket replies are sent from,
+ * so both are left shared. Returns the sibling's descriptor (non-blocking,
+ * close-on-exec), -EOPNOTSUPP when listener i can have none, or another
+ * negative errno: the kernel lets only the same user join the group (a
+ * process that dropped privileges gets EADDRINUSE), or a port below 1024
+ * needs the privilege it no longer has. */
+int ss__listener_sibling(ss_server_t *s, int i)
+{
+    if (i < 0 || i >= s->nls) return -EINVAL;
+    const ss__listener *l = &s->ls[i];
+    int fam = l->addr.sa.ss_family, on = 0;
+    socklen_t len = sizeof on;
+    if (!s->cfg.reuse_port || l->fd < 0 || ss__is_dgram(l->transport) ||
+        (fam != AF_INET && fam != AF_INET6))
+        return -EOPNOTSUPP;
+    if (getsockopt(l->fd, SOL_SOCKET, SO_REUSEPORT, &on, &len) < 0 || !on) return -EOPNOTSUPP;
+    ss_addr_t bound;
+    return ss__listen_socket(&l->addr, &s->cfg, &bound);
 }
 
 int ss__listener_add_layer(ss_server_t *s, int i, int (*push)(ss_conn_t *c, void *arg), void *arg)

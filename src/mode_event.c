@@ -8,7 +8,12 @@
  * every transport (unix sockets too), for adopted descriptors
  * (ss_server_listen_fd) and with reuse_port off, and because a closed
  * listener refuses new clients at once instead of leaving them queued on
- * the reuseport group member of a loop that is going away. */
+ * the reuseport group member of a loop that is going away.
+ * With reuse_port, though, each loop but the first has a sibling of each
+ * TCP listener (ss__listener_sibling: its own SO_REUSEPORT socket), so the
+ * kernel spreads the clients and no accept queue is shared; the first loop
+ * accepts on the server's own socket. A loop that cannot have one (a unix
+ * or datagram listener, or a bind that fails) watches the shared one. */
 #include "event/loop.h"
 #include "internal.h"
 
@@ -36,6 +41,8 @@ typedef struct worker {
     ss__loop *loop;
     int index;     /* its place among the loops: names the thread, picks its CPU */
     int acceptors; /* its acceptor tasks still running; under event_state.mu */
+    int *own;      /* per listener: its sibling socket (reuse_port), or -1 */
+    int nown;
     int ready, rc;
     struct worker *next;
 } worker;
@@ -45,6 +52,7 @@ typedef struct event_state {
     pthread_cond_t cv;   /* a worker started, or an acceptor ended */
     int stop_fd;         /* eventfd: acceptors stop (serve is returning) */
     int acceptors;       /* acceptor tasks running, all loops */
+    atomic_int sibling_warned; /* a loop could not have its own listener */
     int want, started;   /* loops this serve should run, and runs */
     ss__drainer drainer; /* event_drain waits for the sessions to end */
     int64_t retry_at;    /* serving thread: when to start the missing loops */
@@ -310,11 +318,18 @@ static void acceptor_main(void *arg)
     acceptor_arg *a = arg;
     worker *w = a->w;
     ss__listener l = w->s->ls[a->li];
+    if (w->own[a->li] >= 0) l.fd = w->own[a->li];
     if (ss__is_dgram(l.transport))
         dgram_acceptor(w, &l);
     else
         stream_acceptor(w, &l);
     ss__loop_forget(w->loop, l.fd); /* EPOLL_CTL_DEL: the listener stays open */
+    if (w->own[a->li] >= 0) {
+        /* Its own socket closes with it, as the shared one closes when
+         * serving ends: a new client is refused, not queued for nobody. */
+        close(w->own[a->li]);
+        w->own[a->li] = -1;
+    }
     acceptor_end(w);
 }
 
@@ -325,13 +340,45 @@ static void acceptor_main(void *arg)
  * A failure here (epoll_ctl's ENOMEM, say) fails the loop's start, which the
  * serving thread retries; once the acceptors run, their waits cannot fail
  * and an acceptor ends only when told to stop. */
+/* The sockets loop w accepts on: with reuse_port, siblings of its own for
+ * every loop but the first (which takes the server's), else the shared
+ * ones. A sibling that cannot be made is not fatal: the loop then shares
+ * the server's socket (EPOLLEXCLUSIVE), with one warning. */
+static int own_listeners(worker *w)
+{
+    ss_server_t *s = w->s;
+    event_state *st = s->mode_state;
+    w->own = malloc((size_t)(s->nls ? s->nls : 1) * sizeof *w->own);
+    if (!w->own) return -ENOMEM;
+    w->nown = s->nls;
+    for (int i = 0; i < s->nls; i++) {
+        int fd = w->index > 0 ? ss__listener_sibling(s, i) : -EOPNOTSUPP;
+        w->own[i] = fd >= 0 ? fd : -1;
+        if (fd < 0 && fd != -EOPNOTSUPP && !atomic_exchange(&st->sibling_warned, 1))
+            ss__log(s, SS_LOG_WARN, "event: reuse_port: loops share the listener (loop %d): %s",
+                    w->index, ss_errmsg());
+    }
+    return 0;
+}
+
+static void own_close(worker *w)
+{
+    for (int i = 0; i < w->nown; i++)
+        if (w->own[i] >= 0) close(w->own[i]);
+    free(w->own);
+    w->own = NULL;
+    w->nown = 0;
+}
+
 static int spawn_acceptors(worker *w)
 {
     event_state *st = w->s->mode_state;
     int rc = ss__loop_watch_cancel(w->loop, st->stop_fd);
     if (rc == 0) rc = ss__loop_watch_cancel(w->loop, w->s->cancel_fd);
+    if (rc == 0) rc = own_listeners(w);
     for (int i = 0; i < w->s->nls && rc == 0; i++)
-        rc = ss__loop_watch(w->loop, w->s->ls[i].fd, SS__POLLER_SHARED);
+        rc = ss__loop_watch(w->loop, w->own[i] >= 0 ? w->own[i] : w->s->ls[i].fd,
+                            SS__POLLER_SHARED);
     if (rc < 0) return ss__fail(rc, "event: epoll_ctl");
     for (int i = 0; i < w->s->nls; i++) {
         acceptor_arg a = {.w = w, .li = i};
@@ -391,6 +438,7 @@ static void *worker_main(void *arg)
     pthread_cond_broadcast(&st->cv);
     pthread_mutex_unlock(&st->mu);
     ss__loop_destroy(w->loop);
+    own_close(w); /* those of acceptors that never ran, or a failed start's */
     return NULL;
 }
 

@@ -10,7 +10,11 @@
  * is passed over. Not an accept lock (a lock round trip per accept, and a
  * worker that dies holding it), nor SO_REUSEPORT (a listener per worker: the
  * kernel hashes a client to a worker even while it is busy, and the
- * connections queued on a worker's listener are reset when it exits).
+ * connections queued on a worker's listener are reset when it exits) unless
+ * reuse_port asks for it: then each worker but slot 0's makes a sibling of
+ * each TCP listener (own_listeners), accepts on it alone, and the kernel
+ * spreads the clients; slot 0's worker accepts on the server's own socket,
+ * which the parent holds, so that one is never left unserved.
  *
  * The life pipe: the parent keeps its write end, every worker polls its read
  * end, which reads end-of-file once no write end is left (pipe(7)): when the
@@ -314,6 +318,25 @@ static void worker_turn(ss_server_t *s, worker *w)
     }
 }
 
+/* With reuse_port, a worker of slot 1 and up swaps its copy of each TCP
+ * listener for a sibling of its own (ss__listener_sibling), closed when it
+ * retires (ss__close_listeners). One that cannot be made leaves the worker on
+ * the shared socket; slot 1 says why (the others fail alike: a process that
+ * dropped privileges cannot join its group). */
+static void own_listeners(ss_server_t *s, int slot_i)
+{
+    for (int i = 0; i < s->nls && slot_i > 0; i++) {
+        int fd = ss__listener_sibling(s, i);
+        if (fd >= 0) {
+            close(s->ls[i].fd);
+            s->ls[i].fd = fd;
+        } else if (fd != -EOPNOTSUPP && slot_i == 1) {
+            ss__log(s, SS_LOG_WARN, "prefork: reuse_port: workers share the listener: %s",
+                    ss_errmsg());
+        }
+    }
+}
+
 /* The worker process: never returns. Its own wake eventfd comes before its
  * signal handlers, which write to it; a shutdown flag set before either (a
  * signal to the parent as it forked, or the host's handler run early) is
@@ -325,6 +348,7 @@ static _Noreturn void worker_main(ss_server_t *s, int slot_i, int cell)
     ss__pin(s, slot_i, "prefork: worker"); /* the slot's CPU, the same after a respawn */
     worker w = {.cell = cell, .ep = -1, .parent = st->parent};
     st->self = &w;
+    own_listeners(s, slot_i);
     if (worker_fds(s, st, &w) < 0) {
         ss__log(s, SS_LOG_ERROR, "%s", ss_errmsg());
         fflush(NULL);

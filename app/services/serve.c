@@ -63,6 +63,10 @@ static void print_help(FILE *f)
           "                           0,2-3, or none (the default)\n"
           "      --poller WHICH       event mode: auto (the default: epoll, or SS_POLLER),\n"
           "                           epoll or io_uring\n"
+          "      --reuse-port         SO_REUSEPORT on TCP and UDP listeners: several\n"
+          "                           serve instances may share a port; event loops and\n"
+          "                           prefork workers each accept on a TCP socket of\n"
+          "                           their own, among which the kernel spreads clients\n"
           "      --max-connections N  sessions at once; beyond, a client is closed at\n"
           "                           once (default 1024, 0: no limit)\n"
           "      --idle-timeout S     end a session silent for S seconds (default 0: never)\n"
@@ -87,8 +91,9 @@ static void print_help(FILE *f)
           "                           the files are theirs\n"
           "      --allow-uid UID,...  unix listeners: admit only clients running as one\n"
           "                           of these user IDs (or a group of --allow-gid)\n"
-          "      --allow-gid GID,...  unix listeners: admit clients of these group IDs\n"
-          "      --tls-cert FILE      tls:// listeners: the certificate chain (PEM)\n"
+          "      --allow-gid GID,...  unix listeners: admit clients of these group IDs\n",
+          f);
+    fputs("      --tls-cert FILE      tls:// listeners: the certificate chain (PEM)\n"
           "      --tls-key FILE       its private key (PEM; default: in --tls-cert)\n"
           "      --tls-client-ca FILE require client certificates these CAs verify\n"
           "                           (mutual TLS)\n"

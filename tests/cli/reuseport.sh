@@ -96,11 +96,11 @@ case_event() {
     # Each loop's epoll instance: which listener it watches, how many
     # connections (every other socket it has registered but the eventfds).
     local watched=() conns=() f l n ok=0
-    retry 5 sessions_registered "$pid" "${lfds[@]}" || true
+    retry 5 sessions_registered "$pid" "$p" || true
     for f in /proc/"$pid"/fdinfo/*; do
         grep -q '^tfd:' "$f" 2>/dev/null || continue
         for l in "${lfds[@]}"; do
-            grep -Eq "^tfd: +$l " "$f" && watched+=("$l") && n=$(count_conns "$pid" "$f") &&
+            grep -Eq "^tfd: +$l " "$f" && watched+=("$l") && n=$(count_conns "$pid" "$p" "$f") &&
                 conns+=("$n")
         done
     done
@@ -117,11 +117,11 @@ case_event() {
     stop_server s
 }
 
-# count_conns PID FDINFO: the TCP connections an epoll instance watches
-# (its registered descriptors that are sockets established on the port).
+# count_conns PID PORT FDINFO: the TCP connections an epoll instance
+# watches (its registered descriptors that are sockets established on PORT).
 count_conns() {
-    local pid=$1 f=$2 t n=0 ino
-    local est=" $(ss -tneH state established "sport = :$p" | grep -o 'ino:[0-9]*' | cut -d: -f2 | tr '\n' ' ')"
+    local pid=$1 f=$3 t n=0 ino est
+    est=" $(ss -tneH state established "sport = :$2" | grep -o 'ino:[0-9]*' | cut -d: -f2 | tr '\n' ' ')"
     for t in $(awk '/^tfd:/ {print $2}' "$f"); do
         ino=$(inode_of "$pid" "$t")
         [ -n "$ino" ] && [[ $est == *" $ino "* ]] && n=$((n + 1))
@@ -129,14 +129,13 @@ count_conns() {
     echo "$n"
 }
 
-# sessions_registered PID LFD...: every held connection is registered with
+# sessions_registered PID PORT: every held connection is registered with
 # some loop (each echo session waits for its next line).
 sessions_registered() {
     local pid=$1 f total=0
-    shift
     for f in /proc/"$pid"/fdinfo/*; do
         grep -q '^tfd:' "$f" 2>/dev/null || continue
-        total=$((total + $(count_conns "$pid" "$f")))
+        total=$((total + $(count_conns "$pid" "$2" "$f")))
     done
     [ "$total" -eq "$N" ]
 }

@@ -1,7 +1,9 @@
 /* test_modes.c - what only the pool and prefork modes promise: a busy pool
  * makes new clients wait (never refused, never dropped); prefork workers are
  * replaced when they die, with a back-off when they keep dying, leave nothing
- * behind when their parent is killed, and drain on SIGTERM.
+ * behind when their parent is killed, and drain on SIGTERM. And reuse_port
+ * in the prefork and event modes: a listening socket per worker or loop,
+ * each serving clients.
  * Usage: test_modes CASE (ctest registers each case). */
 #include "harness.h"
 
@@ -49,12 +51,18 @@ static void upcase(char *p, size_t n)
     for (size_t i = 0; i < n; i++) p[i] = (char)toupper((unsigned char)p[i]);
 }
 
-/* PID: the serving process; SLEEP ms; HOLD: wait for the client; else the
+/* PID: the serving process; TASK: the serving process and thread name (an
+ * event loop's is ss-loop-N); SLEEP ms; HOLD: wait for the client; else the
  * line uppercased. */
 static int mh_line(ss_conn_t *c, char *line, size_t n)
 {
     long v;
     if (strncmp(line, "PID", 3) == 0) return ss_printf(c, "%d\n", (int)getpid());
+    if (strncmp(line, "TASK", 4) == 0) {
+        char name[16] = "";
+        pthread_getname_np(pthread_self(), name, sizeof name);
+        return ss_printf(c, "%d %s\n", (int)getpid(), name);
+    }
     if (sscanf(line, "SLEEP %ld", &v) == 1) {
         int rc = note(ss_sleep_until(ss_now_ms() + v));
         return rc < 0 ? rc : ss_puts(c, "SLEPT\n");
@@ -599,6 +607,124 @@ static void case_prefork_hooks(void)
     ss_server_close(s);
 }
 
+/* --------------------------------------------------------- reuse_port */
+
+/* TCP sockets listening on port (any address, any process): the LISTEN
+ * (0A) lines of /proc/net/tcp (proc(5)). */
+static int listening_on(unsigned port)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    ASSERT(f != NULL);
+    char line[256];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned lport, st;
+        if (sscanf(line, " %*u: %*x:%x %*x:%*x %x", &lport, &st) == 2 && lport == port &&
+            st == 0x0A)
+            n++;
+    }
+    fclose(f);
+    return n;
+}
+
+static unsigned srv_port(void)
+{
+    const char *colon = strrchr(srv.addr, ':');
+    ASSERT(colon != NULL);
+    return (unsigned)atoi(colon + 1);
+}
+
+/* Until want sockets listen on the server's port: the loops and workers
+ * make theirs as they start. */
+static void wait_listening(int want)
+{
+    int64_t end = ss_now_ms() + 5000;
+    while (listening_on(srv_port()) != want) {
+        ASSERT_LT(ss_now_ms(), end);
+        ss_sleep_until(ss_now_ms() + 5);
+    }
+}
+
+/* 24 clients one after another, each asking who serves it (cmd: PID or
+ * TASK): the kernel hashes each (its own port differs) to one of the two
+ * sockets, so both serve some (all 24 on one: a chance of 2^-23). Counts
+ * the replies that were want0 and want1; any other reply fails. */
+static void spread(const char *cmd, const char *want0, const char *want1, int *n0, int *n1)
+{
+    char buf[64];
+    *n0 = *n1 = 0;
+    for (int i = 0; i < 24; i++) {
+        ss_conn_t *c = dial();
+        ASSERT_OK(ss_puts(c, cmd));
+        ASSERT_OK(ss_readline(c, buf, sizeof buf));
+        if (strcmp(buf, want0) == 0)
+            (*n0)++;
+        else if (strcmp(buf, want1) == 0)
+            (*n1)++;
+        else
+            FAIL_AT("reply [%s]: neither [%s] nor [%s]", buf, want0, want1);
+        quit(c);
+    }
+}
+
+/* Prefork with reuse_port: two sockets listen, one per worker (worker 0
+ * accepts on the server's own, which the parent holds too), and each worker
+ * serves clients; without reuse_port, one shared socket. */
+static void case_prefork_reuse_port(void)
+{
+    pid_t pids[64];
+    cfg.workers = 2;
+    cfg.reuse_port = 1;
+    start_server(&srv, &cfg, &mh, "tcp4", counts);
+    wait_workers(2, pids, 0, 5000);
+    wait_listening(2);
+    char w0[32], w1[32];
+    snprintf(w0, sizeof w0, "%d\n", (int)pids[0]);
+    snprintf(w1, sizeof w1, "%d\n", (int)pids[1]);
+    int n0, n1;
+    spread("PID\n", w0, w1, &n0, &n1);
+    printf("prefork reuse_port: worker %d served %d, worker %d served %d\n", (int)pids[0], n0,
+           (int)pids[1], n1);
+    ASSERT(n0 > 0 && n1 > 0);
+    stop_server(&srv);
+    ASSERT_EQ(counts->errors, 0);
+
+    cfg.reuse_port = 0;
+    start_server(&srv, &cfg, &mh, "tcp4", counts);
+    wait_workers(2, pids, 0, 5000);
+    ASSERT_EQ(listening_on(srv_port()), 1);
+    stop_server(&srv);
+}
+
+/* Event mode with reuse_port: a socket per loop, both loops serving; the
+ * harness checks that the server process ends with the descriptors and
+ * threads it started with (the loops' own sockets closed). Without it, one
+ * shared socket. */
+static void case_event_reuse_port(void)
+{
+    cfg.workers = 2;
+    cfg.reuse_port = 1;
+    start_server(&srv, &cfg, &mh, "tcp4", counts);
+    wait_listening(2);
+    char l0[48], l1[48];
+    snprintf(l0, sizeof l0, "%d ss-loop-0\n", (int)srv.pid);
+    snprintf(l1, sizeof l1, "%d ss-loop-1\n", (int)srv.pid);
+    int n0, n1;
+    spread("TASK\n", l0, l1, &n0, &n1);
+    printf("event reuse_port: loop 0 served %d, loop 1 served %d\n", n0, n1);
+    ASSERT(n0 > 0 && n1 > 0);
+    stop_server(&srv);
+    ASSERT_EQ(counts->errors, 0);
+
+    cfg.reuse_port = 0;
+    start_server(&srv, &cfg, &mh, "tcp4", counts);
+    ss_conn_t *c = dial(); /* the loops run once a client is served */
+    say(c, "x\n", "X\n");
+    quit(c);
+    ASSERT_EQ(listening_on(srv_port()), 1);
+    stop_server(&srv);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static const test_case cases[] = {
@@ -613,6 +739,8 @@ static const test_case cases[] = {
     {"prefork_drain", case_prefork_drain},
     {"prefork_worker_term", case_prefork_worker_term},
     {"prefork_hooks", case_prefork_hooks},
+    {"prefork_reuse_port", case_prefork_reuse_port},
+    {"event_reuse_port", case_event_reuse_port},
     {NULL, NULL},
 };
 
@@ -624,6 +752,8 @@ int main(int argc, char **argv)
     ss_config_init(&cfg);
     cfg.handle_error = mh_error;
     cfg.log_level = getenv("SS_TEST_LOG") ? SS_LOG_DEBUG : SS_LOG_ERROR;
-    cfg.mode = argc > 1 && strncmp(argv[1], "prefork", 7) == 0 ? SS_MODE_PREFORK : SS_MODE_POOL;
+    cfg.mode = argc > 1 && strncmp(argv[1], "prefork", 7) == 0 ? SS_MODE_PREFORK
+               : argc > 1 && strncmp(argv[1], "event", 5) == 0 ? SS_MODE_EVENT
+                                                                : SS_MODE_POOL;
     return test_main(cases, argc, argv);
 }

@@ -8,7 +8,14 @@
 #             lets that session finish while every new client is served by
 #             the other (none fails: HAProxy retries and redispatches); the
 #             drained one is marked DOWN; kill -9 of the other marks it DOWN.
-# Skipped without haproxy or socat.
+#   k8s       the Kubernetes pod of "A Kubernetes pod with a readiness probe":
+#             it parses (python3-yaml), its readiness probe asks /healthz on
+#             the port --stats listens on, terminationGracePeriodSeconds
+#             exceeds the preStop pause plus --drain-timeout, and its args,
+#             moved to loopback port 0, start serve; with --stats in this
+#             build, /healthz answers 200 (without it, that part is skipped
+#             and says so).
+# Skipped without haproxy or socat (haproxy), python3-yaml (k8s).
 source "$(dirname "$0")/lib.sh"
 
 SRC=${SS_SOURCE_DIR:?SS_SOURCE_DIR must name the source tree}
@@ -116,8 +123,92 @@ case_haproxy() {
     kill "$HA_PID"
 }
 
+# The pod's facts, one "key value" a line, from the YAML block after the
+# heading "## A Kubernetes pod".
+pod_facts() {
+    python3 - "$SRC/docs/deploy.md" <<'PY'
+import sys, yaml
+text = open(sys.argv[1]).read()
+part = text.split("## A Kubernetes pod", 1)[1]
+block = part.split("```yaml\n", 1)[1].split("```", 1)[0]
+pod = yaml.safe_load(block)
+assert pod["kind"] == "Pod", "not a Pod"
+spec = pod["spec"]
+c = spec["containers"][0]
+args = c["args"]
+def opt(name):
+    return args[args.index(name) + 1] if name in args else ""
+ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+probe = c["readinessProbe"]["httpGet"]
+port = probe["port"]
+port = ports.get(port, port)
+stop = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
+pause = int(stop[1]) if len(stop) == 2 and stop[0] == "sleep" else 0
+print("grace", spec["terminationGracePeriodSeconds"])
+print("drain", opt("--drain-timeout") or "10")
+print("pause", pause)
+print("probe_path", probe["path"])
+print("probe_port", port)
+print("stats", opt("--stats"))
+print("args", " ".join(args))
+PY
+}
+
+case_k8s() {
+    python3 -c 'import yaml' 2>/dev/null || skip "python3-yaml not installed"
+    local facts
+    facts=$(pod_facts) || fail "the pod in docs/deploy.md does not parse"
+    fact() { echo "$facts" | sed -n "s/^$1 //p"; }
+    expect_eq "readiness probe path" "$(fact probe_path)" /healthz
+    local stats
+    stats=$(fact stats)
+    [ -n "$stats" ] || fail "the pod's serve has no --stats"
+    expect_eq "readiness probe port (the --stats port)" "$(fact probe_port)" "${stats##*:}"
+    local grace drain pause
+    grace=$(fact grace) drain=$(fact drain) pause=$(fact pause)
+    [ "$grace" -gt $((pause + ${drain%.*})) ] ||
+        fail "terminationGracePeriodSeconds $grace does not exceed preStop $pause s + --drain-timeout $drain s"
+    echo "grace period $grace s > preStop $pause s + drain $drain s"
+    # The args as serve takes them, on loopback port 0.
+    local args=() a have_stats=1
+    read -r -a args <<<"$(fact args)"
+    "$SS" serve --help | grep -q -- '--stats' || have_stats=0
+    local run=() i
+    for ((i = 0; i < ${#args[@]}; i++)); do
+        a=${args[i]}
+        [ "$i" = 0 ] && continue # "serve"
+        if [ "$a" = --stats ] && [ "$have_stats" = 0 ]; then
+            i=$((i + 1))
+            continue
+        fi
+        [[ $a == tcp://0.0.0.0:* ]] && a=tcp://127.0.0.1:0
+        run+=("$a")
+    done
+    start_server pod 1 "${run[@]}"
+    local addr
+    addr=$(addr pod tcp)
+    out=$(send "$addr" hello) || fail "the pod's serve does not answer"
+    expect_eq "the pod's service" "$out" hello
+    if [ "$have_stats" = 1 ]; then
+        local sp fd line
+        # --stats prints "stats ADDRESS" once it listens.
+        retry 5 grep -q '^stats ' "$T/pod.out" || fail "no stats line: $(cat "$T/pod.out")"
+        sp=$(grep -m1 '^stats ' "$T/pod.out" | cut -d' ' -f2)
+        sp=${sp##*:}
+        exec {fd}<>"/dev/tcp/127.0.0.1/$sp" || fail "connect to --stats"
+        printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&"$fd"
+        IFS= read -r -t 5 line <&"$fd"
+        exec {fd}>&-
+        case $line in "HTTP/1.1 200"*) ;; *) fail "/healthz: [$line]" ;; esac
+    else
+        echo "skipped part: this build has no --stats: /healthz not asked"
+    fi
+    stop_server pod
+}
+
 case ${1:-} in
 haproxy) case_haproxy ;;
+k8s) case_k8s ;;
 *) fail "unknown case ${1:-}" ;;
 esac
 echo PASS

@@ -25,9 +25,12 @@ command -v dpkg-buildpackage >/dev/null 2>&1 || skip "dpkg-buildpackage not inst
 command -v dh >/dev/null 2>&1 || skip "dh not installed (package debhelper)"
 command -v lintian >/dev/null 2>&1 || skip "lintian not installed (package lintian)"
 command -v pkg-config >/dev/null 2>&1 || skip "pkg-config not installed (package pkg-config)"
-# Build-Depends beyond the compiler and cmake: TLS is part of the package.
-dpkg-query -W -f='${Status}' libssl-dev 2>/dev/null | grep -q "install ok installed" ||
-  skip "libssl-dev not installed (a Build-Depends)"
+# Build-Depends beyond the compiler and cmake: TLS and io_uring are part of
+# the package.
+for dep in libssl-dev liburing-dev; do
+  dpkg-query -W -f='${Status}' "$dep" 2>/dev/null | grep -q "install ok installed" ||
+    skip "$dep not installed (a Build-Depends)"
+done
 
 t0=$(date +%s)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ss-deb.XXXXXX") || exit 1
@@ -90,6 +93,11 @@ owns libsocketserver-dev usr/include/socketserver.h "usr/lib/$multi/libsocketser
   usr/share/man/man3/ss_server_create.3.gz usr/share/man/man7/socketserver.7.gz
 owns socketserver usr/bin/socketserver usr/share/man/man1/socketserver.1.gz \
   'lib/systemd/system/socketserver@.socket' 'lib/systemd/system/socketserver@.service'
+# The library has what the build can have: TLS and the io_uring poller.
+objdump -p "$root/usr/lib/$multi/libsocketserver.so.$version" | grep -q 'NEEDED *libssl\.so' ||
+  fail "the packaged library is built without TLS"
+objdump -p "$root/usr/lib/$multi/libsocketserver.so.$version" | grep -q 'NEEDED *liburing\.so' ||
+  fail "the packaged library is built without io_uring"
 soname=$(objdump -p "$root/usr/lib/$multi/libsocketserver.so.$version" | awk '/SONAME/ {print $2}')
 [ "$soname" = libsocketserver.so.0 ] || fail "SONAME is [$soname]"
 # The template units are neither enabled nor started by the maintainer scripts.

@@ -4,9 +4,10 @@
 #              services (upper and echo), so each reply tells which one
 #              answered: both get clients; without --reuse-port the second
 #              one's bind fails (exit 71)
-#   event      --mode event --workers 2: two listening sockets on the port in
-#              the one process, each watched by a different loop's epoll
-#              instance (/proc/PID/fdinfo), and both loops hold connections
+#   event      --mode event --workers 2 --poller epoll: two listening sockets
+#              on the port in the one process, each watched by a different
+#              loop's epoll instance (/proc/PID/fdinfo; hence epoll whatever
+#              SS_POLLER says), and both loops hold connections
 #   prefork    --mode prefork --workers 2: two listening sockets, one for each
 #              worker (ss -p), and both workers hold a connection
 #   shared     without --reuse-port, event and prefork keep one listening
@@ -78,7 +79,7 @@ inode_of() {
 }
 
 case_event() {
-    start_server s 1 echo tcp://127.0.0.1:0 --mode event --workers 2 --reuse-port
+    start_server s 1 echo tcp://127.0.0.1:0 --mode event --workers 2 --reuse-port --poller epoll
     local p pid
     p=$(port s tcp)
     pid=$PID_s

@@ -382,6 +382,7 @@ enum {
     SO_ALLOW_UID,
     SO_ALLOW_GID,
     SO_STATS,
+    SO_ACCESS_LOG,
 };
 
 static const struct option serve_longopts[] = {
@@ -407,6 +408,7 @@ static const struct option serve_longopts[] = {
     {"allow-uid", required_argument, NULL, SO_ALLOW_UID},
     {"allow-gid", required_argument, NULL, SO_ALLOW_GID},
     {"stats", required_argument, NULL, SO_STATS},
+    {"access-log", required_argument, NULL, SO_ACCESS_LOG},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -535,6 +537,11 @@ static int serve_option(void *p, int c, const char *v, char *err, size_t cap)
         if (strncmp(v, "tcp://", 6) != 0 && strncmp(v, "unix:", 5) != 0)
             rc = fail(why, sizeof why, "tcp://HOST:PORT or unix:PATH");
         o->stats = v;
+        break;
+    case SO_ACCESS_LOG:
+        /* Opened by the caller (ss_server_create), which names a bad path;
+         * "-" is standard error. */
+        rc = file_name(v, &cfg->access_log, why, sizeof why);
         break;
     case 'v':
         cfg->log_level = SS_LOG_DEBUG;

@@ -102,6 +102,9 @@ static void print_help(FILE *f)
           "                           /metrics (Prometheus), /healthz (503 while\n"
           "                           draining), / (a status page); SIGUSR1 logs the\n"
           "                           counters, with or without it\n"
+          "      --access-log PATH    one JSON line per session, refusal and dropped\n"
+          "                           datagram, appended to PATH (- : standard error);\n"
+          "                           SIGUSR2 reopens it (log rotation)\n"
           "  -v, --verbose            log debug messages too\n"
           "  -q, --quiet              log warnings and errors only\n"
           "  -h, --help               show this help\n"
@@ -140,6 +143,15 @@ static void on_signal(int sig)
     stats_http_draining(the_stats); /* a lock-free atomic store: /healthz 503 */
 }
 
+/* SIGUSR2: logrotate renamed the access log; every process of the server
+ * reopens it before its next write. An atomic store, safe here. */
+static void on_reopen(int sig)
+{
+    (void)sig;
+    ss_server_t *s = the_server;
+    if (s) ss_server_reopen_logs(s);
+}
+
 static int install_signals(void)
 {
     struct sigaction sa;
@@ -151,6 +163,8 @@ static int install_signals(void)
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ||
         sigaction(SIGUSR1, &sa, NULL) < 0)
         return -1;
+    sa.sa_handler = on_reopen;
+    if (sigaction(SIGUSR2, &sa, NULL) < 0) return -1;
     /* stdout may be a pipe its reader closed: a write error, not a death. */
     sa.sa_handler = SIG_IGN;
     return sigaction(SIGPIPE, &sa, NULL);
@@ -236,6 +250,7 @@ static int create_error(int rc)
 {
     cli_error("serve", "%s", ss_errmsg());
     if (rc == SS_ETLS) return EXIT_DATAERR;
+    if (strncmp(ss_errmsg(), "access log", 10) == 0) return EXIT_CANTCREAT;
     if (rc == -ENOENT || rc == -EACCES || rc == -EISDIR || rc == -ENOTDIR || rc == -ELOOP)
         return EXIT_NOINPUT;
     return rc == SS_EMODE || rc == SS_EUSAGE ? EXIT_USAGE : EXIT_OSERR;
@@ -418,7 +433,9 @@ static int serve_on(const serve_opts_t *o, const svc_t *svc, const ss_addr_t *ad
     serve_pid = self_pid = getpid();
     pthread_atfork(NULL, NULL, after_fork); /* the modes' children: fork(2) */
     ss_server_t *s;
-    int created = ss_server_create(&o->cfg, &h, &s);
+    ss_config_t cfg = o->cfg;
+    cfg.service = o->service; /* the access log's "service" */
+    int created = ss_server_create(&cfg, &h, &s);
     if (created < 0) return create_failed(o, created);
     the_server = s;
     int rc = 0;

@@ -11,6 +11,7 @@
 #include "harness.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -371,6 +372,13 @@ static void expect_result(const char *result, const char *reason)
     if (w.seen != 1) FAIL_AT("want one \"%s\" line, have %d of %d lines", result, w.seen, n);
 }
 
+/* A write to a socket the server closed fails with EPIPE, not a death. */
+static void signal_ignore_pipe(void)
+{
+    struct sigaction sa = {.sa_handler = SIG_IGN};
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
 static ss_conn_t *dial(const running *r)
 {
     ss_conn_t *c;
@@ -422,12 +430,49 @@ static void case_request_timeout(void)
     one_session(&cfg, "", "request_timeout");
 }
 
+/* A trickle of a byte every 100 ms inside a line, under min_rate 1000. */
+static void case_min_rate(void)
+{
+    log_init();
+    ss_config_t cfg;
+    config(&cfg);
+    cfg.min_rate = 1000;
+    cfg.min_rate_grace_ms = 100;
+    running r;
+    start_server(&r, &cfg, &echo, transport, shared_counts_new());
+    ss_addr_t a;
+    ASSERT_OK(ss_addr_parse(r.addr, &a));
+    int fd = socket(a.sa.ss_family, SOCK_STREAM, 0);
+    ASSERT(fd >= 0);
+    ASSERT_EQ(connect(fd, (struct sockaddr *)&a.sa, a.len), 0);
+    signal_ignore_pipe();
+    int64_t end = ss_now_ms() + 8000;
+    while (ss_now_ms() < end && write(fd, "a", 1) == 1) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) > 0) break; /* closed by the server */
+    }
+    ASSERT_LT(ss_now_ms(), end);
+    close(fd);
+    stop_server(&r);
+    expect_result("min_rate", NULL);
+    log_cleanup();
+}
+
 static void case_line_too_long(void)
 {
     ss_config_t cfg;
     config(&cfg);
     cfg.max_line = 16;
     one_session(&cfg, "a line of more than sixteen bytes\n", "line_too_long");
+}
+
+/* A PROXY protocol listener given no header but a plain line. */
+static void case_proxy(void)
+{
+    ss_config_t cfg;
+    config(&cfg);
+    cfg.proxy_protocol = SS_PROXY_V1;
+    one_session(&cfg, "GET / HTTP/1.0\r\n\r\n", "proxy");
 }
 
 /* The client resets the connection (SO_LINGER 0, tcp(7)) in mid-line. */
@@ -612,8 +657,10 @@ int main(int argc, char **argv)
         {"idle_timeout", case_idle_timeout},
         {"line_timeout", case_line_timeout},
         {"request_timeout", case_request_timeout},
+        {"min_rate", case_min_rate},
         {"line_too_long", case_line_too_long},
         {"reset", case_reset},
+        {"proxy", case_proxy},
         {"refused", case_refused},
         {"cancelled", case_cancelled},
         {"oversize", case_oversize},

@@ -12,8 +12,9 @@ set -u
 # haproxy: the load balancer in front of serve --proxy-protocol (cli_proxy_haproxy_*).
 # prometheus: promtool checks serve --stats's /metrics (cli_stats_*; 22 MB download);
 # chromium: the status page in a headless browser (cli_stats_page_*; 122 MB download).
+# jq: parses the access log where python3 is missing (cli_accesslog_*).
 want=(rdate socat netcat-openbsd openbsd-inetd groff-base clang libclang-rt-dev valgrind gcovr
-  clang-tidy cppcheck libssl-dev openssl haproxy liburing-dev prometheus chromium)
+  clang-tidy cppcheck libssl-dev openssl haproxy liburing-dev prometheus chromium jq)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -295,26 +295,66 @@ static void put_str(jbuf *b, const char *s, size_t max)
     puts_(b, "\"");
 }
 
-/* RFC 3339 in UTC with milliseconds: the wall clock (vDSO, no system
- * call), gmtime_r needing no time zone file. */
+/* The civil date of a day count since 1970-01-01 (Howard Hinnant's
+ * days_from_civil inverted, proleptic Gregorian): pure arithmetic, where
+ * gmtime_r takes glibc's time zone lock, which the threads of every event
+ * loop would share. */
+static void civil(int64_t days, unsigned *y, unsigned *m, unsigned *d)
+{
+    days += 719468; /* from 0000-03-01 */
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    unsigned doe = (unsigned)(days - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (unsigned)((int64_t)yoe + era * 400 + (*m <= 2));
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" of the current second, made once per second per
+ * thread. */
+typedef struct second_text {
+    time_t sec;
+    char text[19];
+} second_text;
+static _Thread_local second_text this_second = {-1, {0}};
+
+static void format_second(time_t t, char *out)
+{
+    unsigned y, mo, d;
+    int64_t days = (int64_t)t / 86400, rest = (int64_t)t % 86400;
+    if (rest < 0) {
+        rest += 86400;
+        days--;
+    }
+    civil(days, &y, &mo, &d);
+    jbuf b = {out, 0, 19};
+    put_digits(&b, y, 4);
+    puts_(&b, "-");
+    put_digits(&b, mo, 2);
+    puts_(&b, "-");
+    put_digits(&b, d, 2);
+    puts_(&b, "T");
+    put_digits(&b, (unsigned)(rest / 3600), 2);
+    puts_(&b, ":");
+    put_digits(&b, (unsigned)(rest / 60 % 60), 2);
+    puts_(&b, ":");
+    put_digits(&b, (unsigned)(rest % 60), 2);
+}
+
+/* RFC 3339 in UTC with milliseconds, from the wall clock (vDSO, no system
+ * call). */
 static void put_time(jbuf *b)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
+    if (ts.tv_sec != this_second.sec) {
+        format_second(ts.tv_sec, this_second.text);
+        this_second.sec = ts.tv_sec;
+    }
     puts_(b, "{\"time\":\"");
-    put_digits(b, (unsigned)tm.tm_year + 1900, 4);
-    puts_(b, "-");
-    put_digits(b, (unsigned)tm.tm_mon + 1, 2);
-    puts_(b, "-");
-    put_digits(b, (unsigned)tm.tm_mday, 2);
-    puts_(b, "T");
-    put_digits(b, (unsigned)tm.tm_hour, 2);
-    puts_(b, ":");
-    put_digits(b, (unsigned)tm.tm_min, 2);
-    puts_(b, ":");
-    put_digits(b, (unsigned)tm.tm_sec, 2);
+    put(b, this_second.text, sizeof this_second.text);
     puts_(b, ".");
     put_digits(b, (unsigned)(ts.tv_nsec / 1000000), 3);
     puts_(b, "Z\"");

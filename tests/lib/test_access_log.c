@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 
 static ss_mode_t mode;
 static const char *transport = "tcp4";
@@ -146,7 +147,8 @@ static long long num(const jline *j, const char *key)
     return atoll(f->val);
 }
 
-/* "2026-12-06T14:52:54.819Z": RFC 3339, UTC, milliseconds. */
+/* "2026-12-06T14:52:54.819Z": RFC 3339, UTC, milliseconds, and now (the
+ * lines of a test are at most a minute old: timegm(3) agrees). */
 static void check_time(const char *t)
 {
     static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ";
@@ -154,6 +156,14 @@ static void check_time(const char *t)
     for (size_t i = 0; shape[i]; i++)
         if (shape[i] == 'd' ? !(t[i] >= '0' && t[i] <= '9') : t[i] != shape[i])
             FAIL_AT("time \"%s\" is not RFC 3339 UTC with milliseconds", t);
+    struct tm tm = {0};
+    ASSERT_EQ(sscanf(t, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                     &tm.tm_min, &tm.tm_sec),
+              6);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    long long age = (long long)(time(NULL) - timegm(&tm));
+    if (age < -2 || age > 60) FAIL_AT("time \"%s\" is %lld s from now", t, age);
 }
 
 /* Every line of the log at path: parsed and checked for the fields every

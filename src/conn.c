@@ -201,8 +201,12 @@ static int start_layer(ss_conn_t *c, ss__layer *l)
     c->failed = l->ops;
     ss__conn_fail(c, rc, l->ops->name);
     /* The layer's own result (a PROXY header, a handshake), whatever the
-     * error: the session never reached its handler. */
-    if (l->ops->result && rc != -ECANCELED) conn_result(c, rc, (ss__result_t)l->ops->result);
+     * error: the session never reached its handler. A drain that ran out
+     * meanwhile is "cancelled" all the same. */
+    if (rc == -ECANCELED)
+        conn_result(c, rc, SS__RESULT_CANCELLED);
+    else if (l->ops->result)
+        conn_result(c, rc, (ss__result_t)l->ops->result);
     return rc;
 }
 

@@ -485,6 +485,29 @@ static void case_proxy(void)
     one_session(&cfg, "GET / HTTP/1.0\r\n\r\n", "proxy");
 }
 
+/* A tls:// listener given plain text: the handshake fails. */
+static void case_tls(void)
+{
+    log_init();
+    ss_config_t cfg;
+    config(&cfg);
+    running r;
+    start_server(&r, &cfg, &echo, "tls", shared_counts_new());
+    ss_addr_t a;
+    ASSERT_OK(ss_addr_parse(r.addr, &a));
+    int fd = socket(a.sa.ss_family, SOCK_STREAM, 0);
+    ASSERT(fd >= 0);
+    ASSERT_EQ(connect(fd, (struct sockaddr *)&a.sa, a.len), 0);
+    ASSERT_EQ(write(fd, "GET / HTTP/1.0\r\n\r\n", 18), 18);
+    char buf[256];
+    while (read(fd, buf, sizeof buf) > 0) {
+    }
+    close(fd);
+    stop_server(&r);
+    expect_result("tls", NULL);
+    log_cleanup();
+}
+
 /* The client resets the connection (SO_LINGER 0, tcp(7)) in mid-line. */
 static void case_reset(void)
 {
@@ -671,6 +694,7 @@ int main(int argc, char **argv)
         {"line_too_long", case_line_too_long},
         {"reset", case_reset},
         {"proxy", case_proxy},
+        {"tls", case_tls},
         {"refused", case_refused},
         {"cancelled", case_cancelled},
         {"oversize", case_oversize},

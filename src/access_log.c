@@ -447,8 +447,8 @@ static void alog_destroy(struct ss__alog *a)
 
 static int alog_open(struct ss__alog *a, const char *path, const char *service)
 {
-    void *p = mmap(NULL, sizeof *a->shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
+    void *p =
+        mmap(NULL, sizeof *a->shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     a->shared = p == MAP_FAILED ? NULL : p;
     a->buf = malloc(ALOG_BUF);
     a->path = strcmp(path, "-") ? strdup(path) : NULL;

@@ -11,8 +11,8 @@
 #include "harness.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
@@ -59,12 +59,26 @@ static int parse_str(const char **p, char *out, size_t cap)
         if (c == '\\') {
             int e = *s++;
             switch (e) {
-            case '"': case '\\': case '/': c = e; break;
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case 'r': c = '\r'; break;
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
+            case '"':
+            case '\\':
+            case '/':
+                c = e;
+                break;
+            case 'n':
+                c = '\n';
+                break;
+            case 't':
+                c = '\t';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case 'b':
+                c = '\b';
+                break;
+            case 'f':
+                c = '\f';
+                break;
             case 'u': {
                 int v = 0;
                 for (int i = 0; i < 4; i++) {
@@ -76,7 +90,8 @@ static int parse_str(const char **p, char *out, size_t cap)
                 c = v;
                 break;
             }
-            default: return -1;
+            default:
+                return -1;
             }
         }
         if (n + 1 >= cap) return -1;
@@ -115,7 +130,8 @@ static int parse_line(const char *s, jline *j)
         field *f = &j->f[j->n++];
         if (parse_str(&s, f->key, sizeof f->key) < 0 || *s++ != ':') return -1;
         f->is_str = *s == '"';
-        if (f->is_str ? (s++, parse_str(&s, f->val, sizeof f->val)) : parse_scalar(&s, f->val, sizeof f->val))
+        if (f->is_str ? (s++, parse_str(&s, f->val, sizeof f->val))
+                      : parse_scalar(&s, f->val, sizeof f->val))
             return -1;
         if (*s == ',') {
             s++;
@@ -176,7 +192,8 @@ static int each_line(const char *path, void (*each)(const jline *j, void *arg), 
     static jline j;
     int n = 0;
     while (fgets(buf, sizeof buf, f)) {
-        if (parse_line(buf, &j) < 0) FAIL_AT("%s: line %d is not one JSON object: %s", path, n + 1, buf);
+        if (parse_line(buf, &j) < 0)
+            FAIL_AT("%s: line %d is not one JSON object: %s", path, n + 1, buf);
         check_time(str(&j, "time"));
         static const char *const keys[] = {"peer", "local", "service", "mode", "result"};
         for (unsigned k = 0; k < sizeof keys / sizeof keys[0]; k++)

@@ -309,6 +309,10 @@ static void run_load(running *r, int rotate)
             if (sum >= CLIENTS * SESSIONS / 2) break;
             usleep(1000);
         }
+        /* Some lines written (within 100 ms), so the old file has some. */
+        struct stat st;
+        for (int i = 0; i < 2000 && (stat(log_path, &st) < 0 || st.st_size == 0); i++)
+            usleep(1000);
         char old[160];
         snprintf(old, sizeof old, "%s.1", log_path);
         ASSERT_EQ(rename(log_path, old), 0);

@@ -283,7 +283,7 @@ static void put_str(jbuf *b, const char *s, size_t max)
             e[1] = (char)*u;
             n = 2;
         } else if (*u == '\n' || *u == '\t' || *u == '\r') {
-            e[1] = *u == '\n' ? 'n' : *u == '\t' ? 't' : 'r';
+            e[1] = (char)(*u == '\n' ? 'n' : *u == '\t' ? 't' : 'r');
             n = 2;
         } else if (*u >= 0x20 && *u < 0x7f) {
             e[0] = (char)*u;
@@ -314,13 +314,10 @@ static void civil(int64_t days, unsigned *y, unsigned *m, unsigned *d)
 
 /* "YYYY-MM-DDTHH:MM:SS" of the current second, made once per second per
  * thread. */
-typedef struct second_text {
-    time_t sec;
-    char text[19];
-} second_text;
-static _Thread_local second_text this_second = {-1, {0}};
+static _Thread_local time_t this_second = -1;
+static _Thread_local char second_text[19];
 
-static void format_second(time_t t, char *out)
+static void format_second(time_t t)
 {
     unsigned y, mo, d;
     int64_t days = (int64_t)t / 86400, rest = (int64_t)t % 86400;
@@ -329,7 +326,7 @@ static void format_second(time_t t, char *out)
         days--;
     }
     civil(days, &y, &mo, &d);
-    jbuf b = {out, 0, 19};
+    jbuf b = {second_text, 0, sizeof second_text};
     put_digits(&b, y, 4);
     puts_(&b, "-");
     put_digits(&b, mo, 2);
@@ -341,6 +338,7 @@ static void format_second(time_t t, char *out)
     put_digits(&b, (unsigned)(rest / 60 % 60), 2);
     puts_(&b, ":");
     put_digits(&b, (unsigned)(rest % 60), 2);
+    this_second = t;
 }
 
 /* RFC 3339 in UTC with milliseconds, from the wall clock (vDSO, no system
@@ -349,12 +347,9 @@ static void put_time(jbuf *b)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    if (ts.tv_sec != this_second.sec) {
-        format_second(ts.tv_sec, this_second.text);
-        this_second.sec = ts.tv_sec;
-    }
+    if (ts.tv_sec != this_second) format_second(ts.tv_sec);
     puts_(b, "{\"time\":\"");
-    put(b, this_second.text, sizeof this_second.text);
+    put(b, second_text, sizeof second_text);
     puts_(b, ".");
     put_digits(b, (unsigned)(ts.tv_nsec / 1000000), 3);
     puts_(b, "Z\"");
@@ -451,9 +446,10 @@ static int alog_open(struct ss__alog *a, const char *path, const char *service)
         mmap(NULL, sizeof *a->shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     a->shared = p == MAP_FAILED ? NULL : p;
     a->buf = malloc(ALOG_BUF);
-    a->path = strcmp(path, "-") ? strdup(path) : NULL;
+    int to_stderr = strcmp(path, "-") == 0;
+    a->path = to_stderr ? NULL : strdup(path);
     a->service = service ? strdup(service) : NULL;
-    if (!a->shared || !a->buf || (!a->path && strcmp(path, "-")) || (!a->service && service))
+    if (!a->shared || !a->buf || (!a->path && !to_stderr) || (!a->service && service))
         return ss__fail(-ENOMEM, "access log");
     atomic_init(&a->shared->gen, 0);
     a->fd = a->path ? open_log(a->path) : STDERR_FILENO;

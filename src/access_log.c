@@ -220,6 +220,14 @@ static void append(struct ss__alog *a, const char *line, size_t n)
     pthread_mutex_unlock(&a->mu);
 }
 
+void ss__alog_start(struct ss__alog *a)
+{
+    if (!a) return;
+    pthread_mutex_lock(&a->mu);
+    if (a->flusher == FLUSHER_NONE) start_flusher(a);
+    pthread_mutex_unlock(&a->mu);
+}
+
 void ss__alog_flush(struct ss__alog *a)
 {
     if (!a) return;

@@ -560,6 +560,11 @@ void ss__free_listeners(ss_server_t *s);
  * Safe from every thread of every process the server forks. */
 struct ss__alog;
 int ss__alog_new(ss_server_t *s, const char *mode, struct ss__alog **out);
+/* Starts this process's flusher thread, if it has none yet (ss_server_serve:
+ * the serving process reopens the file after a rotation even if it writes
+ * no line itself, such as fork's and prefork's parent). Else the first line
+ * of a process starts it. */
+void ss__alog_start(struct ss__alog *a);
 /* Flushes, stops the flusher thread, closes and frees (server_close). */
 void ss__alog_free(struct ss__alog *a);
 /* Writes what this process buffered: before a child's _exit (fork, prefork). */

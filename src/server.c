@@ -113,6 +113,7 @@ int ss_server_serve(ss_server_t *s)
 {
     if (s->nls == 0) return ss__fail_into(s->errmsg, SS_EUSAGE, "serve: no listener");
     s->last_actions = ss_now_ms();
+    ss__alog_start(s->alog);
     int rc = s->mode->serve ? s->mode->serve(s) : ss__poll_serve(s);
     atomic_store(&s->shutdown, 0); /* serve may be called again (socketserver.py) */
     return rc;

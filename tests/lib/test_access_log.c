@@ -311,8 +311,7 @@ static void run_load(running *r, int rotate)
         }
         /* Some lines written (within 100 ms), so the old file has some. */
         struct stat st;
-        for (int i = 0; i < 2000 && (stat(log_path, &st) < 0 || st.st_size == 0); i++)
-            usleep(1000);
+        for (int i = 0; i < 2000 && (stat(log_path, &st) < 0 || st.st_size == 0); i++) usleep(1000);
         char old[160];
         snprintf(old, sizeof old, "%s.1", log_path);
         ASSERT_EQ(rename(log_path, old), 0);
@@ -354,6 +353,34 @@ static void case_load(void)
     log_cleanup();
 }
 
+/* How many descriptors of all processes are open on path (/proc/PID/fd). */
+static int processes_holding(const char *path)
+{
+    DIR *proc = opendir("/proc");
+    ASSERT(proc != NULL);
+    int n = 0;
+    struct dirent *p;
+    while ((p = readdir(proc)) != NULL) {
+        if (p->d_name[0] < '1' || p->d_name[0] > '9') continue;
+        char dir[64];
+        snprintf(dir, sizeof dir, "/proc/%.20s/fd", p->d_name);
+        DIR *fds = opendir(dir);
+        if (!fds) continue; /* gone, or not ours to read */
+        struct dirent *f;
+        while ((f = readdir(fds)) != NULL) {
+            char link[128], target[256];
+            snprintf(link, sizeof link, "%s/%.20s", dir, f->d_name);
+            ssize_t k = readlink(link, target, sizeof target - 1);
+            if (k <= 0) continue;
+            target[k] = '\0';
+            n += strcmp(target, path) == 0;
+        }
+        closedir(fds);
+    }
+    closedir(proc);
+    return n;
+}
+
 /* The same load, the log renamed and the server signalled halfway: every
  * line is in the old file or the new one, and both have some. */
 static void case_rotate(void)
@@ -365,12 +392,17 @@ static void case_rotate(void)
     running r;
     start_server(&r, &cfg, &echo, transport, counts);
     run_load(&r, 1);
-    usleep(300 * 1000); /* every process reopened (flushers look within 1 s) */
     /* A second round after the rotation: lines that can only be in the new file. */
     harness_roundtrip(r.addr, "client 9 session 999\n", "client 9 session 999\n");
-    stop_server(&r);
     char old[160];
     snprintf(old, sizeof old, "%s.1", log_path);
+    /* Within a second every process of the server (the parent, prefork's
+     * workers, fork's children) has let the renamed file go. */
+    int64_t end = ss_now_ms() + 3000;
+    int holders;
+    while ((holders = processes_holding(old)) > 0 && ss_now_ms() < end) usleep(20 * 1000);
+    ASSERT_EQ(holders, 0);
+    stop_server(&r);
     tally t = {0};
     int before = each_line(old, count_ok, &t);
     int after = each_line(log_path, count_ok, &t);

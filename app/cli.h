@@ -18,6 +18,7 @@
 #define EXIT_UNAVAILABLE 69 /* EX_UNAVAILABLE: peer unreachable, no reply */
 #define EXIT_SOFTWARE    70 /* EX_SOFTWARE: internal error */
 #define EXIT_OSERR       71 /* EX_OSERR: system error (bind, fork, ...) */
+#define EXIT_CANTCREAT   73 /* EX_CANTCREAT: the access log cannot be opened */
 #define EXIT_PROTOCOL    76 /* EX_PROTOCOL: the TLS handshake or verification failed */
 #define EXIT_NOPERM      77 /* EX_NOPERM: --user or --group without root */
 

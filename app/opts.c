@@ -383,6 +383,7 @@ enum {
     SO_ALLOW_GID,
     SO_STATS,
     SO_REUSE_PORT,
+    SO_ACCESS_LOG,
 };
 
 static const struct option serve_longopts[] = {
@@ -409,6 +410,7 @@ static const struct option serve_longopts[] = {
     {"allow-gid", required_argument, NULL, SO_ALLOW_GID},
     {"stats", required_argument, NULL, SO_STATS},
     {"reuse-port", no_argument, NULL, SO_REUSE_PORT},
+    {"access-log", required_argument, NULL, SO_ACCESS_LOG},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -540,6 +542,11 @@ static int serve_option(void *p, int c, const char *v, char *err, size_t cap)
         break;
     case SO_REUSE_PORT:
         cfg->reuse_port = 1;
+        break;
+    case SO_ACCESS_LOG:
+        /* Opened by the caller (ss_server_create), which names a bad path;
+         * "-" is standard error. */
+        rc = file_name(v, &cfg->access_log, why, sizeof why);
         break;
     case 'v':
         cfg->log_level = SS_LOG_DEBUG;

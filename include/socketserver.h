@@ -474,6 +474,19 @@ typedef struct ss_config {
     uid_t allow_uid[SS_PEER_IDS_MAX];
     int allow_gid_count;
     gid_t allow_gid[SS_PEER_IDS_MAX];
+
+    /* The access log (ss_server_reopen_logs(3)): a path, opened by
+     * ss_server_create with O_APPEND (created 0644 less the umask; a file
+     * that cannot be opened fails creation with its errno), or "-" for
+     * standard error. One JSON object per line for each session, refused
+     * client and dropped datagram: time (RFC 3339, UTC, milliseconds), peer,
+     * local, service, mode, duration_ms, bytes_in, bytes_out, result, and
+     * for a refusal its reason (ss_refusal_name). Lines are buffered per
+     * process and written whole within about 100 ms, in every mode.
+     * service names the service in each line (NULL: null). Both strings
+     * are read by ss_server_create. Default NULL: no access log */
+    const char *access_log;
+    const char *service;
 } ss_config_t;
 
 /* Fills cfg with the defaults above (no TLS). Call it first, then set what
@@ -574,6 +587,16 @@ SS_API int ss_server_drain(ss_server_t *s);
 /* Requests running now, in this process's view (fork: live children;
  * prefork: those of every worker, in the parent and in each worker). */
 SS_API int ss_server_active(const ss_server_t *s);
+
+/* Reopens the access log (ss_config_t.access_log) at its path, for log
+ * rotation (logrotate's convention: the file was renamed, then the server
+ * signalled): every process of the server (fork children, prefork workers)
+ * opens the path anew before its next write, and looks for the request at
+ * least once a second; no line is lost, each is in the old file or the new
+ * one. Only an atomic store: safe from a signal handler and from any thread
+ * or process of the server. Returns 0 (also without an access log), or
+ * SS_EUSAGE for NULL. */
+SS_API int ss_server_reopen_logs(ss_server_t *s);
 
 /* Why a client was refused at the intake (closed at once; a datagram
  * dropped) or its connection ended before the handler ran. Each is counted

@@ -118,8 +118,33 @@ static int layer_explains(int err)
     return err == SS_ETLS || err == -EPROTO || err == -EMSGSIZE || err == -EPERM;
 }
 
+/* Records why the session is failing, for the access log and /metrics
+ * (ss__result_t), unless a cause was already said for this error. */
+static void conn_result(ss_conn_t *c, int err, ss__result_t r)
+{
+    c->result = (unsigned char)r;
+    c->result_err = err;
+}
+
+/* Which of the connection's deadlines a -ETIMEDOUT wait met: the
+ * session's (request_timeout_ms, or ss_set_deadline), the line's, or else
+ * the idle timeout. The clock is read only on this failing path. */
+static ss__result_t timeout_kind(const ss_conn_t *c)
+{
+    int64_t now = ss_now_ms();
+    if (c->line_deadline > 0 && now >= c->line_deadline) return SS__RESULT_LINE_TIMEOUT;
+    if (c->deadline > 0 && now >= c->deadline) return SS__RESULT_REQUEST_TIMEOUT;
+    return SS__RESULT_IDLE_TIMEOUT;
+}
+
 int ss__conn_fail(ss_conn_t *c, int err, const char *op)
 {
+    if (c->result_err != err || c->result == SS__RESULT_NONE) {
+        if (err == -ETIMEDOUT)
+            conn_result(c, err, timeout_kind(c));
+        else if (err == SS_ELINE)
+            conn_result(c, err, SS__RESULT_LINE_TOO_LONG);
+    }
     const char *why = layer_explains(err) ? layer_info(c, SS__INFO_ERROR) : NULL;
     if (!why) return ss__fail_into(c->errmsg, err, "%s %s", op, ss_conn_peername(c));
     ss__fail_plain(err, "%s %s: %s", op, ss_conn_peername(c), why);
@@ -129,8 +154,9 @@ int ss__conn_fail(ss_conn_t *c, int err, const char *op)
 
 /* A failure whose cause is said in full here (a deadline of our own), not
  * by err's name. */
-static int conn_fail_why(ss_conn_t *c, int err, const char *op, const char *why)
+static int conn_fail_why(ss_conn_t *c, int err, const char *op, const char *why, ss__result_t r)
 {
+    conn_result(c, err, r);
     ss__fail_plain(err, "%s %s: %s", op, ss_conn_peername(c), why);
     memcpy(c->errmsg, ss_errmsg(), sizeof c->errmsg);
     return err;
@@ -171,8 +197,17 @@ static int start_layer(ss_conn_t *c, ss__layer *l)
         rc = ss__wait(c->fd, events, ss__min_deadline(wait_deadline(c), l->deadline), c->cancel_fd);
         if (rc < 0) break;
     }
-    if (rc < 0) c->failed = l->ops;
-    return rc < 0 ? ss__conn_fail(c, rc, l->ops->name) : 0;
+    if (rc >= 0) return 0;
+    c->failed = l->ops;
+    ss__conn_fail(c, rc, l->ops->name);
+    /* The layer's own result (a PROXY header, a handshake), whatever the
+     * error: the session never reached its handler. A drain that ran out
+     * meanwhile is "cancelled" all the same. */
+    if (rc == -ECANCELED)
+        conn_result(c, rc, SS__RESULT_CANCELLED);
+    else if (l->ops->result)
+        conn_result(c, rc, (ss__result_t)l->ops->result);
+    return rc;
 }
 
 /* Bottom first: a TLS handshake runs over a PROXY layer that has read its
@@ -430,7 +465,7 @@ static int rate_count(ss_conn_t *c, size_t r)
     char why[96];
     snprintf(why, sizeof why, "peer sends under %llu bytes/s (min_rate)",
              (unsigned long long)c->min_rate);
-    return conn_fail_why(c, -ETIMEDOUT, "read", why);
+    return conn_fail_why(c, -ETIMEDOUT, "read", why, SS__RESULT_MIN_RATE);
 }
 
 /* Reads more stream bytes after the buffered ones. Returns the count, 0 at
@@ -564,7 +599,7 @@ ssize_t ss_readline(ss_conn_t *c, char *buf, size_t cap)
         char why[96];
         snprintf(why, sizeof why, "line not ended within %lld ms (line_timeout)",
                  (long long)c->line_ms);
-        conn_fail_why(c, -ETIMEDOUT, "readline", why);
+        conn_fail_why(c, -ETIMEDOUT, "readline", why, SS__RESULT_LINE_TIMEOUT);
     }
     c->line_deadline = 0;
     c->flags &= ~SS__C_MEASURED;

@@ -45,6 +45,17 @@ static int start_layers(ss_server_t *s, ss_conn_t *c)
     return rc;
 }
 
+/* verify_request on the address a PROXY header gave: a refusal is the
+ * session's result (the access log's "refused", reason "verify"). */
+static int refused_late(ss_server_t *s, ss_conn_t *c)
+{
+    if (ss__intake_admit_peer(s, c)) return 1;
+    c->result = SS__RESULT_REFUSED;
+    c->refusal = SS_REFUSED_VERIFY;
+    c->result_err = -ECONNABORTED;
+    return 0;
+}
+
 int ss__run_handler(ss_server_t *s, ss_conn_t *c)
 {
     ss__ctx *ctx = ss__ctx_get();
@@ -52,10 +63,11 @@ int ss__run_handler(ss_server_t *s, ss_conn_t *c)
     ctx->cancel_fd = s->cancel_fd;
     if (s->cfg.request_timeout_ms > 0) c->deadline = ss_now_ms() + s->cfg.request_timeout_ms;
     if (c->listener && c->listener->nlayers &&
-        (start_layers(s, c) < 0 || (c->listener->admit_late && !ss__intake_admit_peer(s, c)))) {
+        (start_layers(s, c) < 0 || (c->listener->admit_late && !refused_late(s, c)))) {
         ctx->cancel_fd = saved_cancel;
         c->flags |= SS__C_REFUSED;
         ss__stats_session(s, c, -ECONNABORTED);
+        ss__alog_session(s, c, -ECONNABORTED);
         return -ECONNABORTED;
     }
     void *hc = s->h.ctx;
@@ -76,5 +88,6 @@ int ss__run_handler(ss_server_t *s, ss_conn_t *c)
     if (rc < 0) report(s, c, rc);
     ctx->cancel_fd = saved_cancel;
     ss__stats_session(s, c, rc);
+    ss__alog_session(s, c, rc);
     return rc;
 }

@@ -107,6 +107,7 @@ static void refuse(ss_server_t *s, const ss__request *req, ss_refusal_t reason,
                    ss_log_level_t level, const char *why)
 {
     ss__stats_refused(s, reason);
+    ss__alog_refused(s, &req->peer, &req->local, SS__RESULT_REFUSED, reason);
     log_refusal(s, &req->peer, level, why);
     if (!ss__is_dgram(req->transport)) close(req->fd);
 }
@@ -166,6 +167,7 @@ static int admit(ss_server_t *s, const ss__request *req)
     note_taken(s);
     if (!peer_allowed(s, req)) return 0;
     if (!req->listener->admit_late && verify_refuses(s, &req->peer)) {
+        ss__alog_refused(s, &req->peer, &req->local, SS__RESULT_REFUSED, SS_REFUSED_VERIFY);
         if (!ss__is_dgram(req->transport)) close(req->fd);
         return 0;
     }
@@ -210,6 +212,7 @@ static int shed_one(ss_server_t *s, const ss__listener *l, int err)
     if (fd >= 0) {
         ss__stats_accepted(s);
         ss__stats_refused(s, SS_REFUSED_EMFILE);
+        ss__alog_refused(s, NULL, &l->addr, SS__RESULT_REFUSED, SS_REFUSED_EMFILE);
         ss__log(s, SS_LOG_WARN, "accept: %s; refused a client", ss_strerror(err));
         return 0;
     }
@@ -358,6 +361,7 @@ int ss__intake_datagram(ss_server_t *s, const ss__listener *l, ss__dgram_batch *
         ss_addr_format(&req->peer, text, sizeof text);
         ss__log(s, SS_LOG_WARN, "datagram from %s truncated: %zu bytes > max_datagram %zu", text, n,
                 s->cfg.max_datagram);
+        ss__alog_refused(s, &req->peer, &req->local, SS__RESULT_OVERSIZE, SS_REFUSED__COUNT);
         return 0;
     }
     req->packet = b->iov[i].iov_base;

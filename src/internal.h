@@ -196,6 +196,9 @@ typedef struct ss__layer_ops {
     /* With start: the ss_refusal_t a server counts when start fails (a
      * PROXY header, a TLS handshake). */
     int refusal;
+    /* The result (ss__result_t) of a session whose start of this layer
+     * failed: SS__RESULT_PROXY, SS__RESULT_TLS; 0 for none of its own. */
+    unsigned char result;
 } ss__layer_ops;
 
 enum { SS__LAYER_SHORT_READ_DRAINS = 1u << 0 };
@@ -224,6 +227,37 @@ void ss__conn_push(ss_conn_t *c, ss__layer *l);
 /* Runs every layer's start, bottom first, waiting through the seam under the
  * connection's deadlines. Returns 0 or the error that ends the session. */
 int ss__conn_start(ss_conn_t *c);
+
+/* ------------------------------------------------------------ results */
+
+/* result.c: why a session ended, or a client or datagram was turned away,
+ * as the access log and /metrics name it (ss__result_name). Set on the
+ * connection where the cause is decided (conn.c: which deadline passed, a
+ * line too long; a layer that failed to start), else told by the error the
+ * handler returned (ss__session_result). Flat labels, one word each, so a
+ * Prometheus label and a grep see the same value. */
+typedef enum ss__result {
+    SS__RESULT_NONE,            /* not decided yet (never logged: ok or error) */
+    SS__RESULT_OK,              /* the handler returned >= 0 */
+    SS__RESULT_CLOSED,          /* the peer reset or closed before the end */
+    SS__RESULT_IDLE_TIMEOUT,    /* a wait outlasted idle_timeout_ms */
+    SS__RESULT_LINE_TIMEOUT,    /* a line not ended within line_timeout_ms */
+    SS__RESULT_MIN_RATE,        /* the peer sent under min_rate */
+    SS__RESULT_REQUEST_TIMEOUT, /* the session's deadline (request_timeout_ms) */
+    SS__RESULT_ERROR,           /* the handler failed otherwise */
+    SS__RESULT_CANCELLED,       /* the drain ran out: cancelled by close */
+    SS__RESULT_LINE_TOO_LONG,   /* a line over max_line */
+    SS__RESULT_PROXY,           /* the PROXY header was missing, bad or late */
+    SS__RESULT_TLS,             /* the TLS handshake failed */
+    SS__RESULT_REFUSED,         /* refused (its ss_refusal_t says why) */
+    SS__RESULT_OVERSIZE,        /* a datagram over max_datagram, dropped */
+    SS__RESULT__COUNT
+} ss__result_t;
+
+/* The label of r ("ok", "idle_timeout", ...); "?" out of range. */
+const char *ss__result_name(int r);
+/* The result of a session whose handler (or layers) returned rc. */
+ss__result_t ss__session_result(const ss_conn_t *c, int rc);
 
 /* ---------------------------------------------------------- connection */
 
@@ -260,6 +294,9 @@ struct ss_conn {
     uint64_t bytes_in, bytes_out; /* the session's payload (above every layer) */
     int64_t started_ms;           /* when the intake built it (ss_now_ms) */
     const ss__layer_ops *failed;  /* the layer whose start failed (NULL: none) */
+    unsigned char result;         /* ss__result_t: why it failed, where decided */
+    unsigned char refusal;        /* ss_refusal_t, with SS__RESULT_REFUSED */
+    int result_err;               /* the error that result explains */
     size_t max_line;
     size_t bufsize; /* stream buffer size */
     size_t max_dgram;
@@ -491,6 +528,7 @@ struct ss_server {
     int64_t last_actions;  /* when service_actions last ran */
     struct ss__intake *in; /* intake.c: the reserve descriptor and its lock */
     struct ss__tls *tls;   /* tls:// listeners' context (cfg.tls), made by create */
+    struct ss__alog *alog; /* access_log.c: the access log (cfg.access_log); NULL: off */
     /* The poll loop's (poll_loop.c; prefork's workers take with it too). */
     int64_t backoff_until;           /* accepts paused until then (EMFILE, ENOMEM) */
     ss__dgram_batch *batch;          /* datagrams received, made at the first */
@@ -520,6 +558,28 @@ int ss__listener_sibling(ss_server_t *s, int i);
 void ss__close_listeners(ss_server_t *s);
 /* ... and every one, datagram listeners too, and frees them (server_close). */
 void ss__free_listeners(ss_server_t *s);
+/* access_log.c: one JSON line per session, refusal or dropped datagram
+ * (cfg.access_log), buffered per process and written in whole lines. new
+ * opens it (mode: the mode's name for the lines); NULL *out when off.
+ * Safe from every thread of every process the server forks. */
+struct ss__alog;
+int ss__alog_new(ss_server_t *s, const char *mode, struct ss__alog **out);
+/* Starts this process's flusher thread, if it has none yet (ss_server_serve:
+ * the serving process reopens the file after a rotation even if it writes
+ * no line itself, such as fork's and prefork's parent). Else the first line
+ * of a process starts it. */
+void ss__alog_start(struct ss__alog *a);
+/* Flushes, stops the flusher thread, closes and frees (server_close). */
+void ss__alog_free(struct ss__alog *a);
+/* Writes what this process buffered: before a child's _exit (fork, prefork). */
+void ss__alog_flush(struct ss__alog *a);
+/* A session ended with rc (handler.c). */
+void ss__alog_session(ss_server_t *s, const ss_conn_t *c, int rc);
+/* A client refused at the intake, or a datagram dropped (result
+ * SS__RESULT_REFUSED with why, or SS__RESULT_OVERSIZE); peer may be NULL
+ * (a client shed unseen at EMFILE). */
+void ss__alog_refused(ss_server_t *s, const ss_addr_t *peer, const ss_addr_t *local,
+                      ss__result_t result, ss_refusal_t why);
 /* wait.c: writes 1 to an eventfd (async-signal-safe), and empties one. */
 void ss__eventfd_signal(int fd);
 void ss__eventfd_drain(int fd);

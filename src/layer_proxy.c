@@ -166,6 +166,7 @@ static const char *proxy_info(const ss__layer *l, int what)
  * the socket. */
 static const ss__layer_ops proxy_ops = {
     .name = "proxy header",
+    .result = SS__RESULT_PROXY,
     .start = proxy_start,
     .recv = proxy_recv,
     .send = proxy_send,

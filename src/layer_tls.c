@@ -263,6 +263,7 @@ static const char *tls_info(const ss__layer *l, int what)
 
 static const ss__layer_ops tls_ops = {
     .name = "tls handshake",
+    .result = SS__RESULT_TLS,
     .start = tls_start,
     .recv = tls_recv,
     .send = tls_send,

@@ -55,6 +55,7 @@ static void child_main(ss_server_t *s, const ss__request *req)
     ss__conn_for_request(s, &c, req);
     int rc = ss__run_handler(s, &c);
     ss__request_done(&c, req, 0); /* its layers end as in every mode (TLS: close_notify) */
+    ss__alog_flush(s->alog);      /* the child's access log line: no flusher here */
     _exit(rc < 0 ? 1 : 0);
 }
 

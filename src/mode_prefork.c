@@ -358,6 +358,7 @@ static _Noreturn void worker_main(ss_server_t *s, int slot_i, int cell)
     ss__waiter waiter = {.wait = worker_wait, .self = &w};
     ss__ctx_get()->waiter = &waiter;
     while (!w.retired) worker_turn(s, &w);
+    ss__alog_flush(s->alog); /* its access log lines still buffered */
     fflush(NULL);
     _exit(0);
 }

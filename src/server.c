@@ -92,6 +92,7 @@ int ss_server_create(const ss_config_t *cfg, const ss_handler_t *h, ss_server_t 
     if (rc == 0 && cfg->tls.cert_file) rc = ss__tls_server_new(&cfg->tls, &s->tls);
     if (rc == 0) rc = ss__proxy_new(cfg, &s->proxy);
     if (rc == 0) rc = make_fds(s);
+    if (rc == 0) rc = ss__alog_new(s, ss_mode_name(cfg->mode), &s->alog);
     if (rc == 0) rc = ss__intake_init(s);
     if (rc == 0 && ops->init) rc = ops->init(s);
     if (rc < 0) {
@@ -112,6 +113,7 @@ int ss_server_serve(ss_server_t *s)
 {
     if (s->nls == 0) return ss__fail_into(s->errmsg, SS_EUSAGE, "serve: no listener");
     s->last_actions = ss_now_ms();
+    ss__alog_start(s->alog);
     int rc = s->mode->serve ? s->mode->serve(s) : ss__poll_serve(s);
     atomic_store(&s->shutdown, 0); /* serve may be called again (socketserver.py) */
     return rc;
@@ -182,11 +184,13 @@ void ss_server_close(ss_server_t *s)
         /* Handlers stuck outside the library still use the server: keep it
          * (a bounded leak) rather than free memory they will touch. */
         ss__log(s, SS_LOG_ERROR, "close: %d handler(s) did not return; server leaked", left);
+        ss__alog_flush(s->alog);
         return;
     }
     ss__free_listeners(s);
     if (s->mode && s->mode->destroy) s->mode->destroy(s);
     ss__intake_free(s);
+    ss__alog_free(s->alog);
     ss__tls_free(s->tls);
     free(s->proxy);
     int fds[] = {s->wake_fd, s->cancel_fd};

@@ -107,6 +107,9 @@ static void print_help(FILE *f)
           "                           /metrics (Prometheus), /healthz (503 while\n"
           "                           draining), / (a status page); SIGUSR1 logs the\n"
           "                           counters, with or without it\n"
+          "      --access-log PATH    one JSON line per session, refusal and dropped\n"
+          "                           datagram, appended to PATH (- : standard error);\n"
+          "                           SIGUSR2 reopens it (log rotation)\n"
           "  -v, --verbose            log debug messages too\n"
           "  -q, --quiet              log warnings and errors only\n"
           "  -h, --help               show this help\n"
@@ -118,8 +121,8 @@ static void print_help(FILE *f)
           "Exit status: 0 after a signal, 64 bad usage (or tls:// in a build without\n"
           "TLS), 65 a TLS file that is not a certificate or key, or a key that does not\n"
           "match, 66 a TLS file missing or unreadable, 67 unknown user or group,\n"
-          "68 unknown host, 71 system error (such as an address in use), 77 --user or\n"
-          "--group without root.\n",
+          "68 unknown host, 71 system error (such as an address in use), 73 the\n"
+          "--access-log file cannot be opened, 77 --user or --group without root.\n",
           f);
 }
 
@@ -145,6 +148,15 @@ static void on_signal(int sig)
     stats_http_draining(the_stats); /* a lock-free atomic store: /healthz 503 */
 }
 
+/* SIGUSR2: logrotate renamed the access log; every process of the server
+ * reopens it before its next write. An atomic store, safe here. */
+static void on_reopen(int sig)
+{
+    (void)sig;
+    ss_server_t *s = the_server;
+    if (s) ss_server_reopen_logs(s);
+}
+
 static int install_signals(void)
 {
     struct sigaction sa;
@@ -156,6 +168,8 @@ static int install_signals(void)
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ||
         sigaction(SIGUSR1, &sa, NULL) < 0)
         return -1;
+    sa.sa_handler = on_reopen;
+    if (sigaction(SIGUSR2, &sa, NULL) < 0) return -1;
     /* stdout may be a pipe its reader closed: a write error, not a death. */
     sa.sa_handler = SIG_IGN;
     return sigaction(SIGPIPE, &sa, NULL);
@@ -241,6 +255,7 @@ static int create_error(int rc)
 {
     cli_error("serve", "%s", ss_errmsg());
     if (rc == SS_ETLS) return EXIT_DATAERR;
+    if (strncmp(ss_errmsg(), "access log", 10) == 0) return EXIT_CANTCREAT;
     if (rc == -ENOENT || rc == -EACCES || rc == -EISDIR || rc == -ENOTDIR || rc == -ELOOP)
         return EXIT_NOINPUT;
     return rc == SS_EMODE || rc == SS_EUSAGE ? EXIT_USAGE : EXIT_OSERR;
@@ -423,7 +438,9 @@ static int serve_on(const serve_opts_t *o, const svc_t *svc, const ss_addr_t *ad
     serve_pid = self_pid = getpid();
     pthread_atfork(NULL, NULL, after_fork); /* the modes' children: fork(2) */
     ss_server_t *s;
-    int created = ss_server_create(&o->cfg, &h, &s);
+    ss_config_t cfg = o->cfg;
+    cfg.service = o->service; /* the access log's "service" */
+    int created = ss_server_create(&cfg, &h, &s);
     if (created < 0) return create_failed(o, created);
     the_server = s;
     int rc = 0;

@@ -624,6 +624,7 @@ SS_API const char *ss_refusal_name(ss_refusal_t why);
  * ss_server_create, summed over every thread, event loop and child process
  * (fork, prefork). Counters only grow; active is a gauge. */
 #define SS_STATS_BUCKETS 15 /* session-duration buckets, the last one +Inf */
+#define SS_STATS_RESULTS 16 /* slots of ss_stats_t.ended (ss_stats_result_name) */
 typedef struct ss_stats {
     uint64_t accepted; /* stream connections accept(2) gave, refused ones included;
                           datagrams have none (each is a request) */
@@ -641,6 +642,13 @@ typedef struct ss_stats {
      * UINT64_MAX (+Inf), counts every request. */
     uint64_t duration_le_ms[SS_STATS_BUCKETS];
     uint64_t duration_bucket[SS_STATS_BUCKETS];
+    /* Requests by how they ended, and datagrams dropped before a handler
+     * (too large): ended[i] counts the result ss_stats_result_name(i) names
+     * ("ok", "closed", "idle_timeout", "line_timeout", "min_rate",
+     * "request_timeout", "error", "cancelled", "line_too_long", "oversize",
+     * ...: the access log's "result"); a slot it names NULL stays 0.
+     * Refused clients are in refused[], not here. */
+    uint64_t ended[SS_STATS_RESULTS];
 } ss_stats_t;
 
 /* Fills *out with the server's counters now. The counters are kept without
@@ -650,6 +658,11 @@ typedef struct ss_stats {
  * time between ss_server_create and ss_server_close. Returns 0, or
  * SS_EUSAGE for a NULL argument. */
 SS_API int ss_server_stats(const ss_server_t *s, ss_stats_t *out);
+
+/* The label of slot i of ss_stats_t.ended, as the access log's "result" and
+ * /metrics's socketserver_sessions_ended_total{result=...} name it; NULL for
+ * a slot that counts nothing (or i out of range). */
+SS_API const char *ss_stats_result_name(int i);
 
 /* The configuration the server runs with (defaults filled in). */
 SS_API const ss_config_t *ss_server_config(const ss_server_t *s);

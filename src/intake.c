@@ -361,6 +361,7 @@ int ss__intake_datagram(ss_server_t *s, const ss__listener *l, ss__dgram_batch *
         ss_addr_format(&req->peer, text, sizeof text);
         ss__log(s, SS_LOG_WARN, "datagram from %s truncated: %zu bytes > max_datagram %zu", text, n,
                 s->cfg.max_datagram);
+        ss__stats_dropped(s, SS__RESULT_OVERSIZE);
         ss__alog_refused(s, &req->peer, &req->local, SS__RESULT_OVERSIZE, SS_REFUSED__COUNT);
         return 0;
     }

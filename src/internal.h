@@ -258,6 +258,9 @@ typedef enum ss__result {
 const char *ss__result_name(int r);
 /* The result of a session whose handler (or layers) returned rc. */
 ss__result_t ss__session_result(const ss_conn_t *c, int rc);
+/* Counts a datagram dropped before any handler ran (stats.c): result says
+ * why (SS__RESULT_OVERSIZE). */
+void ss__stats_dropped(ss_server_t *s, ss__result_t result);
 
 /* ---------------------------------------------------------- connection */
 
@@ -491,6 +494,7 @@ typedef struct ss__stripe {
     atomic_ulong requests, bytes_in, bytes_out, handler_errors, timeouts, duration_sum_ms;
     atomic_ulong refused[SS_REFUSED__COUNT];
     atomic_ulong duration[SS_STATS_BUCKETS]; /* per bucket, not cumulative */
+    atomic_ulong ended[SS_STATS_RESULTS];    /* by ss__result_t */
 } ss__stripe;
 
 /* What the server shares with its fork children and prefork workers: one

@@ -117,6 +117,21 @@ void ss__stats_session(ss_server_t *s, const ss_conn_t *c, int rc)
     add(&st->duration_sum_ms, ms);
     if (rc < 0 && rc != -ECONNABORTED) add(&st->handler_errors, 1);
     if (rc == -ETIMEDOUT) add(&st->timeouts, 1);
+    add(&st->ended[ss__session_result(c, rc)], 1);
+}
+
+void ss__stats_dropped(ss_server_t *s, ss__result_t result)
+{
+    if (s->shared && (unsigned)result < SS__RESULT__COUNT) add(&stripe(s)->ended[result], 1);
+}
+
+_Static_assert(SS__RESULT__COUNT <= SS_STATS_RESULTS, "ss_stats_t.ended too small");
+
+const char *ss_stats_result_name(int i)
+{
+    /* NONE is never a session's result; REFUSED is counted in refused[]. */
+    if (i <= SS__RESULT_NONE || i >= SS__RESULT__COUNT || i == SS__RESULT_REFUSED) return NULL;
+    return ss__result_name(i);
 }
 
 /* ------------------------------------------------------------ reading */
@@ -137,6 +152,7 @@ static void sum_stripe(const ss__stripe *st, ss_stats_t *out)
     out->duration_sum_ms += get(&st->duration_sum_ms);
     for (int i = 0; i < SS_REFUSED__COUNT; i++) out->refused[i] += get(&st->refused[i]);
     for (int i = 0; i < SS_STATS_BUCKETS; i++) out->duration_bucket[i] += get(&st->duration[i]);
+    for (int i = 0; i < SS_STATS_RESULTS; i++) out->ended[i] += get(&st->ended[i]);
 }
 
 void ss__stats_sum(const ss_server_t *s, ss_stats_t *out)

@@ -115,6 +115,14 @@ void stats_metrics(stats_buf_t *b, const ss_stats_t *st, const stats_info_t *inf
         "Requests that ended in an error, timeouts included.", st->handler_errors);
     one(b, info, "socketserver_timeouts_total", "counter",
         "Requests ended by a timeout (idle, line, min-rate, request).", st->timeouts);
+    header(b, "socketserver_sessions_ended_total", "counter",
+           "Requests by how they ended, and datagrams dropped unserved (the access log's result).");
+    for (int i = 0; i < SS_STATS_RESULTS; i++) {
+        const char *r = ss_stats_result_name(i);
+        if (!r) continue;
+        sample_start(b, "socketserver_sessions_ended_total", info);
+        stats_buf_printf(b, ",result=\"%s\"} %" PRIu64 "\n", r, st->ended[i]);
+    }
     histogram(b, st, info);
     header(b, "socketserver_start_time_seconds", "gauge",
            "When the server started, in seconds since the epoch.");
@@ -168,7 +176,7 @@ static const char page_head[] =
     "</style></head><body>\n";
 
 /* A counter row whose cell the script keeps up to date (data-m: the
- * metric, data-r: the reason label). */
+ * metric, data-r: its reason or result label). */
 static void row(stats_buf_t *b, const char *label, const char *metric, const char *reason,
                 uint64_t v)
 {
@@ -188,6 +196,13 @@ static void counters(stats_buf_t *b, const ss_stats_t *st)
     row(b, "Bytes sent", "socketserver_bytes_sent_total", NULL, st->bytes_out);
     row(b, "Handler errors", "socketserver_handler_errors_total", NULL, st->handler_errors);
     row(b, "Timeouts", "socketserver_timeouts_total", NULL, st->timeouts);
+    for (int i = 0; i < SS_STATS_RESULTS; i++) {
+        const char *r = ss_stats_result_name(i);
+        if (!r) continue;
+        char label[64];
+        snprintf(label, sizeof label, "Ended: %s", r);
+        row(b, label, "socketserver_sessions_ended_total", r, st->ended[i]);
+    }
     for (int i = 0; i < SS_REFUSED__COUNT; i++) {
         char label[64];
         snprintf(label, sizeof label, "Refused: %s", ss_refusal_name((ss_refusal_t)i));
@@ -210,7 +225,7 @@ static const char page_script[] =
     "    if (line === '' || line[0] === '#') continue;\n"
     "    const r = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{(.*)\\})? (\\S+)$/.exec(line);\n"
     "    if (!r) continue;\n"
-    "    const reason = /reason=\"([^\"]*)\"/.exec(r[3] || '');\n"
+    "    const reason = /(?:reason|result)=\"([^\"]*)\"/.exec(r[3] || '');\n"
     "    m[r[1] + (reason ? '-' + reason[1] : '')] = Number(r[4]);\n"
     "  }\n"
     "  return m;\n"

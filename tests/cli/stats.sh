@@ -117,6 +117,7 @@ socketserver_bytes_received_total counter
 socketserver_bytes_sent_total counter
 socketserver_handler_errors_total counter
 socketserver_timeouts_total counter
+socketserver_sessions_ended_total counter
 socketserver_session_duration_seconds histogram'
 
 check_metrics() {
@@ -138,6 +139,12 @@ check_metrics() {
     expect_metric "$f" socketserver_timeouts_total "" 1
     for r in max_connections per_source rate deny emfile proxy tls verify peer_cred udp_budget; do
         expect_metric "$f" socketserver_refused_total "reason=\"$r\"" 0
+    done
+    # How each ended: 8 answered, the silent one by the idle timeout.
+    expect_metric "$f" socketserver_sessions_ended_total 'result="ok"' 8
+    expect_metric "$f" socketserver_sessions_ended_total 'result="idle_timeout"' 1
+    for r in closed line_timeout min_rate request_timeout error cancelled line_too_long proxy tls oversize; do
+        expect_metric "$f" socketserver_sessions_ended_total "result=\"$r\"" 0
     done
     expect_metric "$f" socketserver_session_duration_seconds_count "" 9
     expect_metric "$f" socketserver_session_duration_seconds_bucket 'le="+Inf"' 9
@@ -282,7 +289,8 @@ page)
     # Every counter cell matches /metrics.
     scrape "$sp" "$T/m"
     cells=$(grep -o 'id="socketserver_[a-z_-]*" data-m="[a-z_]*"[^>]*>[0-9]*<' "$T/dom.html")
-    [ "$(wc -l <<<"$cells")" -eq 17 ] || fail "expected 17 counter cells, found: $cells"
+    # 7 counters, 10 refusal reasons, 12 results (ss_stats_result_name).
+    [ "$(wc -l <<<"$cells")" -eq 29 ] || fail "expected 29 counter cells, found: $cells"
     cell_re='^id="([^"]*)".*>([0-9]*)<$'
     while read -r cell; do
         [[ $cell =~ $cell_re ]] || fail "cell $cell"
@@ -290,7 +298,9 @@ page)
         v=${BASH_REMATCH[2]}
         name=${id%%-*}
         if [ "$name" != "$id" ]; then
-            want=$(metric "$T/m" "$name" "reason=\"${id#*-}\"")
+            label=reason
+            [ "$name" = socketserver_sessions_ended_total ] && label=result
+            want=$(metric "$T/m" "$name" "$label=\"${id#*-}\"")
         else
             want=$(metric "$T/m" "$name")
         fi

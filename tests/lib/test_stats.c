@@ -132,6 +132,23 @@ static void case_traffic(const char *transport)
     ASSERT_EQ(st.handler_errors, stream ? 2 : 1);
     ASSERT_EQ(st.timeouts, stream ? 1 : 0);
     for (int i = 0; i < SS_REFUSED__COUNT; i++) ASSERT_EQ(st.refused[i], 0);
+    /* How they ended: 5 ok, 1 error, the silent one by the idle timeout. */
+    uint64_t ended = 0;
+    for (int i = 0; i < SS_STATS_RESULTS; i++) {
+        const char *name = ss_stats_result_name(i);
+        if (!name) {
+            ASSERT_EQ(st.ended[i], 0);
+            continue;
+        }
+        uint64_t w = strcmp(name, "ok") == 0             ? 5
+                     : strcmp(name, "error") == 0        ? 1
+                     : strcmp(name, "idle_timeout") == 0 ? (stream ? 1 : 0)
+                                                         : 0;
+        if (st.ended[i] != w) FAIL_AT("ended %s: %" PRIu64 ", want %" PRIu64, name, st.ended[i], w);
+        ended += st.ended[i];
+    }
+    ASSERT_EQ(ended, want);
+    ASSERT(ss_stats_result_name(-1) == NULL && ss_stats_result_name(SS_STATS_RESULTS) == NULL);
     /* The histogram: cumulative, every request in +Inf; the silent one
      * lasted at least 300 ms, beyond the 250 ms bucket. */
     ASSERT_EQ(st.duration_le_ms[SS_STATS_BUCKETS - 1], UINT64_MAX);

@@ -599,17 +599,65 @@ int opts_parse_serve(int argc, char **argv, serve_opts_t *o, char *err, size_t e
     return serve_operands(o, argc, argv, err, errcap) < 0 ? OPTS_USAGE : OPTS_OK;
 }
 
+/* ------------------------------------------------- TLS client options */
+
+/* The TLS client options `send` and `bench` share: --tls-ca, --insecure,
+ * --tls-cert, --tls-key and --sni, each setting one ss_tls_config_t field. */
+enum { TLS_CA = 200, TLS_INSECURE, TLS_CERT, TLS_KEY, TLS_SNI };
+
+#define TLS_CLIENT_LONGOPTS                                                                        \
+    {"tls-ca", required_argument, NULL, TLS_CA},                                                   \
+        {"insecure", no_argument, NULL, TLS_INSECURE},                                             \
+        {"tls-cert", required_argument, NULL, TLS_CERT},                                           \
+        {"tls-key", required_argument, NULL, TLS_KEY},                                             \
+        {"sni", required_argument, NULL, TLS_SNI}
+
+/* Sets the field of option c. Returns 1 when c is a TLS option (0 done, or
+ * -1 with why filled through *rc), 0 when it is not one of them. */
+static int tls_client_option(ss_tls_config_t *t, int c, const char *v, int *rc, char *why,
+                             size_t cap)
+{
+    switch (c) {
+    case TLS_CA:
+        *rc = file_name(v, &t->ca_file, why, cap);
+        return 1;
+    case TLS_INSECURE:
+        t->insecure = 1;
+        return 1;
+    case TLS_CERT:
+        *rc = file_name(v, &t->cert_file, why, cap);
+        return 1;
+    case TLS_KEY:
+        *rc = file_name(v, &t->key_file, why, cap);
+        return 1;
+    case TLS_SNI:
+        *rc = file_name(v, &t->server_name, why, cap);
+        if (*rc == 0 && strlen(v) > 253) *rc = fail(why, cap, "longer than a host name");
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* --insecure verifies nothing, so a CA to verify with contradicts it; a key
+ * goes with its certificate. TLS options need a tls:// address. */
+static int tls_client_check(const ss_tls_config_t *t, const char *address, char *err, size_t cap)
+{
+    int any = t->ca_file || t->insecure || t->cert_file || t->key_file || t->server_name;
+    if (t->insecure && t->ca_file)
+        return fail(err, cap, "--insecure and --tls-ca exclude each other");
+    if (t->key_file && !t->cert_file) return fail(err, cap, "--tls-key needs --tls-cert");
+    if (any && strncmp(address, "tls://", 6) != 0)
+        return fail(err, cap, "the TLS options need a tls:// address");
+    return OPTS_OK;
+}
+
 /* ------------------------------------------------------------ send */
 
 enum {
     SE_TIME = 256,
     SE_RAW,
     SE_MAXBYTES,
-    SE_TLS_CA,
-    SE_INSECURE,
-    SE_TLS_CERT,
-    SE_TLS_KEY,
-    SE_SNI,
     SE_PROXY,
 };
 
@@ -621,11 +669,7 @@ static const struct option send_longopts[] = {
     {"time", no_argument, NULL, SE_TIME},
     {"raw", no_argument, NULL, SE_RAW},
     {"max-bytes", required_argument, NULL, SE_MAXBYTES},
-    {"tls-ca", required_argument, NULL, SE_TLS_CA},
-    {"insecure", no_argument, NULL, SE_INSECURE},
-    {"tls-cert", required_argument, NULL, SE_TLS_CERT},
-    {"tls-key", required_argument, NULL, SE_TLS_KEY},
-    {"sni", required_argument, NULL, SE_SNI},
+    TLS_CLIENT_LONGOPTS,
     {"proxy", required_argument, NULL, SE_PROXY},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -638,6 +682,8 @@ static int send_option(void *p, int c, const char *v, char *err, size_t cap)
     char why[96];
     long n = 0;
     int rc = 0;
+    if (tls_client_option(&o->tls, c, v, &rc, why, sizeof why))
+        return rc < 0 ? bad_value(long_name(send_longopts, c), v, why, err, cap) : 0;
     switch (c) {
     case 't':
         rc = opts_duration_ms(v, DAY_MS, &o->timeout_ms, why, sizeof why);
@@ -662,22 +708,6 @@ static int send_option(void *p, int c, const char *v, char *err, size_t cap)
     case SE_MAXBYTES:
         rc = opts_size(v, 1, 1ULL << 50, &o->max_bytes, why, sizeof why);
         break;
-    case SE_TLS_CA:
-        rc = file_name(v, &o->tls.ca_file, why, sizeof why);
-        break;
-    case SE_INSECURE:
-        o->tls.insecure = 1;
-        break;
-    case SE_TLS_CERT:
-        rc = file_name(v, &o->tls.cert_file, why, sizeof why);
-        break;
-    case SE_TLS_KEY:
-        rc = file_name(v, &o->tls.key_file, why, sizeof why);
-        break;
-    case SE_SNI:
-        rc = file_name(v, &o->tls.server_name, why, sizeof why);
-        if (rc == 0 && strlen(v) > 253) rc = fail(why, sizeof why, "longer than a host name");
-        break;
     case SE_PROXY:
         rc = opts_proxy_version(v, 0, &o->proxy, why, sizeof why);
         break;
@@ -685,20 +715,6 @@ static int send_option(void *p, int c, const char *v, char *err, size_t cap)
         return fail(err, cap, "internal: unhandled option %d", c);
     }
     return rc < 0 ? bad_value(long_name(send_longopts, c), v, why, err, cap) : 0;
-}
-
-/* --insecure verifies nothing, so a CA to verify with contradicts it; a key
- * goes with its certificate. TLS options need a tls:// address. */
-static int send_tls(const send_opts_t *o, char *err, size_t cap)
-{
-    const ss_tls_config_t *t = &o->tls;
-    int any = t->ca_file || t->insecure || t->cert_file || t->key_file || t->server_name;
-    if (t->insecure && t->ca_file)
-        return fail(err, cap, "--insecure and --tls-ca exclude each other");
-    if (t->key_file && !t->cert_file) return fail(err, cap, "--tls-key needs --tls-cert");
-    if (any && strncmp(o->address, "tls://", 6) != 0)
-        return fail(err, cap, "the TLS options need a tls:// address");
-    return OPTS_OK;
 }
 
 int opts_parse_send(int argc, char **argv, send_opts_t *o, char *err, size_t errcap)
@@ -717,12 +733,12 @@ int opts_parse_send(int argc, char **argv, send_opts_t *o, char *err, size_t err
         return fail(err, errcap, "--no-reply cannot be combined with --time or --max-bytes");
     if (o->proxy && strncmp(o->address, "tcp://", 6) != 0)
         return fail(err, errcap, "--proxy needs a tcp:// address");
-    return send_tls(o, err, errcap);
+    return tls_client_check(&o->tls, o->address, err, errcap);
 }
 
 /* ------------------------------------------------------------ bench */
 
-enum { BE_PROXY = 256 };
+enum { BE_PROXY = 256, BE_PROGRESS };
 
 static const struct option bench_longopts[] = {
     {"pattern", required_argument, NULL, 'p'},  {"connections", required_argument, NULL, 'c'},
@@ -732,7 +748,8 @@ static const struct option bench_longopts[] = {
     {"timeout", required_argument, NULL, 'T'},  {"interval", required_argument, NULL, 'i'},
     {"json", no_argument, NULL, 'j'},           {"proxy", required_argument, NULL, BE_PROXY},
     {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0},
+    {"version", no_argument, NULL, 'V'},        {"progress", no_argument, NULL, BE_PROGRESS},
+    TLS_CLIENT_LONGOPTS,                        {NULL, 0, NULL, 0},
 };
 
 /* A duration of bench, which has a floor: a run of 0 s measures nothing,
@@ -761,6 +778,8 @@ static int bench_option(void *p, int c, const char *v, char *err, size_t cap)
     bench_args_t *o = p;
     char why[96];
     int rc = 0;
+    if (tls_client_option(&o->tls, c, v, &rc, why, sizeof why))
+        return rc < 0 ? bad_value(long_name(bench_longopts, c), v, why, err, cap) : 0;
     switch (c) {
     case 'p':
         o->pattern = v; /* checked by the caller, against the address too */
@@ -801,6 +820,9 @@ static int bench_option(void *p, int c, const char *v, char *err, size_t cap)
     case 'q':
         o->quiet = 1;
         break;
+    case BE_PROGRESS:
+        o->progress = 1;
+        break;
     default:
         return fail(err, cap, "internal: unhandled option %d", c);
     }
@@ -826,5 +848,6 @@ int opts_parse_bench(int argc, char **argv, bench_args_t *o, char *err, size_t e
         return fail(err, errcap, "unexpected argument \"%s\" (bench takes one ADDRESS)",
                     shown(argv[optind], 40, buf, sizeof buf));
     }
-    return OPTS_OK;
+    if (o->quiet && o->progress) return fail(err, errcap, "--quiet and --progress exclude each other");
+    return tls_client_check(&o->tls, o->address, err, errcap);
 }

@@ -126,7 +126,9 @@ typedef struct bench_args {
     int64_t interval_ms; /* at least 10 ms */
     int json;
     int quiet;
-    int proxy; /* --proxy: 1 (v1) or 2 (v2) header first; 0 none */
+    int progress;        /* --progress: the live line even when stderr is no terminal */
+    int proxy;           /* --proxy: 1 (v1) or 2 (v2) header first; 0 none */
+    ss_tls_config_t tls; /* --tls-ca, --insecure, --tls-cert, --tls-key, --sni (as send) */
 } bench_args_t;
 
 #define BENCH_MAX_MS (366LL * 86400 * 1000) /* the longest duration bench takes */

@@ -4,7 +4,8 @@
  * library's server modes, so that it measures those modes and not itself.
  * run.c checks the options and runs; report.c prints the results; worker.c
  * runs the patterns; hist.c keeps latencies; json.c writes the --json
- * document; net.c holds what the workers and the probe share.
+ * document; net.c holds what the workers and the probe share; tls.c is
+ * the TLS client of both.
  */
 #ifndef SS_APP_BENCH_H
 #define SS_APP_BENCH_H
@@ -15,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/resource.h>
+#include <sys/types.h>
 
 /* ------------------------------------------------------------ histogram */
 
@@ -70,6 +72,15 @@ void bench_json_finish(bench_json_t *j); /* closes what is open, newline */
 
 typedef enum bench_pattern { BENCH_ECHO, BENCH_CONNECT, BENCH_UDP, BENCH_IDLE } bench_pattern_t;
 
+/* What the target does with a connection, as the probe found it; the
+ * connect pattern measures accordingly (the others expect BENCH_REPLY_ECHO):
+ * ECHO     it answers each request: send one, read its reply, close
+ * NONE     it never answers (discard): the connection set up (and its TLS
+ *          handshake done) is the measurement; then close
+ * UNASKED  it speaks first, unasked (daytime, time): read what it sends,
+ *          then close */
+typedef enum bench_reply { BENCH_REPLY_ECHO, BENCH_REPLY_NONE, BENCH_REPLY_UNASKED } bench_reply_t;
+
 typedef struct bench_opts {
     ss_addr_t addr;
     char target[SS_ADDRSTRLEN]; /* the address as given, for reports */
@@ -86,9 +97,14 @@ typedef struct bench_opts {
     int json;
     int progress; /* a live line on stderr (only when it is a terminal) */
     int proxy;    /* a PROXY protocol header of this version first (0: none) */
+    bench_reply_t reply; /* the connect pattern's target, found by the probe */
+    void *tls;           /* tls:// targets: the client's SSL_CTX (tls.c); else NULL */
+    char tls_name[256];  /* the name the server is verified as (and SNI) */
+    int tls_insecure;    /* --insecure: verify nothing */
 } bench_opts_t;
 
 const char *bench_pattern_name(bench_pattern_t p);
+const char *bench_reply_name(bench_reply_t r);
 
 /* --proxy: writes the PROXY protocol header of version o->proxy on the
  * connected socket fd, naming its own addresses (getsockname, getpeername).
@@ -109,6 +125,7 @@ enum bench_err {
     BERR_MISMATCH, /* the reply differs from the request */
     BERR_LOST,     /* UDP: no reply datagram within --timeout */
     BERR_IO,       /* any other read, write or socket error */
+    BERR_TLS,      /* a TLS handshake (verification) or record failed */
     BERR_KINDS
 };
 const char *bench_err_name(int kind);
@@ -135,6 +152,8 @@ typedef struct bench_result {
     uint64_t errors[BERR_KINDS]; /* whole run, warmup included */
     uint64_t connects;           /* connections established, whole run */
     uint64_t late;               /* UDP replies that came after their timeout */
+    uint64_t handshakes;         /* TLS handshakes completed, whole run */
+    uint64_t resumed;            /* of them, resuming an earlier session */
     char first_error[160];       /* the first error's text, for the report */
 } bench_result_t;
 
@@ -212,13 +231,42 @@ const char *bench_body(unsigned shift); /* size - 1 bytes */
  * stream offset off on. Returns 1 when they match. */
 int bench_verify(uint32_t id, uint64_t off, const char *buf, size_t n, size_t size);
 
-/* The probe: one connection (or datagram exchange) and one request with
- * --timeout, so that a dead or silent target fails fast and clearly.
- * Returns 0, or fills msg and returns a negative errno. */
-int bench_probe(const bench_opts_t *o, char *msg, size_t cap);
+/* The probe: one connection (or datagram exchange; over TLS, with its
+ * handshake) and one request with --timeout, so that a dead or silent
+ * target fails fast and clearly. For the connect pattern it sets o->reply:
+ * what the target does with a connection (a silent one is no failure then).
+ * Returns 0, or fills msg and returns a negative errno (SS_ETLS: the TLS
+ * handshake failed). */
+int bench_probe(bench_opts_t *o, char *msg, size_t cap);
 
 /* Opens a non-blocking socket of the target's family and type, connected
  * (or connecting: *in_progress set). Returns the fd or a negative errno. */
 int bench_socket_connect(const ss_addr_t *a, int *in_progress);
+
+/* ------------------------------------------------------------------ TLS */
+
+/* tls.c: the generator's TLS client, non-blocking over a worker's socket.
+ * Messages (msg, cap) name what failed for the report. */
+int bench_tls_available(void); /* 0 in a build without OpenSSL */
+/* The client context of the run from --tls-ca, --insecure, --tls-cert,
+ * --tls-key, --sni: 0, or msg filled and an exit code (66 a file missing or
+ * unreadable, 65 one unusable, 64 a build without TLS). */
+int bench_tls_setup(bench_opts_t *o, const ss_tls_config_t *cfg, char *msg, size_t cap);
+void bench_tls_cleanup(bench_opts_t *o);
+/* A client session on the connected socket fd. slot: where the connection
+ * keeps its last session, offered for resumption and replaced by each new
+ * one; NULL: full handshakes only. Returns the SSL, or NULL (no memory). */
+void *bench_tls_new(const bench_opts_t *o, int fd, void **slot);
+/* One step of the handshake: 1 done, 0 waiting for the socket, or a
+ * negative errno or SS_ETLS with msg filled. */
+int bench_tls_handshake(void *ssl, char *msg, size_t cap);
+/* As read(2) and write(2) on the session: bytes, 0 (read: the end), -EAGAIN,
+ * a negative errno, or SS_ETLS with msg filled. */
+ssize_t bench_tls_read(void *ssl, void *buf, size_t n, char *msg, size_t cap);
+ssize_t bench_tls_write(void *ssl, const void *buf, size_t n, char *msg, size_t cap);
+int bench_tls_resumed(void *ssl); /* the handshake resumed a session */
+/* Frees the session, sending close_notify first if sound (no failure). */
+void bench_tls_close(void *ssl, int sound);
+void bench_tls_session_free(void *sess);
 
 #endif

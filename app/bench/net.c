@@ -77,13 +77,13 @@ static int autobind(int fd)
 
 int bench_socket_connect(const ss_addr_t *a, int *in_progress)
 {
-    int stream = a->transport == SS_TCP || a->transport == SS_UNIX;
+    int stream = a->transport == SS_TCP || a->transport == SS_TLS || a->transport == SS_UNIX;
     int type = (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC;
     int fd = socket(a->sa.ss_family, type, 0);
     if (fd < 0) return -errno;
     int one = 1;
     /* Small requests, possibly pipelined: Nagle would hold them back. */
-    if (a->transport == SS_TCP) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (a->transport == SS_TCP || a->transport == SS_TLS) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (a->transport == SS_UNIXGRAM && autobind(fd) < 0) goto fail;
     *in_progress = 0;
     if (connect(fd, (const struct sockaddr *)&a->sa, a->len) == 0) return fd;
@@ -133,34 +133,93 @@ static void request_bytes(char *buf, size_t size)
     buf[size - 1] = '\n';
 }
 
+/* The probe's stream: a socket, or a TLS session on it. */
+typedef struct pstream {
+    int fd;
+    void *ssl;
+    char *msg; /* a TLS failure's text */
+    size_t cap;
+} pstream_t;
+
+/* As send(2) and recv(2): bytes, 0 (recv: the end), or a negative errno
+ * (-EAGAIN to wait; SS_ETLS with msg filled). */
+static ssize_t ps_send(pstream_t *p, const char *buf, size_t n)
+{
+    if (p->ssl) return bench_tls_write(p->ssl, buf, n, p->msg, p->cap);
+    ssize_t w = send(p->fd, buf, n, MSG_NOSIGNAL);
+    return w >= 0 ? w : errno == EINTR ? -EAGAIN : -errno;
+}
+
+static ssize_t ps_recv(pstream_t *p, char *buf, size_t n)
+{
+    if (p->ssl) return bench_tls_read(p->ssl, buf, n, p->msg, p->cap);
+    ssize_t r = recv(p->fd, buf, n, 0);
+    return r >= 0 ? r : errno == EINTR ? -EAGAIN : -errno;
+}
+
+/* The TLS handshake within the deadline. 0, or a negative errno / SS_ETLS
+ * with msg filled. */
+static int probe_handshake(pstream_t *p, int64_t deadline)
+{
+    for (;;) {
+        int r = bench_tls_handshake(p->ssl, p->msg, p->cap);
+        if (r != 0) return r > 0 ? 0 : r;
+        r = wait_fd(p->fd, POLLIN | POLLOUT, deadline);
+        if (r <= 0) {
+            snprintf(p->msg, p->cap, "TLS handshake: no answer within the timeout");
+            return r == 0 ? -ETIMEDOUT : r;
+        }
+    }
+}
+
 /* Sends one request and reads until the whole reply, end of stream or the
- * deadline. Reading it all lets the probe end with an orderly close rather
- * than a reset that the server would log. Returns the bytes received (0: the
- * server closed without a word) or a negative errno. */
-static int probe_stream(int fd, const bench_opts_t *o, char *buf, int64_t deadline)
+ * deadline, into buf (size + 1 bytes). Reading it all lets the probe end
+ * with an orderly close rather than a reset that the server would log.
+ * Returns the bytes received (0: the server closed without a word, or said
+ * nothing before the deadline with *silent set) or a negative errno. */
+static int probe_stream(pstream_t *p, const bench_opts_t *o, char *buf, int64_t deadline,
+                        int *silent)
 {
     request_bytes(buf, o->size);
     size_t sent = 0, got = 0;
+    *silent = 0;
     while (sent < o->size) {
-        ssize_t n = send(fd, buf + sent, o->size - sent, MSG_NOSIGNAL);
+        ssize_t n = ps_send(p, buf + sent, o->size - sent);
         if (n > 0)
             sent += (size_t)n;
-        else if (errno == EAGAIN) {
-            if (wait_fd(fd, POLLOUT, deadline) == 0) return -ETIMEDOUT;
-        } else if (errno != EINTR)
-            return -errno;
+        else if (n == -EAGAIN) {
+            if (wait_fd(p->fd, POLLOUT | POLLIN, deadline) == 0) return -ETIMEDOUT;
+        } else
+            return n == 0 ? -EPIPE : (int)n;
     }
     while (got < o->size) {
-        int r = wait_fd(fd, POLLIN, deadline);
-        if (r == 0) return got > 0 ? (int)got : -ETIMEDOUT;
-        ssize_t n = recv(fd, buf, o->size - got, 0);
+        ssize_t n = ps_recv(p, buf + got, o->size - got);
         if (n == 0) return (int)got;
-        if (n > 0)
+        if (n > 0) {
             got += (size_t)n;
-        else if (errno != EAGAIN && errno != EINTR)
-            return -errno;
+            continue;
+        }
+        if (n != -EAGAIN) return (int)n;
+        int r = wait_fd(p->fd, POLLIN, deadline);
+        if (r < 0) return r;
+        if (r == 0) {
+            *silent = got == 0;
+            return (int)got;
+        }
     }
     return (int)got;
+}
+
+/* What the connect pattern will measure, from the probe's one exchange: a
+ * server that sent back the request answers (echo), one that said
+ * something else speaks unasked (daytime, time), one that said nothing
+ * within --timeout never answers (discard). */
+static bench_reply_t classify(const bench_opts_t *o, const char *buf, int got, int silent)
+{
+    if (silent) return BENCH_REPLY_NONE;
+    if ((size_t)got == o->size && bench_verify(0, 0, buf, (size_t)got, o->size))
+        return BENCH_REPLY_ECHO;
+    return BENCH_REPLY_UNASKED;
 }
 
 /* Datagrams may be lost: three tries, each a third of the timeout. */
@@ -183,7 +242,11 @@ static int probe_dgram(int fd, const bench_opts_t *o, char *buf, int64_t deadlin
 
 static int probe_fail(const bench_opts_t *o, char *msg, size_t cap, int err, const char *what)
 {
-    if (err == -ETIMEDOUT)
+    if (err == SS_ETLS || (*msg && strncmp(msg, "TLS ", 4) == 0)) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", msg);
+        snprintf(msg, cap, "%s %s: %s", what, o->target, why);
+    } else if (err == -ETIMEDOUT)
         snprintf(msg, cap, "%s %s: no answer within %g s", what, o->target, o->timeout);
     else
         snprintf(msg, cap, "%s %s: %s", what, o->target, ss_strerror(err));
@@ -206,9 +269,10 @@ int bench_send_proxy(int fd, const bench_opts_t *o)
     return w == n ? 0 : -EAGAIN;
 }
 
-int bench_probe(const bench_opts_t *o, char *msg, size_t cap)
+int bench_probe(bench_opts_t *o, char *msg, size_t cap)
 {
     int64_t deadline = bench_now_ns() + (int64_t)(o->timeout * 1e9);
+    *msg = '\0';
     int in_progress = 0;
     int fd = bench_socket_connect(&o->addr, &in_progress);
     if (fd < 0) return probe_fail(o, msg, cap, fd, "connect");
@@ -222,14 +286,31 @@ int bench_probe(const bench_opts_t *o, char *msg, size_t cap)
         close(fd);
         return probe_fail(o, msg, cap, r, "PROXY header to");
     }
+    pstream_t p = {.fd = fd, .msg = msg, .cap = cap};
+    if (o->tls) {
+        p.ssl = bench_tls_new(o, fd, NULL);
+        r = p.ssl ? probe_handshake(&p, deadline) : -ENOMEM;
+        if (r < 0) {
+            bench_tls_close(p.ssl, 0);
+            close(fd);
+            return probe_fail(o, msg, cap, r, "connect");
+        }
+    }
     char *buf = malloc(o->size + 1);
     if (!buf) abort();
+    int silent = 0;
     if (o->pattern == BENCH_UDP)
         r = probe_dgram(fd, o, buf, deadline);
     else
-        r = probe_stream(fd, o, buf, deadline);
+        r = probe_stream(&p, o, buf, deadline, &silent);
+    if (o->pattern == BENCH_CONNECT && r >= 0) {
+        o->reply = classify(o, buf, r, silent);
+        if (silent) r = 1; /* a server that never answers: measured by its setup */
+    }
     free(buf);
+    bench_tls_close(p.ssl, r > 0);
     close(fd);
+    if (r == 0 && silent) r = -ETIMEDOUT;
     if (r == 0) {
         snprintf(msg, cap, "%s closed the connection without replying", o->target);
         return -ECONNRESET;

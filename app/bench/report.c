@@ -14,10 +14,16 @@ const char *bench_pattern_name(bench_pattern_t p)
     return names[p];
 }
 
+const char *bench_reply_name(bench_reply_t r)
+{
+    static const char *const names[] = {"echo", "none", "unasked"};
+    return names[r];
+}
+
 const char *bench_err_name(int kind)
 {
-    static const char *const names[BERR_KINDS] = {"connect", "refused",  "timeout", "reset",
-                                                  "eof",     "mismatch", "lost",    "io"};
+    static const char *const names[BERR_KINDS] = {"connect",  "refused", "timeout", "reset", "eof",
+                                                  "mismatch", "lost",    "io",      "tls"};
     return names[kind];
 }
 
@@ -54,9 +60,15 @@ static void describe(const bench_opts_t *o, char *buf, size_t cap)
 {
     char loop[64] = "closed loop";
     if (o->rate > 0) snprintf(loop, sizeof loop, "open loop at %g req/s", o->rate);
-    snprintf(buf, cap, "%s, %d connection%s, %d thread%s, %zu-byte requests, pipeline %d, %s",
-             bench_pattern_name(o->pattern), o->connections, o->connections == 1 ? "" : "s",
-             o->threads, o->threads == 1 ? "" : "s", o->size, o->pipeline, loop);
+    const char *what = "";
+    if (o->pattern == BENCH_CONNECT && o->reply == BENCH_REPLY_NONE)
+        what = " (the server never answers: connection setup)";
+    else if (o->pattern == BENCH_CONNECT && o->reply == BENCH_REPLY_UNASKED)
+        what = " (the server speaks unasked: read, close)";
+    snprintf(buf, cap, "%s%s%s, %d connection%s, %d thread%s, %zu-byte requests, pipeline %d, %s",
+             bench_pattern_name(o->pattern), o->tls ? " over TLS" : "", what, o->connections,
+             o->connections == 1 ? "" : "s", o->threads, o->threads == 1 ? "" : "s", o->size,
+             o->pipeline, loop);
 }
 
 static void print_errors(const bench_result_t *t)
@@ -95,6 +107,9 @@ void bench_report_text(const bench_run_t *r, const bench_result_t *t)
            us(bench_hist_quantile(h, 0.99)), us(bench_hist_quantile(h, 0.999)), us(h->max),
            h->count ? us(h->sum / h->count) : 0.0);
     printf("  connects    %llu\n", (unsigned long long)t->connects);
+    if (o->tls)
+        printf("  tls         %llu handshakes, %llu of them resumed\n",
+               (unsigned long long)t->handshakes, (unsigned long long)t->resumed);
     if (t->late)
         printf("  late        %llu UDP replies after their timeout\n", (unsigned long long)t->late);
     print_errors(t);
@@ -126,6 +141,8 @@ static void json_start(bench_json_t *j, const bench_opts_t *o)
     bench_json_end(j);
     bench_json_object(j, "test_start");
     bench_json_str(j, "pattern", bench_pattern_name(o->pattern));
+    if (o->pattern == BENCH_CONNECT) bench_json_str(j, "connect_reply", bench_reply_name(o->reply));
+    bench_json_bool(j, "tls", o->tls != NULL);
     bench_json_int(j, "connections", o->connections);
     bench_json_int(j, "threads", o->threads);
     bench_json_uint(j, "size", o->size);
@@ -200,6 +217,12 @@ static void json_end(bench_json_t *j, const bench_run_t *r, const bench_result_t
     json_errors(j, t);
     bench_json_uint(j, "connects", t->connects);
     bench_json_uint(j, "late_replies", t->late);
+    if (r->o->tls) {
+        bench_json_object(j, "tls");
+        bench_json_uint(j, "handshakes", t->handshakes);
+        bench_json_uint(j, "resumed", t->resumed);
+        bench_json_end(j);
+    }
     bench_json_object(j, "cpu");
     bench_json_num(j, "user_seconds", user);
     bench_json_num(j, "system_seconds", sys);

@@ -23,8 +23,13 @@ static const char usage_text[] =
     "Patterns (--pattern):\n"
     "  echo      N persistent connections, each sending a SIZE-byte message and\n"
     "            reading the whole reply, --pipeline requests in flight (default\n"
-    "            for tcp:// and unix: addresses)\n"
-    "  connect   connect, send one line, read the reply, close: the connection rate\n"
+    "            for tcp://, tls:// and unix: addresses); over TLS a connection\n"
+    "            opened again resumes its last session\n"
+    "  connect   the connection rate: connect, send one line, read the reply, close;\n"
+    "            over TLS each is a full handshake (no session resumed). A server\n"
+    "            that never answers (discard) is measured by the connection set up,\n"
+    "            one that speaks unasked (daytime, time) by reading what it says;\n"
+    "            the probe tells which (a silent one costs it --timeout)\n"
     "  udp       request and reply datagrams; a reply missing after --timeout is\n"
     "            counted lost (default for udp:// and unixgram: addresses)\n"
     "  idle      open N connections, check each with one request, then hold them\n"
@@ -46,18 +51,27 @@ static const char usage_text[] =
     "  -j, --json             print one JSON document (start, intervals, end)\n"
     "      --proxy v1|v2      tcp: a PROXY protocol header first on each connection,\n"
     "                         naming its own addresses (serve --proxy-protocol)\n"
+    "      --tls-ca FILE      tls: verify the server with these CAs (PEM), not the\n"
+    "                         system's\n"
+    "      --insecure         tls: do not verify the server (testing only)\n"
+    "      --tls-cert FILE    tls: present this client certificate (mutual TLS)\n"
+    "      --tls-key FILE     its private key (PEM; default: in --tls-cert)\n"
+    "      --sni NAME         tls: send NAME as SNI and verify the server as NAME\n"
     "  -q, --quiet            no progress line on stderr\n"
+    "      --progress         the progress line even when stderr is not a terminal\n"
     "  -h, --help             show this help\n"
     "  -V, --version          show the version\n"
     "\n"
-    "Addresses: tcp://HOST:PORT, udp://HOST:PORT, unix:PATH, unixgram:PATH\n"
+    "Addresses: tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT, unix:PATH,\n"
+    "unixgram:PATH\n"
     "Durations are seconds (1.5, 0.25) or milliseconds (500ms). The summary goes\n"
     "to stdout; the progress line to stderr, only when that is a terminal.\n"
     "\n"
     "Exit status: 0 when every request was answered correctly, 1 when some\n"
     "failed (the errors are counted by kind), 64 for a usage error, 68 when the\n"
     "host does not resolve, 69 when the target does not answer, 71 for a\n"
-    "system error.\n";
+    "system error; tls: 65 a TLS file that is not a certificate or key, 66 one\n"
+    "missing or unreadable, 76 the probe's TLS handshake failed.\n";
 
 static void print_help(FILE *f)
 {
@@ -104,7 +118,9 @@ static int check_options(bench_opts_t *o, const bench_args_t *a)
                          a->pattern);
     if (dgram != (o->pattern == BENCH_UDP))
         return cli_usage("bench", "--pattern %s needs a %s address", bench_pattern_name(o->pattern),
-                         dgram ? "tcp:// or unix:" : "udp:// or unixgram:");
+                         dgram ? "tcp://, tls:// or unix:" : "udp:// or unixgram:");
+    if (o->addr.transport == SS_TLS && !bench_tls_available())
+        return cli_usage("bench", "%s: this socketserver was built without TLS", o->target);
     if (a->pipeline > 1 && o->pattern != BENCH_ECHO)
         return cli_usage("bench", "--pipeline applies to --pattern echo only, not %s",
                          bench_pattern_name(o->pattern));
@@ -136,8 +152,13 @@ static int settle(const bench_args_t *a, bench_opts_t *o)
     o->threads = (int)(a->threads < a->connections ? a->threads : a->connections);
     o->pipeline = (int)a->pipeline;
     o->size = (size_t)a->size;
-    o->progress = !a->quiet && !o->json && isatty(STDERR_FILENO);
-    return 0;
+    o->progress = a->progress || (!a->quiet && !o->json && isatty(STDERR_FILENO));
+    if (o->addr.transport == SS_TLS) {
+        char msg[512];
+        rc = bench_tls_setup(o, &a->tls, msg, sizeof msg);
+        if (rc) cli_error("bench", "%s", msg);
+    }
+    return rc;
 }
 
 /* ---------------------------------------------------------------- setup */
@@ -326,6 +347,8 @@ static int merge(bench_run_t *r, bench_result_t *total)
         total->bytes_sent += w->bytes_sent;
         total->bytes_received += w->bytes_received;
         total->connects += w->connects;
+        total->handshakes += w->handshakes;
+        total->resumed += w->resumed;
         total->late += w->late;
         for (int k = 0; k < BERR_KINDS; k++) total->errors[k] += w->errors[k];
         if (!total->first_error[0] && w->first_error[0])
@@ -351,7 +374,8 @@ static int run(bench_opts_t *o)
     int code = raise_nofile(o);
     if (code) return code;
     bench_pattern_init(o->size);
-    if (bench_probe(o, msg, sizeof msg) < 0) return fail_early(&r, EXIT_UNAVAILABLE, msg);
+    int err = bench_probe(o, msg, sizeof msg);
+    if (err < 0) return fail_early(&r, err == SS_ETLS ? EXIT_PROTOCOL : EXIT_UNAVAILABLE, msg);
     if (o->threads < 1) return fail_early(&r, EXIT_USAGE, "no generator thread");
     r.workers = calloc((size_t)o->threads, sizeof *r.workers);
     pthread_t *tids = calloc((size_t)o->threads, sizeof *tids);
@@ -395,5 +419,7 @@ int cmd_bench(int argc, char **argv)
     rc = settle(&a, &o);
     if (rc) return rc;
     install_signals();
-    return run(&o);
+    rc = run(&o);
+    bench_tls_cleanup(&o);
+    return rc;
 }

@@ -24,8 +24,10 @@
 #define AGAIN_NS       (1 * 1000000)  /* unix connect found the backlog full */
 #define SWEEP_NS       (50 * 1000000) /* how often timeouts are checked */
 #define RX_CAP         (64 * 1024)
+#define TLS_TX_CAP     (16 * 1024) /* one TLS record's worth of plaintext per write */
 
-enum { C_CLOSED, C_CONNECTING, C_OPEN };
+/* A slot's states; C_HANDSHAKE: connected, its TLS handshake under way. */
+enum { C_CLOSED, C_CONNECTING, C_HANDSHAKE, C_OPEN };
 
 typedef struct bconn {
     int fd;
@@ -42,6 +44,8 @@ typedef struct bconn {
     uint64_t tx_off, tx_end, rx_off;
     int64_t progress; /* last sign of life, for --timeout */
     int64_t *due;     /* ring of `pipeline` due times (ns) */
+    void *ssl;        /* tls:// : the session on fd */
+    void *sess;       /* tls://, persistent patterns: the session to resume */
 } bconn_t;
 
 typedef struct qent {
@@ -68,6 +72,8 @@ typedef struct wk {
     uint64_t issued;
     double ns_per_req;
     char *rx, *tx;
+    size_t tx_cap;
+    char msg[160]; /* a TLS failure's text */
     int pwait2; /* epoll_pwait2(2) works: sub-millisecond timeouts */
 } wk_t;
 
@@ -157,11 +163,14 @@ static bconn_t *peek_free(wk_t *k)
 
 /* ------------------------------------------------------------- closing */
 
-static void close_conn(wk_t *k, bconn_t *c)
+/* sound: no failure, so a TLS session ends with its close_notify. */
+static void close_conn(wk_t *k, bconn_t *c, int sound)
 {
+    bench_tls_close(c->ssl, sound);
+    c->ssl = NULL;
     if (c->fd >= 0) close(c->fd); /* also leaves the epoll set */
     c->fd = -1;
-    if (c->state == C_CONNECTING) k->connecting--;
+    if (c->state == C_CONNECTING || c->state == C_HANDSHAKE) k->connecting--;
     if (c->state == C_OPEN) k->open--;
     if (c->pinged) atomic_fetch_sub_explicit(&k->w->live.idle_ready, 1, memory_order_relaxed);
     c->state = C_CLOSED;
@@ -184,7 +193,7 @@ static void after_failure(wk_t *k, bconn_t *c, int64_t now)
             enqueue(k, c, now + BACKOFF_NS);
         return;
     }
-    close_conn(k, c);
+    close_conn(k, c, 0);
     if (open_loop(k) && !persistent(k))
         push_free(k, c);
     else
@@ -197,17 +206,85 @@ static void fail(wk_t *k, bconn_t *c, int kind, const char *what, int err, int64
     after_failure(k, c, now);
 }
 
+/* A failed read or write (or handshake) with err as the tls_* calls return
+ * it: TLS's own failures are counted apart, with their text. */
+static void fail_io(wk_t *k, bconn_t *c, const char *what, int err, int64_t now)
+{
+    if (err == SS_ETLS)
+        fail(k, c, BERR_TLS, k->msg, 0, now);
+    else if (err == 0)
+        fail(k, c, BERR_EOF, "the server closed the connection", 0, now);
+    else
+        fail(k, c, err_kind(-err), what, -err, now);
+}
+
 /* ----------------------------------------------------------- requests */
 
-static void record(wk_t *k, int64_t due, int64_t now)
+/* Counts a request answered at now, due at due, with its bytes. */
+static void record_bytes(wk_t *k, int64_t due, int64_t now, uint64_t sent, uint64_t received)
 {
     bench_result_t *r = &k->w->result;
     if (now < k->clk->measure_end) r->requests_all++;
     if (due < k->clk->measure_start || now >= k->clk->measure_end) return;
     bench_hist_record(&r->hist, (uint64_t)(now - due));
     r->requests++;
-    r->bytes_sent += k->o->size;
-    r->bytes_received += k->o->size;
+    r->bytes_sent += sent;
+    r->bytes_received += received;
+}
+
+static void record(wk_t *k, int64_t due, int64_t now)
+{
+    record_bytes(k, due, now, k->o->size, k->o->size);
+}
+
+/* The connect pattern against a server that does not echo: no request is
+ * sent, and the connection itself (or what the server says unasked) is the
+ * reply. */
+static int asks(const wk_t *k)
+{
+    return k->o->pattern != BENCH_CONNECT || k->o->reply == BENCH_REPLY_ECHO;
+}
+
+/* Copies the stream's bytes from tx_off on (at most cap) to buf: the same
+ * bytes at the same offset every time, so a TLS write retried after
+ * SSL_ERROR_WANT_WRITE sends what it tried before (SSL_write(3ssl)). */
+static size_t fill(const wk_t *k, const bconn_t *c, char *buf, size_t cap)
+{
+    size_t size = k->o->size, n = 0;
+    for (uint64_t p = c->tx_off; p < c->tx_end && n < cap;) {
+        size_t o = (size_t)(p % size);
+        if (o == size - 1) {
+            buf[n++] = '\n';
+            p++;
+            continue;
+        }
+        size_t len = size - 1 - o;
+        if (len > cap - n) len = cap - n;
+        if (len > c->tx_end - p) len = (size_t)(c->tx_end - p);
+        memcpy(buf + n, bench_body(bench_shift(c->key, p / size)) + o, len);
+        n += len, p += len;
+    }
+    return n;
+}
+
+/* flush_stream over TLS: one record's worth at a time. */
+static int flush_tls(wk_t *k, bconn_t *c, int64_t now)
+{
+    while (c->tx_off < c->tx_end) {
+        size_t len = fill(k, c, k->tx, k->tx_cap);
+        ssize_t n = bench_tls_write(c->ssl, k->tx, len, k->msg, sizeof k->msg);
+        if (n == -EAGAIN) {
+            c->want_write = 1;
+            return 0;
+        }
+        if (n < 0) {
+            fail_io(k, c, "write", (int)n, now);
+            return -1;
+        }
+        c->tx_off += (uint64_t)n;
+    }
+    c->want_write = 0;
+    return 0;
 }
 
 /* Writes what is queued on a stream. Returns 0, or -1 after a failure (the
@@ -216,6 +293,7 @@ static void record(wk_t *k, int64_t due, int64_t now)
 static int flush_stream(wk_t *k, bconn_t *c, int64_t now)
 {
     size_t size = k->o->size;
+    if (c->ssl) return flush_tls(k, c, now);
     while (c->tx_off < c->tx_end) {
         struct iovec iov[32];
         int cnt = 0;
@@ -274,9 +352,13 @@ static void established(wk_t *k, bconn_t *c, int64_t now);
  * next_work. The depth is bounded (misc-no-recursion, checked by hand). */
 /* Queues one request due at `due` and sends it if the slot is connected. The
  * connect pattern first opens the slot's connection, and sends once it is up. */
+/* In closed loop a request is due when it is sent: the clock is read here,
+ * not once per loop pass, so that each request is timed from its own send
+ * to its own reply (a stale pass time made loopback round trips of 0 us). */
 static void issue(wk_t *k, bconn_t *c, int64_t due, int64_t now) // NOLINT(misc-no-recursion)
 {
     int up = 0;
+    if (!open_loop(k)) due = now = bench_now_ns();
     if (k->o->pattern == BENCH_CONNECT && c->state == C_CLOSED) {
         up = open_socket(k, c, now);
         if (up < 0) return; /* failed at once; counted */
@@ -285,7 +367,7 @@ static void issue(wk_t *k, bconn_t *c, int64_t due, int64_t now) // NOLINT(misc-
     c->due[in_stream % (uint64_t)k->o->pipeline] = due;
     if (c->outstanding++ == 0) c->progress = now;
     c->seq++;
-    c->tx_end += k->o->size;
+    if (asks(k)) c->tx_end += k->o->size;
     if (up)
         established(k, c, now);
     else if (c->state != C_OPEN)
@@ -330,7 +412,7 @@ static void complete(wk_t *k, bconn_t *c, uint64_t in_stream, int64_t now)
     c->progress = now;
     switch (k->o->pattern) {
     case BENCH_CONNECT: /* one request per connection: close, then again */
-        close_conn(k, c);
+        close_conn(k, c, 1);
         next_work(k, c, now);
         return;
     case BENCH_IDLE:
@@ -345,6 +427,53 @@ static void complete(wk_t *k, bconn_t *c, uint64_t in_stream, int64_t now)
 
 /* --------------------------------------------------------- connecting */
 
+/* The connection is up (its TLS handshake done): the connect pattern sends
+ * its request, or against a server that never answers counts the setup
+ * itself; the others start their work. */
+static void opened(wk_t *k, bconn_t *c, int64_t now) // NOLINT(misc-no-recursion)
+{
+    if (c->state == C_CONNECTING || c->state == C_HANDSHAKE) k->connecting--;
+    c->state = C_OPEN;
+    c->progress = now;
+    k->open++;
+    k->w->result.connects++;
+    if (k->o->pattern == BENCH_CONNECT && k->o->reply == BENCH_REPLY_NONE) {
+        record_bytes(k, c->due[0], now, 0, 0);
+        c->outstanding = 0;
+        close_conn(k, c, 1);
+        /* Through the queue, not next_work: a unix connect completes at once,
+         * and issue -> established -> opened -> issue would recurse. */
+        if (open_loop(k))
+            push_free(k, c);
+        else if (now < k->clk->measure_end)
+            enqueue(k, c, now);
+        return;
+    }
+    if (c->tx_end > c->tx_off) { /* the connect pattern's request, queued already */
+        flush_stream(k, c, now);
+        return;
+    }
+    if (k->o->pattern != BENCH_CONNECT) next_work(k, c, now);
+}
+
+/* One step of the TLS handshake; done, the connection is open. A resumed
+ * session is counted apart: the echo pattern resumes when it reconnects. */
+static void handshake(wk_t *k, bconn_t *c, int64_t now) // NOLINT(misc-no-recursion)
+{
+    int r = bench_tls_handshake(c->ssl, k->msg, sizeof k->msg);
+    if (r == 0) return; /* the socket's next edge calls again */
+    if (r < 0) {
+        if (r == SS_ETLS)
+            fail(k, c, BERR_TLS, k->msg, 0, now);
+        else
+            fail(k, c, err_kind(-r), k->msg, 0, now);
+        return;
+    }
+    k->w->result.handshakes++;
+    if (bench_tls_resumed(c->ssl)) k->w->result.resumed++;
+    opened(k, c, bench_now_ns());
+}
+
 static void established(wk_t *k, bconn_t *c, int64_t now) // NOLINT(misc-no-recursion)
 {
     int err = bench_send_proxy(c->fd, k->o); /* --proxy: the header first */
@@ -352,16 +481,18 @@ static void established(wk_t *k, bconn_t *c, int64_t now) // NOLINT(misc-no-recu
         fail(k, c, err_kind(-err), "PROXY header", -err, now);
         return;
     }
-    if (c->state == C_CONNECTING) k->connecting--;
-    c->state = C_OPEN;
-    c->progress = now;
-    k->open++;
-    k->w->result.connects++;
-    if (c->tx_end > c->tx_off) { /* the connect pattern's request, queued already */
-        flush_stream(k, c, now);
+    if (!k->o->tls) {
+        opened(k, c, now);
         return;
     }
-    next_work(k, c, now);
+    c->ssl = bench_tls_new(k->o, c->fd, persistent(k) ? &c->sess : NULL);
+    if (!c->ssl) {
+        fail(k, c, BERR_IO, "TLS session", ENOMEM, now);
+        return;
+    }
+    c->state = C_HANDSHAKE;
+    c->progress = now;
+    handshake(k, c, now);
 }
 
 /* A new stream on the slot: its offsets restart, its rotation moves on. */
@@ -415,7 +546,7 @@ static void on_connecting(wk_t *k, bconn_t *c, int64_t now)
     socklen_t len = sizeof err;
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
     if (err == 0) {
-        established(k, c, now);
+        established(k, c, bench_now_ns());
         return;
     }
     fail(k, c, err == ECONNREFUSED ? BERR_REFUSED : BERR_CONNECT, "connect", err, now);
@@ -467,20 +598,74 @@ static int consume(wk_t *k, bconn_t *c, const char *buf, size_t n, int64_t now)
 /* Reads until a short read: with edge triggering a short read means the
  * socket is drained, and one more read() would only return EAGAIN (docs/design.md,
  * "Measured facts"). After a hangup, read on to see the end of stream. */
+/* The connect pattern against a server that speaks unasked: what it says
+ * (read to the end of what is there) answers the connection; then close. */
+static void unasked(wk_t *k, bconn_t *c, size_t got, int64_t now)
+{
+    record_bytes(k, c->due[0], now, 0, got);
+    c->outstanding = 0;
+    close_conn(k, c, 1);
+    next_work(k, c, now);
+}
+
+/* read_stream over TLS: SSL_read until it wants the socket, since a record
+ * read may leave whole records behind in the socket (or decrypted ones in
+ * OpenSSL), and no edge would come for them. */
+static void read_tls(wk_t *k, bconn_t *c, int64_t now)
+{
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = bench_tls_read(c->ssl, k->rx, RX_CAP, k->msg, sizeof k->msg);
+        if (n > 0) {
+            now = bench_now_ns();
+            if (!asks(k)) {
+                got += (size_t)n;
+                continue;
+            }
+            if (consume(k, c, k->rx, (size_t)n, now) < 0) return;
+            continue;
+        }
+        if (got && (n == -EAGAIN || n == 0)) {
+            unasked(k, c, got, now);
+            return;
+        }
+        if (n != -EAGAIN) fail_io(k, c, "read", (int)n, now);
+        return;
+    }
+}
+
+/* Reads until a short read: with edge triggering a short read means the
+ * socket is drained, and one more read() would only return EAGAIN (docs/design.md,
+ * "Measured facts"). After a hangup, read on to see the end of stream. Each
+ * read's replies are timed by the clock read after it. */
 static void read_stream(wk_t *k, bconn_t *c, int hangup, int64_t now)
 {
+    if (c->ssl) {
+        read_tls(k, c, now);
+        return;
+    }
+    size_t got = 0;
     for (;;) {
         ssize_t n = read(c->fd, k->rx, RX_CAP);
         if (n > 0) {
+            now = bench_now_ns();
+            if (!asks(k)) { /* read what it says; the end (or a pause) answers */
+                got += (size_t)n;
+                continue;
+            }
             if (consume(k, c, k->rx, (size_t)n, now) < 0) return;
             if ((size_t)n < RX_CAP && !hangup) return;
             continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (got && (n == 0 || errno == EAGAIN)) {
+            unasked(k, c, got, now);
+            return;
         }
         if (n == 0) {
             fail(k, c, BERR_EOF, "the server closed the connection", 0, now);
             return;
         }
-        if (errno == EINTR) continue;
         if (errno != EAGAIN) fail(k, c, err_kind(errno), "read", errno, now);
         return;
     }
@@ -511,17 +696,16 @@ static void on_datagram(wk_t *k, bconn_t *c, size_t n, int64_t now)
     fail(k, c, BERR_MISMATCH, "the reply differs from the request", 0, now);
 }
 
-/* Reads every datagram waiting. The clock is read again after each: the
- * reply to the request that one answer sent at once may already be next in
- * the socket, and timed with the batch's stale `now` it would count a round
- * trip of 0 us (half of them, on a fast loopback: bench.udp's p50 of 0). */
+/* Reads every datagram waiting, each timed by the clock read right after
+ * its recv: a pass's stale `now` (from before this socket's turn, or before
+ * the request it answers was sent) would count round trips of 0 us. */
 static void read_dgram(wk_t *k, bconn_t *c, int64_t now)
 {
     for (;;) {
         ssize_t n = recv(c->fd, k->rx, RX_CAP, 0);
         if (n >= 0) {
-            on_datagram(k, c, (size_t)n, now);
             now = bench_now_ns();
+            on_datagram(k, c, (size_t)n, now);
             continue;
         }
         if (errno == EINTR) continue;
@@ -537,10 +721,11 @@ static void on_event(wk_t *k, bconn_t *c, uint32_t events, int64_t now)
 {
     uint32_t gen = c->gen;
     if (c->fd < 0) return;
-    if (c->state == C_CONNECTING) {
-        on_connecting(k, c, now);
-        if (c->gen != gen || c->state != C_OPEN) return;
-    }
+    if (c->state == C_CONNECTING)
+        on_connecting(k, c, now); /* and the first step of a TLS handshake */
+    else if (c->state == C_HANDSHAKE)
+        handshake(k, c, now);
+    if (c->gen != gen || c->state != C_OPEN) return;
     if (k->o->pattern == BENCH_UDP) {
         if ((events & EPOLLOUT) && c->want_write) flush_dgram(k, c, now);
         if (events & (EPOLLIN | EPOLLERR)) read_dgram(k, c, now);
@@ -564,6 +749,8 @@ static void sweep(wk_t *k, int64_t now)
         if (c->state == C_CLOSED || now - c->progress < limit) continue;
         if (c->state == C_CONNECTING)
             fail(k, c, BERR_TIMEOUT, "connect", ETIMEDOUT, now);
+        else if (c->state == C_HANDSHAKE)
+            fail(k, c, BERR_TIMEOUT, "TLS handshake", ETIMEDOUT, now);
         else if (c->outstanding && k->o->pattern == BENCH_UDP)
             fail(k, c, BERR_LOST, "no reply datagram within --timeout", 0, now);
         else if (c->outstanding)
@@ -666,7 +853,8 @@ static int setup(wk_t *k, bench_worker_t *w)
     k->free_stk = calloc((size_t)k->n, sizeof *k->free_stk);
     k->due = calloc((size_t)k->n * (size_t)o->pipeline, sizeof *k->due);
     k->rx = malloc(RX_CAP);
-    k->tx = malloc(o->size);
+    k->tx_cap = o->tls ? TLS_TX_CAP : o->size;
+    k->tx = malloc(k->tx_cap);
     if (!k->c || !k->q || !k->free_stk || !k->due || !k->rx || !k->tx) return -ENOMEM;
     k->ep = epoll_create1(EPOLL_CLOEXEC);
     if (k->ep < 0) return -errno;
@@ -692,8 +880,11 @@ static int setup(wk_t *k, bench_worker_t *w)
 
 static void teardown(wk_t *k)
 {
-    for (int i = 0; k->c && i < k->n; i++)
+    for (int i = 0; k->c && i < k->n; i++) {
+        bench_tls_close(k->c[i].ssl, 0);
+        bench_tls_session_free(k->c[i].sess);
         if (k->c[i].fd >= 0) close(k->c[i].fd);
+    }
     if (k->ep >= 0) close(k->ep);
     free(k->due);
     free(k->c);

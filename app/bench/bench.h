@@ -265,8 +265,9 @@ int bench_tls_handshake(void *ssl, char *msg, size_t cap);
 ssize_t bench_tls_read(void *ssl, void *buf, size_t n, char *msg, size_t cap);
 ssize_t bench_tls_write(void *ssl, const void *buf, size_t n, char *msg, size_t cap);
 int bench_tls_resumed(void *ssl); /* the handshake resumed a session */
-/* Frees the session, sending close_notify first if sound (no failure). */
-void bench_tls_close(void *ssl, int sound);
+/* Frees the session (NULL: nothing to do): how it ends, below. */
+enum { BENCH_TLS_ABORT, BENCH_TLS_NOTIFY, BENCH_TLS_QUIET };
+void bench_tls_close(void *ssl, int how);
 void bench_tls_session_free(void *sess);
 
 #endif

@@ -291,7 +291,7 @@ int bench_probe(bench_opts_t *o, char *msg, size_t cap)
         p.ssl = bench_tls_new(o, fd, NULL);
         r = p.ssl ? probe_handshake(&p, deadline) : -ENOMEM;
         if (r < 0) {
-            bench_tls_close(p.ssl, 0);
+            bench_tls_close(p.ssl, BENCH_TLS_ABORT);
             close(fd);
             return probe_fail(o, msg, cap, r, "connect");
         }
@@ -308,7 +308,7 @@ int bench_probe(bench_opts_t *o, char *msg, size_t cap)
         if (silent) r = 1; /* a server that never answers: measured by its setup */
     }
     free(buf);
-    bench_tls_close(p.ssl, r > 0);
+    bench_tls_close(p.ssl, r > 0 ? BENCH_TLS_NOTIFY : BENCH_TLS_ABORT);
     close(fd);
     if (r == 0 && silent) r = -ETIMEDOUT;
     if (r == 0) {

@@ -251,13 +251,20 @@ int bench_tls_resumed(void *ssl)
     return SSL_session_reused(ssl);
 }
 
-/* close_notify without waiting for the server's (a 24-byte alert always
- * fits a socket's buffer), then the session is freed; the caller closes the
- * socket. A failed session sends nothing more. */
-void bench_tls_close(void *ssl, int sound)
+/* BENCH_TLS_NOTIFY: close_notify without waiting for the server's (a 24-byte
+ * alert always fits a socket's buffer). BENCH_TLS_QUIET: nothing sent (the
+ * peer is gone), but the session is marked shut down, since OpenSSL makes a
+ * session freed otherwise unresumable (SSL_set_quiet_shutdown(3ssl)), and a
+ * server that ended the connection is no reason not to resume. BENCH_TLS_ABORT:
+ * a TLS failure; its session is not resumed. Then the SSL is freed; the
+ * caller closes the socket. */
+void bench_tls_close(void *ssl, int how)
 {
     if (!ssl) return;
-    if (sound && SSL_is_init_finished((SSL *)ssl)) SSL_shutdown(ssl);
+    if (how != BENCH_TLS_ABORT && SSL_is_init_finished((SSL *)ssl)) {
+        if (how == BENCH_TLS_QUIET) SSL_set_quiet_shutdown(ssl, 1);
+        SSL_shutdown(ssl);
+    }
     ERR_clear_error();
     SSL_free(ssl);
 }
@@ -319,9 +326,9 @@ int bench_tls_resumed(void *ssl)
     return 0;
 }
 
-void bench_tls_close(void *ssl, int sound)
+void bench_tls_close(void *ssl, int how)
 {
-    (void)ssl, (void)sound;
+    (void)ssl, (void)how;
 }
 
 void bench_tls_session_free(void *sess)

@@ -163,10 +163,11 @@ static bconn_t *peek_free(wk_t *k)
 
 /* ------------------------------------------------------------- closing */
 
-/* sound: no failure, so a TLS session ends with its close_notify. */
-static void close_conn(wk_t *k, bconn_t *c, int sound)
+/* how: BENCH_TLS_NOTIFY after success, QUIET or ABORT after a failure
+ * (tls.c). */
+static void close_conn(wk_t *k, bconn_t *c, int how)
 {
-    bench_tls_close(c->ssl, sound);
+    bench_tls_close(c->ssl, how);
     c->ssl = NULL;
     if (c->fd >= 0) close(c->fd); /* also leaves the epoll set */
     c->fd = -1;
@@ -183,7 +184,7 @@ static void close_conn(wk_t *k, bconn_t *c, int sound)
 /* After a failure: the requests in flight are lost; a persistent connection
  * is opened again after a short pause (so a refusing server is not spun on),
  * a connect slot tries again, a UDP socket sends its next datagram. */
-static void after_failure(wk_t *k, bconn_t *c, int64_t now)
+static void after_failure(wk_t *k, bconn_t *c, int kind, int64_t now)
 {
     if (k->o->pattern == BENCH_UDP) {
         c->outstanding = 0;
@@ -193,7 +194,7 @@ static void after_failure(wk_t *k, bconn_t *c, int64_t now)
             enqueue(k, c, now + BACKOFF_NS);
         return;
     }
-    close_conn(k, c, 0);
+    close_conn(k, c, kind == BERR_TLS ? BENCH_TLS_ABORT : BENCH_TLS_QUIET);
     if (open_loop(k) && !persistent(k))
         push_free(k, c);
     else
@@ -203,7 +204,7 @@ static void after_failure(wk_t *k, bconn_t *c, int64_t now)
 static void fail(wk_t *k, bconn_t *c, int kind, const char *what, int err, int64_t now)
 {
     count_error(k, kind, what, err);
-    after_failure(k, c, now);
+    after_failure(k, c, kind, now);
 }
 
 /* A failed read or write (or handshake) with err as the tls_* calls return
@@ -412,7 +413,7 @@ static void complete(wk_t *k, bconn_t *c, uint64_t in_stream, int64_t now)
     c->progress = now;
     switch (k->o->pattern) {
     case BENCH_CONNECT: /* one request per connection: close, then again */
-        close_conn(k, c, 1);
+        close_conn(k, c, BENCH_TLS_NOTIFY);
         next_work(k, c, now);
         return;
     case BENCH_IDLE:
@@ -440,7 +441,7 @@ static void opened(wk_t *k, bconn_t *c, int64_t now) // NOLINT(misc-no-recursion
     if (k->o->pattern == BENCH_CONNECT && k->o->reply == BENCH_REPLY_NONE) {
         record_bytes(k, c->due[0], now, 0, 0);
         c->outstanding = 0;
-        close_conn(k, c, 1);
+        close_conn(k, c, BENCH_TLS_NOTIFY);
         /* Through the queue, not next_work: a unix connect completes at once,
          * and issue -> established -> opened -> issue would recurse. */
         if (open_loop(k))
@@ -604,7 +605,7 @@ static void unasked(wk_t *k, bconn_t *c, size_t got, int64_t now)
 {
     record_bytes(k, c->due[0], now, 0, got);
     c->outstanding = 0;
-    close_conn(k, c, 1);
+    close_conn(k, c, BENCH_TLS_NOTIFY);
     next_work(k, c, now);
 }
 
@@ -881,7 +882,7 @@ static int setup(wk_t *k, bench_worker_t *w)
 static void teardown(wk_t *k)
 {
     for (int i = 0; k->c && i < k->n; i++) {
-        bench_tls_close(k->c[i].ssl, 0);
+        bench_tls_close(k->c[i].ssl, BENCH_TLS_ABORT);
         bench_tls_session_free(k->c[i].sess);
         if (k->c[i].fd >= 0) close(k->c[i].fd);
     }

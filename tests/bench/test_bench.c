@@ -1,9 +1,12 @@
 /* test_bench.c - tests of `socketserver bench`, the load generator: a smoke
  * run of each pattern against the reference server (sane counts, a valid
  * JSON document), the reply check against a server that answers wrongly, and
- * dead, silent and dying targets. No test asserts a speed.
+ * dead, silent and dying targets; TLS targets (our event mode and the TLS
+ * reference), the connect pattern against services that do not echo, the
+ * progress line, and no latency sample of 0. No test asserts a speed.
  *
- * Usage: test_bench CASE SOCKETSERVER EPOLL_ECHO BAD_ECHO
+ * Usage: test_bench CASE SOCKETSERVER EPOLL_ECHO BAD_ECHO [TLS_EPOLL_ECHO]
+ * (TLS_EPOLL_ECHO "-": a build without TLS, whose TLS cases skip).
  * Exit status: 0 passed, 1 failed, 77 skipped (ctest's SKIP_RETURN_CODE).
  */
 #include "json_check.h"
@@ -22,7 +25,7 @@
 
 #define SKIP 77
 
-static const char *prog_bench, *prog_echo, *prog_bad;
+static const char *prog_bench, *prog_echo, *prog_bad, *prog_tls_ref = "-";
 
 #define FAIL(...)                                                                                  \
     do {                                                                                           \
@@ -231,11 +234,16 @@ static void expect_clean_run(const result_t *r, double min_requests)
     ASSERT_NUM(num(r, "end.requests_per_second"), >, 0);
     double p50 = num(r, "end.latency_us.p50"), p99 = num(r, "end.latency_us.p99");
     double max = num(r, "end.latency_us.max");
+    /* A loopback round trip is never 0 us: a 0 is a request timed by a stale
+     * clock, not from its own send to its own reply (issue 13, item 7). */
+    ASSERT_NUM(num(r, "end.latency_us.min"), >, 0);
     ASSERT_NUM(p50, >, 0);
     ASSERT_NUM(p50, <=, p99);
     ASSERT_NUM(p99, <=, max);
-    ASSERT_NUM(num(r, "end.bytes_received"), ==,
-               num(r, "end.requests") * num(r, "start.test_start.size"));
+    if (!strstr(r->out, "\"connect_reply\": \"none\"") &&
+        !strstr(r->out, "\"connect_reply\": \"unasked\""))
+        ASSERT_NUM(num(r, "end.bytes_received"), ==,
+                   num(r, "end.requests") * num(r, "start.test_start.size"));
 }
 
 /* Sum of the intervals' requests: never more than the total. */
@@ -305,12 +313,23 @@ static int case_connect(void)
     return 0;
 }
 
+/* Datagram latencies, each from its own send to its own reply: no sample
+ * is 0 (expect_clean_run checks min and p50), run after run, against the
+ * reference and our event mode (issue 13, item 7: one run in four had a p50
+ * of 0, every run a min of 0). */
 static int case_udp(void)
 {
     server_t s = start_ref("udp://127.0.0.1:0");
     result_t *r = bench_json(s.addr, "-d", "0.3", "-c", "4", NULL);
     expect_clean_run(r, 10);
     ASSERT_NUM(num(r, "end.errors.lost"), ==, 0);
+    server_stop(&s);
+    const char *argv[] = {prog_bench, "serve", "echo", "udp://127.0.0.1:0", "--mode", "event", NULL};
+    if (server_start(&s, argv) < 0) FAIL("serve echo udp --mode event did not start");
+    for (int i = 0; i < 6; i++) {
+        r = bench_json(s.addr, "--connections", "2", "--duration", "0.3", NULL);
+        expect_clean_run(r, 10);
+    }
     server_stop(&s);
     return 0;
 }
@@ -468,6 +487,266 @@ static int case_serve_echo(void)
     return 0;
 }
 
+/* ------------------------------------------------- services, progress */
+
+static server_t start_serve(const char *service, const char *addr)
+{
+    server_t s;
+    const char *argv[] = {prog_bench, "serve", service, addr, "--mode", "event", NULL};
+    if (server_start(&s, argv) < 0) FAIL("serve %s %s did not start", service, addr);
+    return s;
+}
+
+/* The connect pattern against services that do not echo (issue 13, item
+ * 6): discard never answers, so each connection set up is counted; daytime
+ * and time speak unasked, so each is read and closed. No error either way. */
+static int case_connect_services(void)
+{
+    static const struct {
+        const char *service, *reply;
+    } t[] = {{"discard", "none"}, {"daytime", "unasked"}, {"time", "unasked"}, {"echo", "echo"}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        server_t s = start_serve(t[i].service, "tcp://127.0.0.1:0");
+        result_t *r =
+            bench_json(s.addr, "--pattern", "connect", "-d", "0.3", "-c", "2", "-T", "0.3", NULL);
+        expect_clean_run(r, 5);
+        char want[64];
+        snprintf(want, sizeof want, "\"connect_reply\": \"%s\"", t[i].reply);
+        ASSERT_CONTAINS(r->out, want);
+        ASSERT_NUM(num(r, "end.connects"), >=, num(r, "end.requests"));
+        if (strcmp(t[i].reply, "unasked") == 0) ASSERT_NUM(num(r, "end.bytes_received"), >, 0);
+        if (strcmp(t[i].reply, "none") == 0) ASSERT_NUM(num(r, "end.bytes_sent"), ==, 0);
+        server_stop(&s);
+    }
+    /* Any other pattern still expects its replies: discard is a silent target. */
+    server_t s = start_serve("discard", "tcp://127.0.0.1:0");
+    result_t *r = bench_json(s.addr, "-d", "0.3", "-T", "0.3", NULL);
+    ASSERT_INT(r->status, ==, 69);
+    ASSERT_CONTAINS(r->err, "no answer within");
+    server_stop(&s);
+    return 0;
+}
+
+/* Counts the progress lines ("\r\033[K   0.1s ... req/s") in text. */
+static int progress_lines(const char *text)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, "\r\033[K")) != NULL; p += 4)
+        if (strstr(p, "req/s") && strstr(p, "req/s") < p + 40) n++;
+    return n;
+}
+
+/* The progress line on stderr for every pattern: forced with --progress
+ * (stderr is a pipe here), and by itself on a terminal, which script(1)
+ * gives the run. Never with --json or --quiet. */
+static int case_progress(void)
+{
+    server_t s = start_ref("tcp://127.0.0.1:0"), u = start_ref("udp://127.0.0.1:0");
+    const char *patterns[] = {"echo", "connect", "idle", "udp"};
+    for (int i = 0; i < 4; i++) {
+        const char *addr = strcmp(patterns[i], "udp") == 0 ? u.addr : s.addr;
+        const char *argv[] = {prog_bench, "bench",        addr, "--pattern", patterns[i], "-d", "0.5",
+                              "-i",       "0.1",          "-c", "2",         "--progress", NULL};
+        result_t *r = run(20, argv);
+        if (r->status != 0) FAIL("%s: exit %d: %s", patterns[i], r->status, r->err);
+        if (progress_lines(r->err) < 3) FAIL("%s: no progress lines in:\n%s", patterns[i], r->err);
+        const char *quiet[] = {prog_bench, "bench", addr, "--pattern", patterns[i], "-d", "0.3",
+                               "-i", "0.1", "-c", "2", NULL};
+        r = run(20, quiet); /* stderr is no terminal: no line */
+        ASSERT_INT(progress_lines(r->err), ==, 0);
+    }
+    if (access("/usr/bin/script", X_OK) != 0) {
+        puts("skipped: script not installed (bsdutils): the terminal check");
+        server_stop(&s), server_stop(&u);
+        return SKIP;
+    }
+    for (int i = 0; i < 4; i++) {
+        char cmd[512];
+        const char *addr = strcmp(patterns[i], "udp") == 0 ? u.addr : s.addr;
+        snprintf(cmd, sizeof cmd, "'%s' bench '%s' --pattern %s -d 0.5 -i 0.1 -c 2", prog_bench,
+                 addr, patterns[i]);
+        const char *argv[] = {"/usr/bin/script", "-qec", cmd, "/dev/null", NULL};
+        result_t *r = run(20, argv); /* the terminal's output comes on stdout */
+        if (r->status != 0) FAIL("script %s: exit %d: %s%s", cmd, r->status, r->out, r->err);
+        if (progress_lines(r->out) < 3) FAIL("%s: no progress on a terminal:\n%s", cmd, r->out);
+    }
+    server_stop(&s), server_stop(&u);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ TLS */
+
+static char certs[64]; /* a temporary directory of test certificates */
+
+static void remove_certs(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", certs);
+    if (certs[0] && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", certs);
+}
+
+/* Makes the certificates (tests/tls/mkcerts.sh); 0, or SKIP when TLS or
+ * the openssl CLI is missing. */
+static int make_certs(void)
+{
+    if (strcmp(prog_tls_ref, "-") == 0) {
+        puts("skipped: built without TLS");
+        return SKIP;
+    }
+    snprintf(certs, sizeof certs, "/tmp/ss-bench-certs.XXXXXX");
+    if (!mkdtemp(certs)) FAIL("mkdtemp: %s", strerror(errno));
+    atexit(remove_certs);
+    const char *argv[] = {"/bin/sh", SS_MKCERTS, certs, NULL};
+    result_t *r = run(60, argv);
+    if (r->status == SKIP) {
+        puts("skipped: openssl not installed");
+        return SKIP;
+    }
+    if (r->status != 0) FAIL("mkcerts.sh: exit %d: %s", r->status, r->err);
+    return 0;
+}
+
+static const char *cert(const char *name)
+{
+    static char paths[4][128];
+    static int next;
+    char *p = paths[next++ % 4];
+    snprintf(p, 128, "%s/%s", certs, name);
+    return p;
+}
+
+/* serve echo over TLS in event mode, with extra options (NULL-terminated). */
+static server_t start_tls_serve(const char *extra)
+{
+    server_t s;
+    const char *argv[] = {prog_bench, "serve",    "echo",    "tls://127.0.0.1:0",  "--mode",
+                          "event",    "--tls-cert", cert("server.pem"), "--tls-key",
+                          cert("server.key"), extra, extra ? "0.2" : NULL, NULL};
+    if (server_start(&s, argv) < 0) FAIL("serve echo tls:// did not start");
+    return s;
+}
+
+static void expect_tls(const result_t *r, double min_handshakes)
+{
+    ASSERT(strstr(r->out, "\"tls\": true") != NULL);
+    ASSERT_NUM(num(r, "end.tls.handshakes"), >=, min_handshakes);
+    ASSERT_NUM(num(r, "end.errors.tls"), ==, 0);
+}
+
+/* Echo over TLS against the event mode: persistent sessions, one handshake
+ * each, replies checked; pipelined too. */
+static int case_tls_echo(void)
+{
+    int rc = make_certs();
+    if (rc) return rc;
+    server_t s = start_tls_serve(NULL);
+    result_t *r = bench_json(s.addr, "-d", "0.4", "-c", "4", "--tls-ca", cert("ca.pem"), NULL);
+    expect_clean_run(r, 10);
+    expect_tls(r, 4);
+    ASSERT_NUM(num(r, "end.tls.handshakes"), ==, 4);
+    ASSERT_NUM(num(r, "end.tls.resumed"), ==, 0);
+    r = bench_json(s.addr, "-d", "0.3", "-c", "2", "-P", "8", "-s", "5000", "--tls-ca",
+                   cert("ca.pem"), NULL);
+    expect_clean_run(r, 10);
+    expect_tls(r, 2);
+    server_stop(&s);
+    return 0;
+}
+
+/* The connect pattern over TLS: a full handshake per connection, never a
+ * resumed one. */
+static int case_tls_connect(void)
+{
+    int rc = make_certs();
+    if (rc) return rc;
+    server_t s = start_tls_serve(NULL);
+    result_t *r = bench_json(s.addr, "--pattern", "connect", "-d", "0.4", "-c", "2", "--tls-ca",
+                             cert("ca.pem"), NULL);
+    expect_clean_run(r, 3);
+    expect_tls(r, num(r, "end.requests"));
+    ASSERT_NUM(num(r, "end.tls.resumed"), ==, 0);
+    server_stop(&s);
+    return 0;
+}
+
+/* Echo connections the server ends (--request-timeout) are opened again and
+ * resume their last session; the ends are the only errors. */
+static int case_tls_resume(void)
+{
+    int rc = make_certs();
+    if (rc) return rc;
+    server_t s = start_tls_serve("--request-timeout");
+    result_t *r = bench_json(s.addr, "-d", "1", "-c", "2", "--tls-ca", cert("ca.pem"), NULL);
+    ASSERT_INT(r->status, ==, 1); /* the server's ends are counted */
+    expect_valid_json(r);
+    ASSERT_NUM(num(r, "end.requests"), >, 0);
+    ASSERT_NUM(num(r, "end.errors.total"), ==, num(r, "end.errors.eof") + num(r, "end.errors.reset"));
+    ASSERT_NUM(num(r, "end.tls.handshakes"), >, 2);
+    ASSERT_NUM(num(r, "end.tls.resumed"), >, 0);
+    server_stop(&s);
+    return 0;
+}
+
+/* The TLS reference builds, answers a TLS echo and takes the connect
+ * pattern's full handshakes. */
+static int case_tls_ref(void)
+{
+    int rc = make_certs();
+    if (rc) return rc;
+    server_t s;
+    const char *argv[] = {prog_tls_ref, "tls://127.0.0.1:0", cert("server.pem"),
+                          cert("server.key"), NULL};
+    if (server_start(&s, argv) < 0) FAIL("%s did not start", prog_tls_ref);
+    result_t *r = bench_json(s.addr, "-d", "0.3", "-c", "4", "--tls-ca", cert("ca.pem"), NULL);
+    expect_clean_run(r, 10);
+    expect_tls(r, 4);
+    r = bench_json(s.addr, "-p", "connect", "-d", "0.3", "-c", "2", "--tls-ca", cert("ca.pem"),
+                   NULL);
+    expect_clean_run(r, 3);
+    expect_tls(r, num(r, "end.requests"));
+    server_stop(&s);
+    return 0;
+}
+
+/* Handshake failures are reported clearly: an unknown CA or a name that
+ * does not match fails the probe with exit 76 and the reason; missing and
+ * unusable files exit 66 and 65 naming the file; a plain server on a
+ * tls:// target is no TLS at all. */
+static int case_tls_fail(void)
+{
+    int rc = make_certs();
+    if (rc) return rc;
+    server_t s = start_tls_serve(NULL);
+    result_t *r = bench_json(s.addr, "-d", "0.3", "--tls-ca", cert("other-ca.pem"), NULL);
+    ASSERT_INT(r->status, ==, 76);
+    ASSERT_CONTAINS(r->err, "certificate verify failed");
+    ASSERT(jc_find(r->out, r->outlen, "error", &(size_t){0}) != NULL);
+    r = bench_json(s.addr, "-d", "0.3", "--tls-ca", cert("ca.pem"), "--sni", "other.example",
+                   NULL);
+    ASSERT_INT(r->status, ==, 76);
+    ASSERT_CONTAINS(r->err, "certificate verify failed");
+    r = bench_json(s.addr, "-d", "0.3", "--tls-ca", cert("nonexistent.pem"), NULL);
+    ASSERT_INT(r->status, ==, 66);
+    ASSERT_CONTAINS(r->err, "nonexistent.pem");
+    r = bench_json(s.addr, "-d", "0.3", "--tls-ca", cert("server.key"), NULL);
+    ASSERT_INT(r->status, ==, 65);
+    ASSERT_CONTAINS(r->err, "server.key");
+    r = bench_json(s.addr, "-d", "0.3", "--insecure", NULL); /* no verification: runs */
+    expect_clean_run(r, 10);
+    server_stop(&s);
+    s = start_ref("tcp://127.0.0.1:0");
+    char addr[220];
+    snprintf(addr, sizeof addr, "tls://%s", s.addr + strlen("tcp://"));
+    r = bench_json(addr, "-d", "0.3", "-T", "0.5", "--tls-ca", cert("ca.pem"), NULL);
+    ASSERT(r->status == 76 || r->status == 69);
+    ASSERT_CONTAINS(r->err, "TLS handshake");
+    server_stop(&s);
+    expect_usage("need a tls:// address", (const char *const[]){prog_bench, "bench",
+                                                                "tcp://127.0.0.1:1", "--insecure",
+                                                                NULL});
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*fn)(void);
@@ -478,15 +757,23 @@ static const struct {
     {"mismatch", case_mismatch}, {"dead_port", case_dead_port},
     {"silent", case_silent},     {"server_dies", case_server_dies},
     {"usage", case_usage},       {"serve_echo", case_serve_echo},
+    {"connect_services", case_connect_services},
+    {"progress", case_progress},
+    {"tls_echo", case_tls_echo},
+    {"tls_connect", case_tls_connect},
+    {"tls_resume", case_tls_resume},
+    {"tls_ref", case_tls_ref},
+    {"tls_fail", case_tls_fail},
 };
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fputs("usage: test_bench CASE SOCKETSERVER EPOLL_ECHO BAD_ECHO\n", stderr);
+    if (argc != 5 && argc != 6) {
+        fputs("usage: test_bench CASE SOCKETSERVER EPOLL_ECHO BAD_ECHO [TLS_EPOLL_ECHO]\n", stderr);
         return 2;
     }
     prog_bench = argv[2], prog_echo = argv[3], prog_bad = argv[4];
+    if (argc == 6) prog_tls_ref = argv[5];
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;

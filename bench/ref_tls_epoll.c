@@ -8,9 +8,9 @@
  * (a record read may leave whole records behind, for which no edge comes)
  * and SSL_write of each piece at once, the rest kept for the next EPOLLOUT
  * edge. The same server settings as the library's tls:// listeners
- * (src/tls_ctx.c: TLS 1.2 at least, partial writes, a session id context,
- * OpenSSL's default session tickets), without its buffer release, so that
- * it is the limit and not a copy of us. Like `socketserver serve`, it
+ * (src/tls_ctx.c: TLS 1.2 at least, partial writes, read-ahead, a session
+ * id context, OpenSSL's default session tickets), without its buffer
+ * release, so that it is the limit and not a copy of us. Like `socketserver serve`, it
  * prints "listening ADDRESS" once ready and exits on SIGINT or SIGTERM.
  *
  * Usage: ss_tls_epoll_echo tls://HOST:PORT CERT.pem KEY.pem
@@ -87,6 +87,7 @@ static SSL_CTX *make_ctx(const char *cert, const char *key)
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_read_ahead(ctx, 1); /* one read(2) per request, not a header's and a body's */
     SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) die_tls("certificate", cert);
     if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) die_tls("key", key);

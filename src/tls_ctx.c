@@ -131,7 +131,13 @@ static int set_alpn(struct ss__tls *t, const char *list)
  * released while idle, as conn.c's are. A peer that closes without
  * close_notify ends the stream like a TCP close would
  * (SSL_OP_IGNORE_UNEXPECTED_EOF): most clients do, and the handler reads
- * end of stream either way. */
+ * end of stream either way. Read-ahead: OpenSSL asks the layer below for
+ * as much as its buffer holds, not a record's 5-byte header and then its
+ * body, so a request costs one recv(2) and not two (strace of an echo-16
+ * run: 3.1 recv per request before, as many as a plain socket's + 1
+ * after; SSL_CTX_set_read_ahead(3ssl)). It is safe because conn.c always
+ * reads before it waits on a TLS layer (no SS__LAYER_SHORT_READ_DRAINS):
+ * records held in OpenSSL's buffer are read, never waited for. */
 static struct ss__tls *new_tls(int server)
 {
     struct ss__tls *t = calloc(1, sizeof *t);
@@ -146,6 +152,7 @@ static struct ss__tls *new_tls(int server)
     SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                                  SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_options(t->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_read_ahead(t->ctx, 1);
     return t;
 }
 

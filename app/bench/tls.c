@@ -123,8 +123,12 @@ int bench_tls_setup(bench_opts_t *o, const ss_tls_config_t *cfg, char *msg, size
     /* As the library's client: TLS 1.2 at least; partial writes, so that a
      * full socket buffer takes what fits and the rest is retried from the
      * same stream offset; a peer that closes without close_notify ends the
-     * stream as a TCP close would. */
+     * stream as a TCP close would. Read-ahead: one read(2) takes what the
+     * socket has, not a record's header and then its body (two); the
+     * worker reads until SSL_read wants the socket, so nothing is left in
+     * OpenSSL's buffer waiting for an edge that will not come. */
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);

@@ -62,12 +62,14 @@ measure() {
     [ -n "$addr" ] || { echo "ab_tls.sh: $which did not start: $(head -c 200 "$TMP/err")" >&2; kill "$pid"; exit 1; }
     case $addr in "$scheme"://*) ;; *) addr="$scheme://${addr#*://}" ;; esac
     "${PIN_G[@]}" "$SS" bench "$addr" "${tls[@]}" --pattern "$pattern" -c "$CONNS" -s "$SIZE" \
-        -w 1 -d "$DUR" --json >"$TMP/json" 2>"$TMP/berr"
+        -w 1 -d "$DUR" -T 10 --json >"$TMP/json" 2>"$TMP/berr"
     kill -TERM "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     if grep -q '"total": [1-9]' "$TMP/json"; then
         echo "ab_tls.sh: $which $pattern had errors: $(grep '"first"' "$TMP/json")" >&2
     fi
+    grep -q '"requests_per_second"' "$TMP/json" ||
+        echo "ab_tls.sh: $which $pattern failed: $(head -c 300 "$TMP/berr")" >&2
     grep -o '"requests_per_second": *[0-9.]*' "$TMP/json" | tail -1 | grep -o '[0-9.]*$'
 }
 

@@ -605,12 +605,15 @@ int opts_parse_serve(int argc, char **argv, serve_opts_t *o, char *err, size_t e
  * --tls-cert, --tls-key and --sni, each setting one ss_tls_config_t field. */
 enum { TLS_CA = 200, TLS_INSECURE, TLS_CERT, TLS_KEY, TLS_SNI };
 
+/* One option a line, as in the arrays they go in. */
+// clang-format off
 #define TLS_CLIENT_LONGOPTS                                                                        \
     {"tls-ca", required_argument, NULL, TLS_CA},                                                   \
-        {"insecure", no_argument, NULL, TLS_INSECURE},                                             \
-        {"tls-cert", required_argument, NULL, TLS_CERT},                                           \
-        {"tls-key", required_argument, NULL, TLS_KEY},                                             \
-        {"sni", required_argument, NULL, TLS_SNI}
+    {"insecure", no_argument, NULL, TLS_INSECURE},                                                 \
+    {"tls-cert", required_argument, NULL, TLS_CERT},                                               \
+    {"tls-key", required_argument, NULL, TLS_KEY},                                                 \
+    {"sni", required_argument, NULL, TLS_SNI}
+// clang-format on
 
 /* Sets the field of option c. Returns 1 when c is a TLS option (0 done, or
  * -1 with why filled through *rc), 0 when it is not one of them. */
@@ -741,15 +744,24 @@ int opts_parse_send(int argc, char **argv, send_opts_t *o, char *err, size_t err
 enum { BE_PROXY = 256, BE_PROGRESS };
 
 static const struct option bench_longopts[] = {
-    {"pattern", required_argument, NULL, 'p'},  {"connections", required_argument, NULL, 'c'},
-    {"threads", required_argument, NULL, 't'},  {"duration", required_argument, NULL, 'd'},
-    {"warmup", required_argument, NULL, 'w'},   {"size", required_argument, NULL, 's'},
-    {"pipeline", required_argument, NULL, 'P'}, {"rate", required_argument, NULL, 'r'},
-    {"timeout", required_argument, NULL, 'T'},  {"interval", required_argument, NULL, 'i'},
-    {"json", no_argument, NULL, 'j'},           {"proxy", required_argument, NULL, BE_PROXY},
-    {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},        {"progress", no_argument, NULL, BE_PROGRESS},
-    TLS_CLIENT_LONGOPTS,                        {NULL, 0, NULL, 0},
+    {"pattern", required_argument, NULL, 'p'},
+    {"connections", required_argument, NULL, 'c'},
+    {"threads", required_argument, NULL, 't'},
+    {"duration", required_argument, NULL, 'd'},
+    {"warmup", required_argument, NULL, 'w'},
+    {"size", required_argument, NULL, 's'},
+    {"pipeline", required_argument, NULL, 'P'},
+    {"rate", required_argument, NULL, 'r'},
+    {"timeout", required_argument, NULL, 'T'},
+    {"interval", required_argument, NULL, 'i'},
+    {"json", no_argument, NULL, 'j'},
+    {"proxy", required_argument, NULL, BE_PROXY},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {"progress", no_argument, NULL, BE_PROGRESS},
+    TLS_CLIENT_LONGOPTS,
+    {NULL, 0, NULL, 0},
 };
 
 /* A duration of bench, which has a floor: a run of 0 s measures nothing,
@@ -848,6 +860,7 @@ int opts_parse_bench(int argc, char **argv, bench_args_t *o, char *err, size_t e
         return fail(err, errcap, "unexpected argument \"%s\" (bench takes one ADDRESS)",
                     shown(argv[optind], 40, buf, sizeof buf));
     }
-    if (o->quiet && o->progress) return fail(err, errcap, "--quiet and --progress exclude each other");
+    if (o->quiet && o->progress)
+        return fail(err, errcap, "--quiet and --progress exclude each other");
     return tls_client_check(&o->tls, o->address, err, errcap);
 }

@@ -95,8 +95,8 @@ typedef struct bench_opts {
     double timeout;  /* connect, reply and probe timeout in seconds */
     double interval; /* seconds between progress lines and JSON intervals */
     int json;
-    int progress; /* a live line on stderr (only when it is a terminal) */
-    int proxy;    /* a PROXY protocol header of this version first (0: none) */
+    int progress;        /* a live line on stderr (only when it is a terminal) */
+    int proxy;           /* a PROXY protocol header of this version first (0: none) */
     bench_reply_t reply; /* the connect pattern's target, found by the probe */
     void *tls;           /* tls:// targets: the client's SSL_CTX (tls.c); else NULL */
     char tls_name[256];  /* the name the server is verified as (and SNI) */

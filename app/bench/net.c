@@ -83,7 +83,8 @@ int bench_socket_connect(const ss_addr_t *a, int *in_progress)
     if (fd < 0) return -errno;
     int one = 1;
     /* Small requests, possibly pipelined: Nagle would hold them back. */
-    if (a->transport == SS_TCP || a->transport == SS_TLS) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (a->transport == SS_TCP || a->transport == SS_TLS)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (a->transport == SS_UNIXGRAM && autobind(fd) < 0) goto fail;
     *in_progress = 0;
     if (connect(fd, (const struct sockaddr *)&a->sa, a->len) == 0) return fd;

@@ -74,7 +74,7 @@ typedef struct wk {
     char *rx, *tx;
     size_t tx_cap;
     char msg[160]; /* a TLS failure's text */
-    int pwait2; /* epoll_pwait2(2) works: sub-millisecond timeouts */
+    int pwait2;    /* epoll_pwait2(2) works: sub-millisecond timeouts */
 } wk_t;
 
 static int persistent(const wk_t *k)
@@ -352,8 +352,9 @@ static void established(wk_t *k, bconn_t *c, int64_t now);
  * its request queued, and established then flushes and returns before
  * next_work. The depth is bounded (misc-no-recursion, checked by hand). */
 /* Queues one request due at `due` and sends it if the slot is connected. The
- * connect pattern first opens the slot's connection, and sends once it is up. */
-/* In closed loop a request is due when it is sent: the clock is read here,
+ * connect pattern first opens the slot's connection, and sends once it is up
+ * (against a server that does not echo, it sends nothing: opened, read_stream).
+ * In closed loop a request is due when it is sent: the clock is read here,
  * not once per loop pass, so that each request is timed from its own send
  * to its own reply (a stale pass time made loopback round trips of 0 us). */
 static void issue(wk_t *k, bconn_t *c, int64_t due, int64_t now) // NOLINT(misc-no-recursion)
@@ -596,9 +597,6 @@ static int consume(wk_t *k, bconn_t *c, const char *buf, size_t n, int64_t now)
     return 0;
 }
 
-/* Reads until a short read: with edge triggering a short read means the
- * socket is drained, and one more read() would only return EAGAIN (docs/design.md,
- * "Measured facts"). After a hangup, read on to see the end of stream. */
 /* The connect pattern against a server that speaks unasked: what it says
  * (read to the end of what is there) answers the connection; then close. */
 static void unasked(wk_t *k, bconn_t *c, size_t got, int64_t now)

@@ -324,7 +324,8 @@ static int case_udp(void)
     expect_clean_run(r, 10);
     ASSERT_NUM(num(r, "end.errors.lost"), ==, 0);
     server_stop(&s);
-    const char *argv[] = {prog_bench, "serve", "echo", "udp://127.0.0.1:0", "--mode", "event", NULL};
+    const char *argv[] = {prog_bench, "serve", "echo", "udp://127.0.0.1:0",
+                          "--mode",   "event", NULL};
     if (server_start(&s, argv) < 0) FAIL("serve echo udp --mode event did not start");
     for (int i = 0; i < 6; i++) {
         r = bench_json(s.addr, "--connections", "2", "--duration", "0.3", NULL);
@@ -545,13 +546,13 @@ static int case_progress(void)
     const char *patterns[] = {"echo", "connect", "idle", "udp"};
     for (int i = 0; i < 4; i++) {
         const char *addr = strcmp(patterns[i], "udp") == 0 ? u.addr : s.addr;
-        const char *argv[] = {prog_bench, "bench",        addr, "--pattern", patterns[i], "-d", "0.5",
-                              "-i",       "0.1",          "-c", "2",         "--progress", NULL};
+        const char *argv[] = {prog_bench, "bench", addr, "--pattern", patterns[i],  "-d", "0.5",
+                              "-i",       "0.1",   "-c", "2",         "--progress", NULL};
         result_t *r = run(20, argv);
         if (r->status != 0) FAIL("%s: exit %d: %s", patterns[i], r->status, r->err);
         if (progress_lines(r->err) < 3) FAIL("%s: no progress lines in:\n%s", patterns[i], r->err);
-        const char *quiet[] = {prog_bench, "bench", addr, "--pattern", patterns[i], "-d", "0.3",
-                               "-i", "0.1", "-c", "2", NULL};
+        const char *quiet[] = {prog_bench, "bench", addr,  "--pattern", patterns[i], "-d",
+                               "0.3",      "-i",    "0.1", "-c",        "2",         NULL};
         r = run(20, quiet); /* stderr is no terminal: no line */
         ASSERT_INT(progress_lines(r->err), ==, 0);
     }
@@ -619,9 +620,13 @@ static const char *cert(const char *name)
 static server_t start_tls_serve(const char *extra)
 {
     server_t s;
-    const char *argv[] = {prog_bench, "serve",    "echo",    "tls://127.0.0.1:0",  "--mode",
-                          "event",    "--tls-cert", cert("server.pem"), "--tls-key",
-                          cert("server.key"), extra, extra ? "0.2" : NULL, NULL};
+    const char *argv[] = {prog_bench,   "serve",
+                          "echo",       "tls://127.0.0.1:0",
+                          "--mode",     "event",
+                          "--tls-cert", cert("server.pem"),
+                          "--tls-key",  cert("server.key"),
+                          extra,        extra ? "0.2" : NULL,
+                          NULL};
     if (server_start(&s, argv) < 0) FAIL("serve echo tls:// did not start");
     return s;
 }
@@ -680,7 +685,8 @@ static int case_tls_resume(void)
     ASSERT_INT(r->status, ==, 1); /* the server's ends are counted */
     expect_valid_json(r);
     ASSERT_NUM(num(r, "end.requests"), >, 0);
-    ASSERT_NUM(num(r, "end.errors.total"), ==, num(r, "end.errors.eof") + num(r, "end.errors.reset"));
+    ASSERT_NUM(num(r, "end.errors.total"), ==,
+               num(r, "end.errors.eof") + num(r, "end.errors.reset"));
     ASSERT_NUM(num(r, "end.tls.handshakes"), >, 2);
     ASSERT_NUM(num(r, "end.tls.resumed"), >, 0);
     server_stop(&s);
@@ -694,8 +700,8 @@ static int case_tls_ref(void)
     int rc = make_certs();
     if (rc) return rc;
     server_t s;
-    const char *argv[] = {prog_tls_ref, "tls://127.0.0.1:0", cert("server.pem"),
-                          cert("server.key"), NULL};
+    const char *argv[] = {prog_tls_ref, "tls://127.0.0.1:0", cert("server.pem"), cert("server.key"),
+                          NULL};
     if (server_start(&s, argv) < 0) FAIL("%s did not start", prog_tls_ref);
     result_t *r = bench_json(s.addr, "-d", "0.3", "-c", "4", "--tls-ca", cert("ca.pem"), NULL);
     expect_clean_run(r, 10);
@@ -721,8 +727,7 @@ static int case_tls_fail(void)
     ASSERT_INT(r->status, ==, 76);
     ASSERT_CONTAINS(r->err, "certificate verify failed");
     ASSERT(jc_find(r->out, r->outlen, "error", &(size_t){0}) != NULL);
-    r = bench_json(s.addr, "-d", "0.3", "--tls-ca", cert("ca.pem"), "--sni", "other.example",
-                   NULL);
+    r = bench_json(s.addr, "-d", "0.3", "--tls-ca", cert("ca.pem"), "--sni", "other.example", NULL);
     ASSERT_INT(r->status, ==, 76);
     ASSERT_CONTAINS(r->err, "certificate verify failed");
     r = bench_json(s.addr, "-d", "0.3", "--tls-ca", cert("nonexistent.pem"), NULL);
@@ -741,9 +746,9 @@ static int case_tls_fail(void)
     ASSERT(r->status == 76 || r->status == 69);
     ASSERT_CONTAINS(r->err, "TLS handshake");
     server_stop(&s);
-    expect_usage("need a tls:// address", (const char *const[]){prog_bench, "bench",
-                                                                "tcp://127.0.0.1:1", "--insecure",
-                                                                NULL});
+    expect_usage(
+        "need a tls:// address",
+        (const char *const[]){prog_bench, "bench", "tcp://127.0.0.1:1", "--insecure", NULL});
     return 0;
 }
 
@@ -751,12 +756,18 @@ static const struct {
     const char *name;
     int (*fn)(void);
 } cases[] = {
-    {"echo_tcp", case_echo_tcp}, {"echo_unix_pipelined", case_echo_unix_pipelined},
-    {"connect", case_connect},   {"udp", case_udp},
-    {"idle", case_idle},         {"rate", case_rate},
-    {"mismatch", case_mismatch}, {"dead_port", case_dead_port},
-    {"silent", case_silent},     {"server_dies", case_server_dies},
-    {"usage", case_usage},       {"serve_echo", case_serve_echo},
+    {"echo_tcp", case_echo_tcp},
+    {"echo_unix_pipelined", case_echo_unix_pipelined},
+    {"connect", case_connect},
+    {"udp", case_udp},
+    {"idle", case_idle},
+    {"rate", case_rate},
+    {"mismatch", case_mismatch},
+    {"dead_port", case_dead_port},
+    {"silent", case_silent},
+    {"server_dies", case_server_dies},
+    {"usage", case_usage},
+    {"serve_echo", case_serve_echo},
     {"connect_services", case_connect_services},
     {"progress", case_progress},
     {"tls_echo", case_tls_echo},

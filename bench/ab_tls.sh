@@ -7,7 +7,11 @@
 #   (b) TLS echo requests/s at --connections: event mode, then the reference;
 #   (c) plain TCP echo at --connections on the same event-mode build,
 #       compared with (b)'s event figure of the same pair.
-# It prints each pair's ratios, then their medians with min-max.
+# It prints each pair's ratios, then their medians with min-max, of the
+# rates and of the server's CPU time per request (utime + stime from
+# /proc/PID/stat over the requests answered, warmup included), which a busy
+# machine disturbs less than the rates: a server that waits for the CPU
+# answers less but spends the same per request.
 #
 #   bench/ab_tls.sh SOCKETSERVER TLS_REF [--pairs N] [--duration S]
 #                   [--connections N] [--size B]
@@ -42,7 +46,7 @@ sh "$(dirname "$0")/../tests/tls/mkcerts.sh" "$TMP/certs" >/dev/null || { echo "
 CERT=$TMP/certs/server.pem KEY=$TMP/certs/server.key
 
 # measure WHICH PATTERN: one server (event tls, ref tls or event tcp), one
-# warmed-up run of bench; prints requests/s.
+# warmed-up run of bench; prints "REQUESTS/S CPU_US_PER_REQUEST".
 measure() {
     local which=$1 pattern=$2 scheme=tls tls=(--insecure)
     case $which in
@@ -63,6 +67,9 @@ measure() {
     case $addr in "$scheme"://*) ;; *) addr="$scheme://${addr#*://}" ;; esac
     "${PIN_G[@]}" "$SS" bench "$addr" "${tls[@]}" --pattern "$pattern" -c "$CONNS" -s "$SIZE" \
         -w 1 -d "$DUR" -T 10 --json >"$TMP/json" 2>"$TMP/berr"
+    local ticks all
+    ticks=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null)
+    all=$(grep -o '"requests_with_warmup": *[0-9]*' "$TMP/json" | grep -o '[0-9]*$')
     kill -TERM "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     if grep -q '"total": [1-9]' "$TMP/json"; then
@@ -70,7 +77,10 @@ measure() {
     fi
     grep -q '"requests_per_second"' "$TMP/json" ||
         echo "ab_tls.sh: $which $pattern failed: $(head -c 300 "$TMP/berr")" >&2
-    grep -o '"requests_per_second": *[0-9.]*' "$TMP/json" | tail -1 | grep -o '[0-9.]*$'
+    local rps
+    rps=$(grep -o '"requests_per_second": *[0-9.]*' "$TMP/json" | tail -1 | grep -o '[0-9.]*$')
+    awk -v r="${rps:-0}" -v t="${ticks:-0}" -v n="${all:-0}" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "%s %.2f\n", r, (n > 0 ? t / hz * 1e6 / n : 0) }'
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
@@ -86,15 +96,25 @@ echo "SOCKETSERVER=$SS"
 echo "TLS_REF=$REF"
 echo "$(nproc) CPUs, $(uname -r), $(openssl version 2>/dev/null)"
 echo "$CONNS connections, $SIZE bytes, $PAIRS pairs of ${DUR} s (after 1 s warmup)"
-ra=() rb=() rc=()
+ra=() rb=() rc=() ca=() cb=() cc=()
 for i in $(seq "$PAIRS"); do
-    hs_e=$(measure event connect) hs_r=$(measure ref connect)
-    ec_e=$(measure event echo) ec_r=$(measure ref echo)
-    pl_e=$(measure plain echo)
+    m=$(measure event connect) && hs_e=${m% *} hc_e=${m#* }
+    m=$(measure ref connect) && hs_r=${m% *} hc_r=${m#* }
+    m=$(measure event echo) && ec_e=${m% *} ecc_e=${m#* }
+    m=$(measure ref echo) && ec_r=${m% *} ecc_r=${m#* }
+    m=$(measure plain echo) && pl_e=${m% *} plc_e=${m#* }
     ra+=("$(ratio "$hs_e" "$hs_r")") rb+=("$(ratio "$ec_e" "$ec_r")") rc+=("$(ratio "$ec_e" "$pl_e")")
+    ca+=("$(ratio "$hc_e" "$hc_r")") cb+=("$(ratio "$ecc_e" "$ecc_r")") cc+=("$(ratio "$ecc_e" "$plc_e")")
     printf 'pair %d: handshakes/s event %s ref %s (%s); tls echo event %s ref %s (%s); plain echo %s (tls/plain %s)\n' \
         "$i" "$hs_e" "$hs_r" "${ra[-1]}" "$ec_e" "$ec_r" "${rb[-1]}" "$pl_e" "${rc[-1]}"
+    printf '        server CPU us/request: handshake event %s ref %s; tls echo event %s ref %s; plain echo %s\n' \
+        "$hc_e" "$hc_r" "$ecc_e" "$ecc_r" "$plc_e"
 done
+echo "rates (higher is better for the first):"
 summary "(a) handshakes event/ref" "${ra[@]}"
 summary "(b) tls echo event/ref" "${rb[@]}"
 summary "(c) event tls/plain echo" "${rc[@]}"
+echo "server CPU per request (lower is better for the first):"
+summary "(a) handshake event/ref" "${ca[@]}"
+summary "(b) tls echo event/ref" "${cb[@]}"
+summary "(c) event tls/plain echo" "${cc[@]}"

@@ -133,6 +133,13 @@ static void close_conn(int fd, int sound)
     close(fd); /* also removes it from the epoll set */
 }
 
+/* OpenSSL's queue must be empty before each call (SSL_get_error(3ssl));
+ * peeking is much cheaper than clearing its 16 slots every time. */
+static void before(void)
+{
+    if (ERR_peek_error()) ERR_clear_error();
+}
+
 /* 1 to go on, 0 to wait for the socket, -1 failed, -2 the peer's end. */
 static int result(SSL *ssl, int ret)
 {
@@ -153,7 +160,7 @@ static int echo_back(tconn_t *c, const char *data, size_t n)
 {
     size_t done = 0;
     while (done < n) {
-        ERR_clear_error();
+        before();
         int w = SSL_write(c->ssl, data + done, (int)(n - done));
         if (w > 0) {
             done += (size_t)w;
@@ -173,7 +180,7 @@ static int echo_back(tconn_t *c, const char *data, size_t n)
 static int flush_pending(tconn_t *c)
 {
     while (c->off < c->len) {
-        ERR_clear_error();
+        before();
         int w = SSL_write(c->ssl, c->out + c->off, (int)(c->len - c->off));
         if (w <= 0) return result(c->ssl, w);
         c->off += (size_t)w;
@@ -187,7 +194,7 @@ static void on_ready(int fd)
     tconn_t *c = &conns[fd];
     int r = 1;
     if (!c->open) {
-        ERR_clear_error();
+        before();
         int h = SSL_do_handshake(c->ssl);
         if (h != 1) {
             r = result(c->ssl, h);
@@ -204,7 +211,7 @@ static void on_ready(int fd)
         }
     }
     for (;;) {
-        ERR_clear_error();
+        before();
         int n = SSL_read(c->ssl, buf, sizeof buf);
         if (n <= 0) {
             r = result(c->ssl, n);

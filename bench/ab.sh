@@ -37,6 +37,7 @@ proto=tcp
 
 # run BINARY: one server of BINARY, one measured run; prints requests/s.
 run() {
+    rm -f "$TMP/out" # the last server's address would be read before the new one starts
     "${PIN_S[@]}" "$1" serve echo "$proto://127.0.0.1:0" --mode "$MODE" --workers 1 \
         --max-connections 0 --quiet >"$TMP/out" 2>"$TMP/err" &
     local pid=$! addr=""

@@ -49,6 +49,7 @@ CERT=$TMP/certs/server.pem KEY=$TMP/certs/server.key
 # warmed-up run of bench; prints "REQUESTS/S CPU_US_PER_REQUEST".
 measure() {
     local which=$1 pattern=$2 scheme=tls tls=(--insecure)
+    rm -f "$TMP/out" "$TMP/json" # never the last server's address or figures
     case $which in
     event) "${PIN_S[@]}" "$SS" serve echo tls://127.0.0.1:0 --mode event --workers 1 \
         --max-connections 0 --quiet --tls-cert "$CERT" --tls-key "$KEY" >"$TMP/out" 2>"$TMP/err" & ;;
@@ -83,11 +84,13 @@ measure() {
         'BEGIN { printf "%s %.2f\n", r, (n > 0 ? t / hz * 1e6 / n : 0) }'
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
+# A pair with a failed run has no ratio ("-"), and the summary skips it.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.3f", a / b; else printf "-" }'; }
 summary() { # NAME RATIO...
     local name=$1
     shift
-    printf '%s\n' "$@" | sort -n | awk -v n="$name" '{ v[NR] = $1 } END {
+    printf '%s\n' "$@" | grep -v '^-$' | sort -n | awk -v n="$name" '{ v[NR] = $1 } END {
+        if (NR == 0) { printf "%-28s no pair\n", n; exit }
         m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
         printf "%-28s median %.3f (min %.3f, max %.3f, %d pairs)\n", n, m, v[1], v[NR], NR }'
 }

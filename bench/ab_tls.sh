@@ -60,7 +60,7 @@ measure() {
     esac
     local pid=$! addr=""
     for _ in $(seq 50); do
-        addr=$(awk '/^listening /{print $2; exit}' "$TMP/out")
+        addr=$(awk '/^listening /{print $2; exit}' "$TMP/out" 2>/dev/null)
         [ -n "$addr" ] && break
         sleep 0.1
     done

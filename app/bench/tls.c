@@ -48,7 +48,7 @@ static const char *reason(char *buf, size_t cap, const char *fallback)
 static int file_error(const char *what, const char *path, char *msg, size_t cap)
 {
     if (access(path, R_OK) < 0) {
-        snprintf(msg, cap, "tls %s %s: %s", what, path, strerror(errno));
+        snprintf(msg, cap, "tls %s %s: %s", what, path, ss_strerror(-errno));
         return EXIT_NOINPUT;
     }
     char r[128];
@@ -235,7 +235,7 @@ int bench_tls_handshake(void *ssl, char *msg, size_t cap)
         snprintf(msg, cap, "TLS handshake: the server closed the connection");
         return -ECONNRESET;
     }
-    if (r != -EAGAIN && r != SS_ETLS) snprintf(msg, cap, "TLS handshake: %s", strerror(-r));
+    if (r != -EAGAIN && r != SS_ETLS) snprintf(msg, cap, "TLS handshake: %s", ss_strerror(r));
     return r == -EAGAIN ? 0 : r;
 }
 

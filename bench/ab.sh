@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # bench/ab.sh - two builds of `socketserver serve echo` against each other,
 # interleaved (A, B, A, B, ...), so that the machine's drift (30-60 % within a
-# minute here) falls on both alike: each pair's ratio B/A, then the median
-# and the min-max of the ratios. For "is the change within noise of before".
+# minute here) falls on both alike: each pair's ratio B/A of requests/s and
+# of the server's CPU time per request, then the medians and the min-max of
+# the ratios. For "is the change within noise of before". A or B may be a
+# script that adds options to `serve` (and passes `bench` through).
 #
 #   bench/ab.sh A_BINARY B_BINARY [--mode M] [--pattern echo|connect|udp]
 #               [--connections N] [--pairs N] [--duration S] [--size B]
@@ -48,23 +50,43 @@ run() {
     done
     [ -n "$addr" ] || { echo "ab.sh: $1 did not start: $(head -c 200 "$TMP/err")" >&2; kill "$pid"; exit 1; }
     "${PIN_G[@]}" "$B" bench "$addr" --pattern "$PATTERN" -c "$CONNS" -d 1 -s "$SIZE" >/dev/null 2>&1
+    local t0 t1
+    t0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null)
     "${PIN_G[@]}" "$B" bench "$addr" --pattern "$PATTERN" -c "$CONNS" -d "$DUR" -s "$SIZE" --json \
         >"$TMP/json" 2>/dev/null
+    t1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null)
     kill -TERM "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
-    grep -o '"requests_per_second": *[0-9.]*' "$TMP/json" | tail -1 | grep -o '[0-9.]*$'
+    local rps n
+    rps=$(grep -o '"requests_per_second": *[0-9.]*' "$TMP/json" | tail -1 | grep -o '[0-9.]*$')
+    n=$(grep -o '"requests": *[0-9]*' "$TMP/json" | tail -1 | grep -o '[0-9]*$')
+    # requests/s, and the server's CPU (utime + stime, /proc/PID/stat) per
+    # request of the measured run, in microseconds: a loaded machine slows
+    # the rate but changes the CPU a request costs much less.
+    awk -v r="${rps:-0}" -v t="$((${t1:-0} - ${t0:-0}))" -v n="${n:-0}" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "%s %.2f\n", r, (n > 0 ? t / hz * 1e6 / n : 0) }'
 }
 
 echo "A=$A"
 echo "B=$B"
 echo "mode $MODE, $PATTERN, $CONNS connections, $SIZE bytes, $PAIRS pairs of ${DUR} s"
-ratios=()
+ratios=() cpus=()
 for i in $(seq "$PAIRS"); do
-    a=$(run "$A") b=$(run "$B")
+    read -r a ac <<<"$(run "$A")"
+    read -r b bc <<<"$(run "$B")"
     r=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", (a > 0 ? b / a : 0) }')
+    c=$(awk -v a="$ac" -v b="$bc" 'BEGIN { printf "%.3f", (a > 0 ? b / a : 0) }')
     ratios+=("$r")
-    printf 'pair %d: A %s req/s, B %s req/s, B/A %s\n' "$i" "$a" "$b" "$r"
+    cpus+=("$c")
+    printf 'pair %d: A %s req/s %s us CPU/req, B %s req/s %s us CPU/req, B/A %s, CPU B/A %s\n' \
+        "$i" "$a" "$ac" "$b" "$bc" "$r" "$c"
 done
-printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END {
-    m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-    printf "B/A median %.3f (min %.3f, max %.3f, %d pairs)\n", m, v[1], v[NR], NR }'
+median() { # NAME VALUE...
+    local name=$1
+    shift
+    printf '%s\n' "$@" | sort -n | awk -v n="$name" '{ v[NR] = $1 } END {
+        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%s median %.3f (min %.3f, max %.3f, %d pairs)\n", n, m, v[1], v[NR], NR }'
+}
+median "B/A" "${ratios[@]}"
+median "CPU per request B/A" "${cpus[@]}"

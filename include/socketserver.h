@@ -361,6 +361,8 @@ SS_API int ss_proxy_from_check(const char *list);
 
 /* The most user or group IDs ss_config_t.allow_uid or allow_gid holds. */
 #define SS_PEER_IDS_MAX 16
+/* The most networks ss_config_t.allow or deny holds. */
+#define SS_ADMIT_CIDRS_MAX 64
 /* The span of waiting time over which min_rate is measured. */
 #define SS_MIN_RATE_WINDOW_MS 2000
 
@@ -487,6 +489,53 @@ typedef struct ss_config {
      * are read by ss_server_create. Default NULL: no access log */
     const char *access_log;
     const char *service;
+
+    /* Admission by source (socketserver(7), "Admission"), judged at the
+     * intake in every mode, on the client address a PROXY header gives
+     * where proxy_protocol is on (else the socket's peer). A refused
+     * client is closed at once, a refused datagram dropped; each refusal
+     * is counted by reason (ss_refusal_t) and logged at debug, at most
+     * one line per second per reason.
+     *
+     * allow, deny: networks in ss_proxy_from_check's syntax (at most
+     * SS_ADMIT_CIDRS_MAX each), read by ss_server_create (a bad entry
+     * fails it with -EINVAL). deny wins; a non-empty allow list refuses
+     * every address outside it. Both judge IP clients (streams and
+     * datagrams); unix peers are allow_uid's and allow_gid's. NULL: none */
+    const char *allow;
+    const char *deny;
+    /* What one "source" is for every per-source limit below: an IPv4
+     * client is keyed by its first source_prefix_v4 bits, an IPv6 one by
+     * its first source_prefix_v6 (an attacker may own a whole /64). A unix
+     * stream client is keyed by its user ID (SO_PEERCRED), a unixgram one
+     * by the path it sent from. Defaults 32 and 64; 0 to 32, 0 to 128 */
+    int source_prefix_v4;
+    int source_prefix_v6;
+    /* Stream connections at once from one source; 0 = no limit (default) */
+    int max_per_source;
+    /* New stream connections per second from one source, a token bucket
+     * (GCRA) holding rate_burst; 0 = no limit (default). Every connection
+     * that allow and deny let through takes a token. rate_burst 0 means
+     * the rate rounded up, at least 1 */
+    double rate;
+    int rate_burst;
+    /* Datagram replies: at most udp_budget bytes per second to one source
+     * (a token bucket holding one second's worth), and with
+     * udp_amplification N > 0 at most N times the bytes received from it
+     * in the last second (QUIC's anti-amplification limit, RFC 9000
+     * section 8.1, uses 3). A reply beyond either is dropped, not sent,
+     * and counted as SS_REFUSED_UDP_BUDGET (the access log's result
+     * "refused", reason "udp_budget"); the handler is not told.
+     * Default udp_budget 1 MiB (1048576), 0 = no budget;
+     * udp_amplification 0 = off */
+    uint64_t udp_budget;
+    unsigned udp_amplification;
+    /* The per-source table's entries (a power of two is taken, at least
+     * 64): the bound on its memory, 40 bytes an entry, in one shared
+     * mapping that fork and prefork children use too. 0 = 65536 (2.5 MiB,
+     * touched only as sources appear). A source that finds no free entry
+     * (all those it may use hold live connections) is refused */
+    int source_table_size;
 } ss_config_t;
 
 /* Fills cfg with the defaults above (no TLS). Call it first, then set what

@@ -261,6 +261,13 @@ static int send_datagram(ss_conn_t *c)
 {
     const struct sockaddr *to = NULL;
     socklen_t tolen = 0;
+    if (c->reply_gate && !c->reply_gate(c, c->wlen)) {
+        /* Over its source's budget: dropped, not sent; not the handler's
+         * failure (the gate counted and logged it). */
+        c->wlen = 0;
+        c->flags &= ~SS__C_REPLY;
+        return 0;
+    }
     if (!(c->flags & SS__C_DIALED)) {
         to = (const struct sockaddr *)&c->peer.sa;
         tolen = c->peer.len;

@@ -45,13 +45,13 @@ static int start_layers(ss_server_t *s, ss_conn_t *c)
     return rc;
 }
 
-/* verify_request on the address a PROXY header gave: a refusal is the
- * session's result (the access log's "refused", reason "verify"). */
+/* The admission of the address a PROXY header gave (allow, deny,
+ * verify_request, its source's limits): a refusal is the session's result
+ * (the access log's "refused", with the reason admission set). */
 static int refused_late(ss_server_t *s, ss_conn_t *c)
 {
     if (ss__intake_admit_peer(s, c)) return 1;
     c->result = SS__RESULT_REFUSED;
-    c->refusal = SS_REFUSED_VERIFY;
     c->result_err = -ECONNABORTED;
     return 0;
 }

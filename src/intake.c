@@ -156,33 +156,61 @@ static int peer_allowed(ss_server_t *s, const ss__request *req)
     return 0;
 }
 
+/* A client refused by a check that counted and logged it: its access log
+ * line, and it is closed (a datagram dropped). Returns 0. */
+static int refused_by(ss_server_t *s, const ss__request *req, ss_refusal_t why)
+{
+    ss__alog_refused(s, &req->peer, &req->local, SS__RESULT_REFUSED, why);
+    if (!ss__is_dgram(req->transport)) close(req->fd);
+    return 0;
+}
+
+/* The source's share (admit.c), where the peer is the client: a stream
+ * takes a count against its source's rate and max_per_source, a datagram
+ * gives its source udp_amplification's credit. Last, so that a client
+ * refused before takes nothing. Returns 1 to go on. */
+static int source_admits(ss_server_t *s, ss__request *req, ss_refusal_t *why)
+{
+    if (ss__is_dgram(req->transport)) {
+        ss__admit_datagram(s, &req->peer, req->len);
+        return 1;
+    }
+    return ss__admit_source(s, &req->peer, req->fd, &req->ticket, why);
+}
+
 /* The peer's credentials (unix listeners: their connection, never a PROXY
- * header's address), then verify_request, then max_connections: a client
- * beyond it is closed at once (docs/design.md), never queued without bound
- * nor left waiting. A listener that admits late (a PROXY header names the
- * client) leaves verify_request to ss__intake_admit_peer. Returns 1 to
- * serve req; else the client is closed (a datagram dropped). */
-static int admit(ss_server_t *s, const ss__request *req)
+ * header's address), the allow and deny lists, verify_request, then
+ * max_connections: a client beyond it is closed at once (docs/design.md),
+ * never queued without bound nor left waiting; then its source's limits.
+ * A listener that admits late (a PROXY header names the client) leaves
+ * the lists, verify_request and the source to ss__intake_admit_peer.
+ * Returns 1 to serve req; else the client is closed (a datagram dropped). */
+static int admit(ss_server_t *s, ss__request *req)
 {
     note_taken(s);
     if (!peer_allowed(s, req)) return 0;
-    if (!req->listener->admit_late && verify_refuses(s, &req->peer)) {
-        ss__alog_refused(s, &req->peer, &req->local, SS__RESULT_REFUSED, SS_REFUSED_VERIFY);
-        if (!ss__is_dgram(req->transport)) close(req->fd);
-        return 0;
-    }
+    int now = !req->listener->admit_late;
+    ss_refusal_t reason = SS_REFUSED_VERIFY;
+    if (now && s->admit && !ss__admit_lists(s, &req->peer, &reason))
+        return refused_by(s, req, reason);
+    if (now && verify_refuses(s, &req->peer)) return refused_by(s, req, SS_REFUSED_VERIFY);
     if (at_capacity(s)) {
         char why[64];
         snprintf(why, sizeof why, "max_connections (%d) reached", s->cfg.max_connections);
         refuse(s, req, SS_REFUSED_MAX_CONNECTIONS, SS_LOG_WARN, why);
         return 0;
     }
+    if (now && s->admit && !source_admits(s, req, &reason)) return refused_by(s, req, reason);
     return 1;
 }
 
 int ss__intake_admit_peer(ss_server_t *s, ss_conn_t *c)
 {
-    return !verify_refuses(s, &c->peer);
+    ss_refusal_t why = SS_REFUSED_VERIFY;
+    int ok = (!s->admit || ss__admit_lists(s, &c->peer, &why)) && !verify_refuses(s, &c->peer) &&
+             (!s->admit || ss__admit_source(s, &c->peer, c->fd, &c->ticket, &why));
+    if (!ok) c->refusal = (unsigned char)why;
+    return ok;
 }
 
 /* ------------------------------------------------------------ streams */
@@ -396,6 +424,8 @@ void ss__conn_for_request(ss_server_t *s, ss_conn_t *c, const ss__request *req)
     c->listener = req->listener;
     c->peer = req->peer;
     c->local = req->local;
+    c->ticket = req->ticket;
+    if (req->packet && s->admit) c->reply_gate = ss__admit_gate(s);
     c->started_ms = ss_now_ms();
     if (s->cfg.min_rate > 0) {
         int64_t grace = s->cfg.min_rate_grace_ms > 0 ? s->cfg.min_rate_grace_ms : 5000;
@@ -404,10 +434,16 @@ void ss__conn_for_request(ss_server_t *s, ss_conn_t *c, const ss__request *req)
     if (req->packet) ss__conn_set_packet(c, req->packet, req->len);
 }
 
-void ss__request_drop(const ss__request *req)
+static void request_close(const ss__request *req)
 {
     if (!ss__is_dgram(req->transport)) close(req->fd);
     if (req->flags & SS__REQ_PACKET_OWNED) free(req->packet);
+}
+
+void ss__request_drop(ss__request *req)
+{
+    ss__admit_release(&req->ticket);
+    request_close(req);
 }
 
 void ss__request_done(ss_conn_t *c, const ss__request *req, int keep)
@@ -421,5 +457,6 @@ void ss__request_done(ss_conn_t *c, const ss__request *req, int keep)
     } else {
         ss__conn_release(c);
     }
-    ss__request_drop(req);
+    ss__admit_release(&c->ticket); /* the session's end (req's copy is the same count) */
+    request_close(req);
 }

@@ -279,6 +279,22 @@ enum {
 
 typedef struct ss__listener ss__listener;
 
+/* admit.c: one live connection counted against its source
+ * (max_per_source), released once where the session ends. Zeroed: none. A
+ * ticket is released only by the process that took it: a fork child's
+ * copy of its parent's is not (the parent releases it when it reaps the
+ * child). */
+typedef struct ss__ticket {
+    struct ss__admit *table;
+    uint32_t slot;  /* the entry + 1; 0: none */
+    uint32_t lease; /* the lease + 1 (taken in a child process); 0: none */
+    pid_t pid;      /* who took it */
+} ss__ticket;
+
+/* Says whether a datagram reply of n bytes may be sent (1) or is dropped
+ * (0): the server's reply budgets (admit.c), set by the intake. */
+typedef int ss__reply_gate_fn(ss_conn_t *c, size_t n);
+
 struct ss_conn {
     int fd;
     unsigned flags;
@@ -308,7 +324,9 @@ struct ss_conn {
     char *wbuf;
     size_t wlen, wcap;
     int cancel_fd;
-    atomic_int *cancelled; /* the server's cancel flag (shared across fork) */
+    atomic_int *cancelled;         /* the server's cancel flag (shared across fork) */
+    ss__ticket ticket;             /* its count against its source (admit.c) */
+    ss__reply_gate_fn *reply_gate; /* datagram replies: NULL sends all */
     void *data;
     ss__layer sock; /* the first layer: the socket */
     ss_addr_t peer, local;
@@ -373,6 +391,7 @@ typedef struct ss__request {
     ss_addr_t peer, local;
     char *packet; /* dgram: the packet */
     size_t len;
+    ss__ticket ticket; /* its count against its source, taken at admission */
 } ss__request;
 
 /* Mode flags. */
@@ -519,20 +538,21 @@ struct ss_server {
     int nls, capls;
     /* The PROXY protocol's settings (cfg.proxy_*), made by create; NULL: off. */
     struct ss__proxy *proxy;
-    int wake_fd;           /* eventfd: shutdown wakes the serving loop */
-    int notify_fd;         /* eventfd to wake the serving loop when requests are
-                              taken in elsewhere (event loops, prefork workers);
-                              -1 where the serving loop takes them itself */
-    int cancel_fd;         /* eventfd: readable once handlers are cancelled */
-    ss__shared *shared;    /* see ss__shared */
-    atomic_int shutdown;   /* set by ss_server_shutdown */
-    atomic_int active;     /* running requests */
-    atomic_int closed;     /* listeners closed */
-    pid_t pid;             /* the process that created the server */
-    int64_t last_actions;  /* when service_actions last ran */
-    struct ss__intake *in; /* intake.c: the reserve descriptor and its lock */
-    struct ss__tls *tls;   /* tls:// listeners' context (cfg.tls), made by create */
-    struct ss__alog *alog; /* access_log.c: the access log (cfg.access_log); NULL: off */
+    int wake_fd;             /* eventfd: shutdown wakes the serving loop */
+    int notify_fd;           /* eventfd to wake the serving loop when requests are
+                                taken in elsewhere (event loops, prefork workers);
+                                -1 where the serving loop takes them itself */
+    int cancel_fd;           /* eventfd: readable once handlers are cancelled */
+    ss__shared *shared;      /* see ss__shared */
+    atomic_int shutdown;     /* set by ss_server_shutdown */
+    atomic_int active;       /* running requests */
+    atomic_int closed;       /* listeners closed */
+    pid_t pid;               /* the process that created the server */
+    int64_t last_actions;    /* when service_actions last ran */
+    struct ss__intake *in;   /* intake.c: the reserve descriptor and its lock */
+    struct ss__tls *tls;     /* tls:// listeners' context (cfg.tls), made by create */
+    struct ss__admit *admit; /* admit.c: lists and the source table; NULL: none */
+    struct ss__alog *alog;   /* access_log.c: the access log (cfg.access_log); NULL: off */
     /* The poll loop's (poll_loop.c; prefork's workers take with it too). */
     int64_t backoff_until;           /* accepts paused until then (EMFILE, ENOMEM) */
     ss__dgram_batch *batch;          /* datagrams received, made at the first */
@@ -668,6 +688,34 @@ void ss__stats_sum(const ss_server_t *s, ss_stats_t *out);
  * one whose layers failed to start): rc is ss__run_handler's result. */
 void ss__stats_session(ss_server_t *s, const ss_conn_t *c, int rc);
 
+/* admit.c: admission by source (ss_config_t allow, deny, max_per_source,
+ * rate, udp_budget, udp_amplification, source_prefix_*), in one shared
+ * mapping (see admit.c). ss__admit_new checks the settings (-EINVAL) and
+ * makes s->admit, left NULL when none is set. */
+int ss__admit_new(ss_server_t *s);
+void ss__admit_free(ss_server_t *s);
+/* The allow and deny lists on an IP peer: 1 to go on, 0 refused (counted,
+ * logged, *why set; the caller closes the client). */
+int ss__admit_lists(ss_server_t *s, const ss_addr_t *peer, ss_refusal_t *why);
+/* A stream client of peer (fd: its socket, for a unix peer's credentials)
+ * against its source's rate and max_per_source: 1 with *t holding its
+ * count, or 0 refused (counted, logged, *why set). 1 at once without those
+ * limits. */
+int ss__admit_source(ss_server_t *s, const ss_addr_t *peer, int fd, ss__ticket *t,
+                     ss_refusal_t *why);
+/* The session of t ended: its count goes (once; t is zeroed). */
+void ss__admit_release(ss__ticket *t);
+/* A child process was reaped: the counts it still held go. */
+void ss__admit_reaped(ss_server_t *s, pid_t pid);
+/* Called in a fork child or a prefork worker, a process its parent reaps:
+ * the counts it takes from now on are also leased under its PID, so that
+ * the parent's ss__admit_reaped gives them back however it dies. */
+void ss__admit_in_child(void);
+/* A datagram of n bytes came from peer: udp_amplification's credit. */
+void ss__admit_datagram(ss_server_t *s, const ss_addr_t *peer, size_t n);
+/* The reply gate for datagram connections, NULL without budgets. */
+ss__reply_gate_fn *ss__admit_gate(const ss_server_t *s);
+
 /* Outcomes of ss__intake_accept besides 1 (a request) and 0 (a client dealt
  * with: refused, shed or failed on its own; try the next). */
 #define SS__INTAKE_EMPTY (-EAGAIN)  /* nothing waiting: wait for readiness */
@@ -679,9 +727,10 @@ int ss__intake_accept(ss_server_t *s, const ss__listener *l, ss__request *req);
 
 /* The admission of a client whose address its listener's layers gave
  * (admit_late: a PROXY header), run where the request runs once they have
- * started: verify_request on c's peer. max_connections was judged at
- * accept. Returns 1 to serve c; 0 when refused (logged; the caller ends
- * the connection). */
+ * started: the allow and deny lists, verify_request and its source's
+ * limits on c's peer (a count taken goes into c->ticket). max_connections
+ * was judged at accept. Returns 1 to serve c; 0 when refused (counted,
+ * logged, c->refusal saying why; the caller ends the connection). */
 int ss__intake_admit_peer(ss_server_t *s, ss_conn_t *c);
 
 /* Datagrams are received in batches: one recvmmsg(2) for up to
@@ -718,7 +767,7 @@ void ss__conn_for_request(ss_server_t *s, ss_conn_t *c, const ss__request *req);
 void ss__request_done(ss_conn_t *c, const ss__request *req, int keep);
 /* Drops a request no handler will run (no thread for it, say): closes its
  * socket (streams) and frees an owned packet. */
-void ss__request_drop(const ss__request *req);
+void ss__request_drop(ss__request *req);
 
 /* poll_loop.c: the serving loop of the blocking modes (sync, thread, fork,
  * pool, and handle_request in event mode). ss__take takes up to max requests

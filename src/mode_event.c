@@ -151,6 +151,7 @@ static void session_main(void *arg)
     ss__loop_set_label_fn(peer_label, &c->peer);
     ss__run_handler(s, c);
     ss__conn_release(c);
+    ss__admit_release(&c->ticket);
     if (!(c->flags & SS__C_DGRAM)) {
         ss__loop_closing(ss__loop_current(), c->fd);
         close(c->fd);
@@ -178,6 +179,7 @@ static int session_start(ss_server_t *s, ss__loop *l, ss__request *req)
     if (!x) {
         int rc = -errno;
         session_end(s);
+        ss__admit_release(&req->ticket);
         if (!ss__is_dgram(req->transport)) close(req->fd);
         free(own);
         ss__log(s, SS_LOG_WARN, "event: no coroutine for a request: %s", ss_strerror(rc));

@@ -14,6 +14,7 @@
 /* A child and the client it serves, named in the report if it dies. */
 typedef struct child {
     ss__child k;
+    ss__ticket ticket; /* its client's count against its source, taken here */
     char peer[SS_ADDRSTRLEN];
 } child;
 
@@ -29,12 +30,17 @@ static int fork_init(ss_server_t *s)
 }
 
 /* Only a child killed by a signal is reported: a handler that failed has
- * had handle_error run in the child before it exited with status 1. */
+ * had handle_error run in the child before it exited with status 1. Its
+ * client's count against its source ends here, however it ended: the one
+ * taken at accept in this process, and one the child took itself after a
+ * PROXY header (its lease). */
 static void reaped(void *ctx, void *kid, const int *status)
 {
     ss_server_t *s = ctx;
-    const child *k = kid;
+    child *k = kid;
     ss__child_report(s, status, 0, "child %d serving %s", (int)k->k.pid, k->peer);
+    ss__admit_release(&k->ticket);
+    ss__admit_reaped(s, k->k.pid);
     atomic_fetch_sub(&s->active, 1);
 }
 
@@ -49,6 +55,7 @@ static void sweep(ss_server_t *s)
  * every child. _exit skips the parent's atexit handlers and stdio buffers. */
 static void child_main(ss_server_t *s, const ss__request *req)
 {
+    ss__admit_in_child();
     for (int i = 0; i < s->nls; i++)
         if (s->ls[i].fd >= 0 && s->ls[i].fd != req->fd) close(s->ls[i].fd);
     ss_conn_t c = {0};
@@ -59,10 +66,11 @@ static void child_main(ss_server_t *s, const ss__request *req)
     _exit(rc < 0 ? 1 : 0);
 }
 
-static int add_child(ss_server_t *s, pid_t pid, const ss_addr_t *peer)
+static int add_child(ss_server_t *s, pid_t pid, const ss_addr_t *peer, const ss__ticket *t)
 {
     child *k = ss__children_add(s->mode_state, pid);
     if (!k) return -ENOMEM;
+    k->ticket = *t;
     ss_addr_format(peer, k->peer, sizeof k->peer);
     atomic_fetch_add(&s->active, 1);
     return 0;
@@ -74,11 +82,21 @@ static int fork_process(ss_server_t *s, ss__request *req)
     fflush(NULL); /* or the child's exit could repeat buffered output */
     pid_t pid = fork();
     if (pid == 0) child_main(s, req);
+    /* The count against its source stays taken while the child lives: it
+     * is released when the child is reaped (the child's copy is not ours
+     * to release, ss__admit_release). */
+    ss__ticket t = req->ticket;
+    req->ticket = (ss__ticket){0};
     ss__request_drop(req); /* the child has its own copies */
-    if (pid < 0) return ss__fail(ss__errno(), "fork");
-    if (add_child(s, pid, &req->peer) < 0) {
+    if (pid < 0) {
+        ss__admit_release(&t);
+        return ss__fail(ss__errno(), "fork");
+    }
+    if (add_child(s, pid, &req->peer, &t) < 0) {
         /* No room to track it: wait for it here rather than leave a zombie. */
         waitpid(pid, NULL, 0);
+        ss__admit_release(&t);
+        ss__admit_reaped(s, pid);
         return ss__fail(-ENOMEM, "fork: track child");
     }
     return 0;

@@ -345,6 +345,8 @@ static void own_listeners(ss_server_t *s, int slot_i)
 static _Noreturn void worker_main(ss_server_t *s, int slot_i, int cell)
 {
     prefork_state *st = s->mode_state;
+    /* Its counts against sources are leased: the parent reaps it. */
+    ss__admit_in_child();
     ss__pin(s, slot_i, "prefork: worker"); /* the slot's CPU, the same after a respawn */
     worker w = {.cell = cell, .ep = -1, .parent = st->parent};
     st->self = &w;
@@ -472,6 +474,7 @@ static void reaped(void *ctx, void *entry, const int *status)
     prefork_state *st = s->mode_state;
     const proc *p = entry;
     ss__child_report(s, status, 1, "prefork: worker %d", (int)p->k.pid);
+    ss__admit_reaped(s, p->k.pid); /* the count of a client it was serving */
     atomic_store(&st->cells[p->cell], 0);
     st->taken[p->cell] = 0;
     schedule_respawn(s, p);

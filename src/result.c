@@ -58,7 +58,8 @@ static ss__result_t from_error(int rc)
  * cancellation is always "cancelled", whatever the call it hit. */
 ss__result_t ss__session_result(const ss_conn_t *c, int rc)
 {
-    if (rc >= 0) return SS__RESULT_OK;
+    /* A datagram whose reply its source's budget dropped (admit.c). */
+    if (rc >= 0) return c->result == SS__RESULT_REFUSED ? SS__RESULT_REFUSED : SS__RESULT_OK;
     if (rc == -ECANCELED) return SS__RESULT_CANCELLED;
     if (c->result != SS__RESULT_NONE && (rc == c->result_err || rc == -ECONNABORTED))
         return (ss__result_t)c->result;

@@ -26,6 +26,9 @@ void ss_config_init(ss_config_t *cfg)
     cfg->tcp_nodelay = 1;
     cfg->log_level = SS_LOG_INFO;
     cfg->line_timeout_ms = 60000; /* why 60 s: socketserver.h, line_timeout_ms */
+    cfg->source_prefix_v4 = 32;
+    cfg->source_prefix_v6 = 64; /* RFC 4291: one /64 is one link, one subscriber */
+    cfg->udp_budget = 1024 * 1024;
 }
 
 static int check_config(const ss_config_t *c)
@@ -93,6 +96,7 @@ int ss_server_create(const ss_config_t *cfg, const ss_handler_t *h, ss_server_t 
     if (rc == 0) rc = ss__proxy_new(cfg, &s->proxy);
     if (rc == 0) rc = make_fds(s);
     if (rc == 0) rc = ss__alog_new(s, ss_mode_name(cfg->mode), &s->alog);
+    if (rc == 0) rc = ss__admit_new(s);
     if (rc == 0) rc = ss__intake_init(s);
     if (rc == 0 && ops->init) rc = ops->init(s);
     if (rc < 0) {
@@ -191,6 +195,7 @@ void ss_server_close(ss_server_t *s)
     if (s->mode && s->mode->destroy) s->mode->destroy(s);
     ss__intake_free(s);
     ss__alog_free(s->alog);
+    ss__admit_free(s);
     ss__tls_free(s->tls);
     free(s->proxy);
     int fds[] = {s->wake_fd, s->cancel_fd};

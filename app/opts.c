@@ -241,6 +241,41 @@ int opts_id_list(const char *text, unsigned *ids, int max, int *count, char *why
     return 0;
 }
 
+int opts_rate(const char *text, double *rate, int *burst, char *why, size_t cap)
+{
+    static const char form[] = "not a rate (R[:BURST], such as 10, 0.5 or 100:20)";
+    if (!text || !*text) return fail(why, cap, "empty value");
+    const char *p = text;
+    uint64_t whole = 0, milli = 0;
+    if (scan_seconds(&p, &whole, &milli) == 0 || (*p && *p != ':')) return fail(why, cap, form);
+    if (whole > 1000000 || (whole == 1000000 && milli > 0))
+        return fail(why, cap, "too large (at most 1000000 per second)");
+    /* scan_seconds rounds a fraction up to thousandths: 0.0001 is 0.001. */
+    *rate = (double)whole + (double)milli / 1000.0;
+    *burst = 0;
+    if (!*p) return 0;
+    long b = 0;
+    if (opts_count(p + 1, 1, 1000000, &b, why, cap) < 0) return -1;
+    *burst = (int)b;
+    return 0;
+}
+
+int opts_prefixes(const char *text, int *v4, int *v6, char *why, size_t cap)
+{
+    static const char form[] = "not V4BITS,V6BITS (such as 32,64 or 24,48)";
+    if (!text || !*text) return fail(why, cap, "empty value");
+    const char *p = text;
+    uint64_t a = 0, b = 0;
+    if (scan_digits(&p, &a) == 0 || *p != ',') return fail(why, cap, form);
+    p++;
+    if (scan_digits(&p, &b) == 0 || *p) return fail(why, cap, form);
+    if (a > 32) return fail(why, cap, "IPv4 prefix %llu above 32", (unsigned long long)a);
+    if (b > 128) return fail(why, cap, "IPv6 prefix %llu above 128", (unsigned long long)b);
+    *v4 = (int)a;
+    *v6 = (int)b;
+    return 0;
+}
+
 /* A file name of an option: any non-empty text (the file is read later,
  * by the call that names it in its message). */
 static int file_name(const char *v, const char **out, char *why, size_t cap)
@@ -348,7 +383,7 @@ int opts_proxy_version(const char *text, int allow_any, int *out, char *why, siz
 }
 
 /* The library checks the list (ss_proxy_from_check) and names a bad entry. */
-static int proxy_from(const char *v, const char **out, char *why, size_t cap)
+static int cidr_list(const char *v, const char **out, char *why, size_t cap)
 {
     if (ss_proxy_from_check(v) < 0) {
         const char *msg = ss_errmsg();
@@ -384,6 +419,14 @@ enum {
     SO_STATS,
     SO_REUSE_PORT,
     SO_ACCESS_LOG,
+    SO_MAX_PER_SOURCE,
+    SO_RATE,
+    SO_ALLOW,
+    SO_DENY,
+    SO_SOURCE_PREFIX,
+    SO_SOURCE_TABLE,
+    SO_UDP_BUDGET,
+    SO_UDP_AMPLIFICATION,
 };
 
 static const struct option serve_longopts[] = {
@@ -411,6 +454,14 @@ static const struct option serve_longopts[] = {
     {"stats", required_argument, NULL, SO_STATS},
     {"reuse-port", no_argument, NULL, SO_REUSE_PORT},
     {"access-log", required_argument, NULL, SO_ACCESS_LOG},
+    {"max-per-source", required_argument, NULL, SO_MAX_PER_SOURCE},
+    {"rate", required_argument, NULL, SO_RATE},
+    {"allow", required_argument, NULL, SO_ALLOW},
+    {"deny", required_argument, NULL, SO_DENY},
+    {"source-prefix", required_argument, NULL, SO_SOURCE_PREFIX},
+    {"source-table", required_argument, NULL, SO_SOURCE_TABLE},
+    {"udp-budget", required_argument, NULL, SO_UDP_BUDGET},
+    {"udp-amplification", required_argument, NULL, SO_UDP_AMPLIFICATION},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -515,7 +566,7 @@ static int serve_option(void *p, int c, const char *v, char *err, size_t cap)
         cfg->proxy_protocol = (ss_proxy_protocol_t)version;
         break;
     case SO_PROXY_FROM:
-        rc = proxy_from(v, &cfg->proxy_from, why, sizeof why);
+        rc = cidr_list(v, &cfg->proxy_from, why, sizeof why);
         break;
     case SO_LINE_TIMEOUT:
         rc = opts_duration_ms(v, DAY_MS, &cfg->line_timeout_ms, why, sizeof why);
@@ -547,6 +598,31 @@ static int serve_option(void *p, int c, const char *v, char *err, size_t cap)
         /* Opened by the caller (ss_server_create), which names a bad path;
          * "-" is standard error. */
         rc = file_name(v, &cfg->access_log, why, sizeof why);
+        break;
+    case SO_MAX_PER_SOURCE:
+        rc = opts_count(v, 0, 1000000, &n, why, sizeof why);
+        cfg->max_per_source = (int)n;
+        break;
+    case SO_RATE:
+        rc = opts_rate(v, &cfg->rate, &cfg->rate_burst, why, sizeof why);
+        break;
+    case SO_ALLOW:
+    case SO_DENY:
+        rc = cidr_list(v, c == SO_ALLOW ? &cfg->allow : &cfg->deny, why, sizeof why);
+        break;
+    case SO_SOURCE_PREFIX:
+        rc = opts_prefixes(v, &cfg->source_prefix_v4, &cfg->source_prefix_v6, why, sizeof why);
+        break;
+    case SO_SOURCE_TABLE:
+        rc = opts_count(v, 64, 1 << 24, &n, why, sizeof why);
+        cfg->source_table_size = (int)n;
+        break;
+    case SO_UDP_BUDGET:
+        rc = opts_size(v, 0, 1ULL << 40, &cfg->udp_budget, why, sizeof why);
+        break;
+    case SO_UDP_AMPLIFICATION:
+        rc = opts_count(v, 0, 1000, &n, why, sizeof why);
+        cfg->udp_amplification = (unsigned)n;
         break;
     case 'v':
         cfg->log_level = SS_LOG_DEBUG;

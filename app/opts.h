@@ -57,6 +57,14 @@ int opts_proxy_version(const char *text, int allow_any, int *out, char *why, siz
  * library's default). */
 int opts_min_rate(const char *text, uint64_t *rate, int64_t *grace_ms, char *why, size_t cap);
 
+/* --rate: "R[:BURST]": new connections per second (0 to 1000000, a
+ * fraction in thousandths allowed: 0.5) and an optional bucket (1 to
+ * 1000000; *burst 0 when absent: the library's default). */
+int opts_rate(const char *text, double *rate, int *burst, char *why, size_t cap);
+
+/* --source-prefix: "V4BITS,V6BITS", 0 to 32 and 0 to 128. */
+int opts_prefixes(const char *text, int *v4, int *v6, char *why, size_t cap);
+
 /* --allow-uid, --allow-gid: decimal IDs separated by commas, at most max,
  * each below 2^32 - 1 ((uid_t) -1 names nobody). Sets *count. */
 int opts_id_list(const char *text, unsigned *ids, int max, int *count, char *why, size_t cap);

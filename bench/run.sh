@@ -148,7 +148,11 @@ server_cmd() {
         SRV_CMD=("$REF" "$addr")
         return
     fi
-    SRV_CMD=("$BIN" serve echo "$addr" --mode "$mode" --max-connections 0 --drain-timeout 1 --quiet)
+    # --udp-budget 0: every client of the benchmark is one source (127.0.0.1),
+    # and the default budget (1 MiB/s of replies to a source) would cap the
+    # udp rows; the reference has no budget either.
+    SRV_CMD=("$BIN" serve echo "$addr" --mode "$mode" --max-connections 0 --drain-timeout 1 --quiet
+        --udp-budget 0)
     case $mode in
     pool | prefork) SRV_CMD+=(--workers "$conns") ;; # one worker per connection
     event) SRV_CMD+=(--workers 1) ;;                  # one loop: the reference's shape

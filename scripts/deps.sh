@@ -17,9 +17,10 @@ set -u
 # compiled against (dist.deb; dpkg-dev comes with build-essential).
 # python3-yaml: docs/deploy.md's Kubernetes pod is parsed (cli_deploy_k8s).
 # jq: parses the access log where python3 is missing (cli_accesslog_*).
+# python3: the clients of the adversary tests and of cli_admit_* (bound source addresses).
 want=(rdate socat netcat-openbsd openbsd-inetd groff-base clang libclang-rt-dev valgrind gcovr
   clang-tidy cppcheck libssl-dev openssl haproxy liburing-dev prometheus chromium systemd
-  debhelper lintian pkg-config python3-yaml jq)
+  debhelper lintian pkg-config python3-yaml jq python3)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -47,6 +47,29 @@ for v in abc -1 '' , 0, ,0 1,,2 4294967295 0x1; do
     usage_case 64 "--allow-gid \"$v\"" serve echo "--allow-gid=$v"
 done
 usage_case 64 'more than 16 IDs' serve echo --allow-uid "$(seq -s, 1 17)"
+# Admission by source: each bad value is one line and exit 64.
+for v in abc -1 '' 1e3 0x10 1000001 2:0 2: :2 2:x 1.; do
+    usage_case 64 "--rate \"$v\"" serve echo --rate "$v"
+done
+for v in abc -1 '' 1.5 2000000; do
+    usage_case 64 "--max-per-source \"$v\"" serve echo --max-per-source "$v"
+done
+for v in abc '' 32 33,64 32,129 ,64 32, -1,64 32,64,1; do
+    usage_case 64 "--source-prefix \"$v\"" serve echo --source-prefix "$v"
+done
+for v in abc -1 '' 2T 1.5; do
+    usage_case 64 "--udp-budget \"$v\"" serve echo --udp-budget "$v"
+done
+for v in abc -1 '' 1001 1.5; do
+    usage_case 64 "--udp-amplification \"$v\"" serve echo --udp-amplification "$v"
+done
+for v in abc 63 '' 16777217; do
+    usage_case 64 "--source-table \"$v\"" serve echo --source-table "$v"
+done
+for v in '' , 10.0.0.0/33 ::1/129 nohost 10.0.0.1,,10.0.0.2 "$(seq -s, -f 10.0.0.%g 1 65)"; do
+    usage_case 64 "--allow" serve echo --allow "$v"
+    usage_case 64 "--deny" serve echo "--deny=$v"
+done
 for v in abc -1 1e99 '' 0 1.5 9999999999999999999999 16M1; do
     usage_case 64 "--max-line \"$v\"" serve echo --max-line "$v"
 done
@@ -87,7 +110,8 @@ for m in sync thread fork pool prefork event; do
     grep '^Modes' "$T/help" | grep -qw "$m" || fail "serve --help does not list mode $m"
 done
 for opt in --mode --workers --max-connections --idle-timeout --max-line --drain-timeout \
-    --line-timeout --min-rate --request-timeout --allow-uid --allow-gid; do
+    --line-timeout --min-rate --request-timeout --allow-uid --allow-gid --allow --deny \
+    --max-per-source --rate --source-prefix --source-table --udp-budget --udp-amplification; do
     grep -q -- "$opt" "$T/help" || fail "serve --help does not list $opt"
 done
 for args in "--help" "--version" "serve --version" "send --help" "send --version" "serve -h"; do

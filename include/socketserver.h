@@ -589,10 +589,30 @@ SS_API int ss_server_listen_addr(ss_server_t *s, const ss_addr_t *addr);
  * inherited from a supervisor. The server owns fd from then on. */
 SS_API int ss_server_listen_fd(ss_server_t *s, int fd, ss_transport_t transport);
 
+/* Serves one connection accepted by someone else: a connected stream socket
+ * (TCP or unix) as inetd passes it ("nowait") or systemd with Accept=yes.
+ * It goes through what a listener's connection goes through: the admission
+ * checks, then the PROXY header and TLS (tls nonzero: the server's cfg.tls)
+ * where the configuration asks, then the handler, in the calling thread; the
+ * call returns when the session has ended. Sync mode only (SS_EMODE in any
+ * other: one connection is one session). The server owns fd from then on
+ * and closes it; the caller closes its other descriptors of the same socket
+ * first, or the peer never sees the end. Returns 0 (served, or refused by
+ * an admission check, which is logged), -ENOTSOCK, -EINVAL for a socket that
+ * is not a connected stream, or SS_EUSAGE as ss_server_listen_fd. */
+SS_API int ss_server_serve_conn(ss_server_t *s, int fd, int tls);
+
 /* The number of listeners, and the bound address of listener i: the real port
  * when port 0 was asked. Returns 0 or -EINVAL. */
 SS_API int ss_server_listener_count(const ss_server_t *s);
 SS_API int ss_server_address(const ss_server_t *s, int i, ss_addr_t *out);
+
+/* The descriptor of listener i, still the server's (it closes it): for
+ * handing the listener to another process, which gets a duplicate (dup(2),
+ * or by fork and exec as sd_listen_fds(3) describes), as a restart without
+ * loss does. Returns it, -EINVAL for no such listener, -EBADF once closed
+ * (ss_server_shutdown closes stream listeners). */
+SS_API int ss_server_listener_fd(const ss_server_t *s, int i);
 
 /* serve_forever: serves until ss_server_shutdown(). Returns 0 after a
  * shutdown, or an error that stops the server (such as no listener). Call it

@@ -305,6 +305,19 @@ int ss__intake_accept(ss_server_t *s, const ss__listener *l, ss__request *req)
     return admit(s, req);
 }
 
+int ss__intake_conn(ss_server_t *s, const ss__listener *l, int fd, ss__request *req)
+{
+    memset(req, 0, sizeof *req);
+    req->transport = req->peer.transport = l->transport;
+    req->listener = l;
+    req->peer.len = sizeof req->peer.sa;
+    req->fd = fd;
+    if (getpeername(fd, (struct sockaddr *)&req->peer.sa, &req->peer.len) < 0)
+        req->peer.len = 0; /* gone already: the session finds out */
+    setup_accepted(s, l, req);
+    return admit(s, req);
+}
+
 /* ---------------------------------------------------------- datagrams */
 
 /* How many datagrams one recvmmsg takes: SS__DGRAM_BATCH small ones, fewer

@@ -378,6 +378,10 @@ struct ss__listener {
  * above those added before. Returns 0, -EINVAL (no such stream listener) or
  * -ENOSPC (SS__LAYERS_MAX). */
 int ss__listener_add_layer(ss_server_t *s, int i, int (*push)(ss_conn_t *c, void *arg), void *arg);
+/* A listener with no socket that stands for a connection accepted elsewhere
+ * (ss_server_serve_conn): its address, transport and layers are those of
+ * the connected socket fd's local end. Returns its index or an error. */
+int ss__listener_for_conn(ss_server_t *s, int fd, int tls);
 
 /* One request as the intake hands it to a mode. */
 enum {
@@ -724,6 +728,9 @@ ss__reply_gate_fn *ss__admit_gate(const ss_server_t *s);
  * filled (the mode owns req->fd), 0, SS__INTAKE_EMPTY, SS__INTAKE_PAUSE, or
  * another negative errno when the listener itself failed (EBADF: closed). */
 int ss__intake_accept(ss_server_t *s, const ss__listener *l, ss__request *req);
+/* The same for a connection accepted elsewhere (ss_server_serve_conn): fd,
+ * owned from then on, taken in as l's. Returns 1 or 0 as above. */
+int ss__intake_conn(ss_server_t *s, const ss__listener *l, int fd, ss__request *req);
 
 /* The admission of a client whose address its listener's layers gave
  * (admit_late: a PROXY header), run where the request runs once they have

@@ -136,6 +136,40 @@ int ss__listener_sibling(ss_server_t *s, int i)
     return ss__listen_socket(&l->addr, &s->cfg, &bound);
 }
 
+/* Which stream transport a connected socket is, from SO_DOMAIN (socket(7)),
+ * and that it is one: a stream, connected, not a listener. */
+static int conn_transport(int fd, int tls, ss_transport_t *t)
+{
+    int domain = 0, type = 0, listening = 0;
+    socklen_t len = sizeof domain;
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0) return ss__errno();
+    len = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) return ss__errno();
+    len = sizeof listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0) return ss__errno();
+    if (type != SOCK_STREAM || listening) return -EINVAL;
+    if (domain == AF_UNIX) *t = SS_UNIX;
+    else if (domain == AF_INET || domain == AF_INET6) *t = tls ? SS_TLS : SS_TCP;
+    else return -EINVAL;
+    return 0;
+}
+
+int ss__listener_for_conn(ss_server_t *s, int fd, int tls)
+{
+    ss_transport_t t = SS_TCP;
+    ss_addr_t local;
+    int rc = conn_transport(fd, tls, &t);
+    if (rc == 0) rc = ss__local_addr(fd, t, &local);
+    if (rc == 0) rc = tls_ready(s, &local, "serve_conn");
+    if (rc == SS_EUSAGE || rc == SS_EMODE) return rc;
+    if (rc == -EINVAL)
+        return ss__fail_into(s->errmsg, rc, "serve_conn: descriptor %d is not a connected stream",
+                             fd);
+    if (rc < 0) return ss__fail_into(s->errmsg, rc, "serve_conn: descriptor %d", fd);
+    int i = add_listener(s, -1, &local);
+    return i < 0 ? i : add_layers(s, i);
+}
+
 int ss__listener_add_layer(ss_server_t *s, int i, int (*push)(ss_conn_t *c, void *arg), void *arg)
 {
     if (i < 0 || i >= s->nls || ss__is_dgram(s->ls[i].transport) || !push) return -EINVAL;
@@ -148,6 +182,12 @@ int ss__listener_add_layer(ss_server_t *s, int i, int (*push)(ss_conn_t *c, void
 int ss_server_listener_count(const ss_server_t *s)
 {
     return s->nls;
+}
+
+int ss_server_listener_fd(const ss_server_t *s, int i)
+{
+    if (i < 0 || i >= s->nls) return -EINVAL;
+    return s->ls[i].fd >= 0 ? s->ls[i].fd : -EBADF;
 }
 
 int ss_server_address(const ss_server_t *s, int i, ss_addr_t *out)

@@ -132,6 +132,28 @@ int ss_server_handle_request(ss_server_t *s, int64_t deadline)
     return ss__poll_handle_request(s, deadline);
 }
 
+int ss_server_serve_conn(ss_server_t *s, int fd, int tls)
+{
+    if (s->cfg.mode != SS_MODE_SYNC) {
+        close(fd);
+        return ss__fail_into(s->errmsg, SS_EMODE, "serve_conn: sync mode only, not %s",
+                             ss_mode_name(s->cfg.mode));
+    }
+    int i = ss__listener_for_conn(s, fd, tls);
+    if (i < 0) {
+        close(fd);
+        return i;
+    }
+    int rc = ss__set_nonblock(fd);
+    if (rc < 0) {
+        close(fd);
+        return ss__fail_into(s->errmsg, rc, "serve_conn: descriptor %d", fd);
+    }
+    ss__request req;
+    if (ss__intake_conn(s, &s->ls[i], fd, &req) != 1) return 0; /* refused, closed */
+    return s->mode->process(s, &req);
+}
+
 int ss_server_active(const ss_server_t *s)
 {
     return ss__active(s);

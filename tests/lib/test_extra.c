@@ -773,6 +773,81 @@ static void test_unix_backlog_full(void)
     rmdir(dir);
 }
 
+/* ss_server_serve_conn: a connection accepted elsewhere (inetd's) is
+ * served in the calling thread through setup, handle and finish, then
+ * closed, so the peer sees the end; the peer is the socket's. Refused: a
+ * mode other than sync, a listener, a datagram socket, a pipe. */
+static void test_serve_conn(void)
+{
+    ss_server_t *s = sync_server("tcp://127.0.0.1:0", NULL);
+    char addr[SS_ADDRSTRLEN];
+    bound_text(s, addr);
+    /* A real TCP connection: accept it ourselves, as inetd would. */
+    int l = ss_server_listener_fd(s, 0);
+    ASSERT(l >= 0);
+    ss_conn_t *c;
+    ASSERT_OK(ss_dial(addr, ss_now_ms() + 5000, &c));
+    int fd = -1;
+    for (int i = 0; i < 500 && fd < 0; i++) {
+        fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) usleep(2000);
+    }
+    ASSERT(fd >= 0);
+    ss_set_deadline(c, ss_now_ms() + 5000);
+    ASSERT_OK(ss_puts(c, "inetd\n"));
+    ASSERT_OK(ss_flush(c));
+    ASSERT_EQ(ss_server_serve_conn(s, fd, 0), 0);
+    ASSERT_EQ(seen.setups, 1);
+    ASSERT_EQ(seen.handles, 1);
+    ASSERT_EQ(seen.finishes, 1);
+    ASSERT_EQ(seen.transport_seen, SS_TCP);
+    char line[64];
+    ASSERT_EQ(ss_readline(c, line, sizeof line), 6);
+    ASSERT_MEM_EQ(line, "inetd\n", 6);
+    ASSERT_EQ(ss_readline(c, line, sizeof line), 0); /* the end: fd was closed */
+    ss_conn_close(c);
+
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+    ASSERT_EQ(ss_server_serve_conn(s, sv[0], 0), -EINVAL);
+    ASSERT(strstr(ss_errmsg(), "not a connected stream") != NULL);
+    close(sv[1]);
+    int p[2];
+    ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+    ASSERT_EQ(ss_server_serve_conn(s, p[0], 0), -ENOTSOCK);
+    close(p[1]);
+    int lfd = fcntl(l, F_DUPFD_CLOEXEC, 3);
+    ASSERT_EQ(ss_server_serve_conn(s, lfd, 0), -EINVAL); /* a listener */
+    ss_server_close(s);
+
+    ss_config_t cfg;
+    ss_config_init(&cfg);
+    cfg.mode = SS_MODE_THREAD;
+    s = sync_server("tcp://127.0.0.1:0", &cfg);
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    ASSERT_EQ(ss_server_serve_conn(s, sv[0], 0), SS_EMODE);
+    close(sv[1]);
+    ss_server_close(s);
+}
+
+/* ss_server_listener_fd: the listener's own descriptor, gone once a
+ * shutdown closes stream listeners. */
+static void test_listener_fd(void)
+{
+    ss_server_t *s = sync_server("unix:@ss-extra-listener-fd", NULL);
+    int fd = ss_server_listener_fd(s, 0);
+    ASSERT(fd >= 0);
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    ASSERT_EQ(getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len), 0);
+    ASSERT_EQ(listening, 1);
+    ASSERT_EQ(ss_server_listener_fd(s, 1), -EINVAL);
+    ASSERT_EQ(ss_server_listener_fd(s, -1), -EINVAL);
+    ss__close_listeners(s);
+    ASSERT_EQ(ss_server_listener_fd(s, 0), -EBADF);
+    ss_server_close(s);
+}
+
 int main(int argc, char **argv)
 {
     static const test_case cases[] = {
@@ -794,6 +869,8 @@ int main(int argc, char **argv)
         {"conn_usage", test_conn_usage},
         {"unix_backlog_full", test_unix_backlog_full},
         {"offload_in_place", test_offload_in_place},
+        {"serve_conn", test_serve_conn},
+        {"listener_fd", test_listener_fd},
         {NULL, NULL},
     };
     return test_main(cases, argc, argv);

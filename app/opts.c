@@ -427,6 +427,7 @@ enum {
     SO_SOURCE_TABLE,
     SO_UDP_BUDGET,
     SO_UDP_AMPLIFICATION,
+    SO_INETD,
 };
 
 static const struct option serve_longopts[] = {
@@ -462,6 +463,7 @@ static const struct option serve_longopts[] = {
     {"source-table", required_argument, NULL, SO_SOURCE_TABLE},
     {"udp-budget", required_argument, NULL, SO_UDP_BUDGET},
     {"udp-amplification", required_argument, NULL, SO_UDP_AMPLIFICATION},
+    {"inetd", no_argument, NULL, SO_INETD},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -624,6 +626,9 @@ static int serve_option(void *p, int c, const char *v, char *err, size_t cap)
         rc = opts_count(v, 0, 1000, &n, why, sizeof why);
         cfg->udp_amplification = (unsigned)n;
         break;
+    case SO_INETD:
+        o->inetd = 1;
+        break;
     case 'v':
         cfg->log_level = SS_LOG_DEBUG;
         break;
@@ -660,6 +665,12 @@ static int serve_operands(serve_opts_t *o, int argc, char **argv, char *err, siz
     if (argc - optind > OPTS_MAX_ADDRS)
         return fail(err, cap, "too many addresses (at most %d)", OPTS_MAX_ADDRS);
     while (optind < argc) o->addrs[o->naddrs++] = argv[optind++];
+    if (o->inetd && o->naddrs)
+        return fail(err, cap, "--inetd takes no ADDRESS (the socket is standard input)");
+    if (o->inetd && (o->user || o->group))
+        return fail(err, cap,
+                    "--user and --group do not go with --inetd (inetd.conf's user field, or "
+                    "User= in the unit, says who runs it)");
     return 0;
 }
 

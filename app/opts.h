@@ -83,6 +83,7 @@ typedef struct serve_opts {
     const char *group; /* --group */
     const char *cpus;  /* --cpu-affinity as given, for messages; NULL: not given */
     const char *stats; /* --stats ADDRESS (tcp:// or unix:), in argv; NULL: none */
+    int inetd;         /* --inetd: serve standard input (inetd.c) */
 } serve_opts_t;
 
 /* Parses `serve SERVICE [ADDRESS ...] [options]` (argv[0] is "serve"). GNU

@@ -12,7 +12,8 @@ set -u
 # haproxy: the load balancer in front of serve --proxy-protocol (cli_proxy_haproxy_*).
 # prometheus: promtool checks serve --stats's /metrics (cli_stats_*; 22 MB download);
 # chromium: the status page in a headless browser (cli_stats_page_*; 122 MB download).
-# systemd: systemd-analyze, which checks dist/systemd/ (dist.units).
+# systemd: systemd-analyze, which checks dist/systemd/ (dist.units), and
+# systemd-socket-activate, which starts serve as systemd would (cli_systemd_*).
 # debhelper, lintian, pkg-config: the Debian package is built, checked and
 # compiled against (dist.deb; dpkg-dev comes with build-essential).
 # python3-yaml: docs/deploy.md's Kubernetes pod is parsed (cli_deploy_k8s).

@@ -50,8 +50,9 @@ static struct {
     ss_server_t *hold, *serve;
     int stats_fd; /* the master's --stats listener, or -1; in a generation, its copy */
     /* The master thread's own state. */
-    pid_t current; /* the serving generation's PID; 0: generation 0 (this
-                      process); -1: none */
+    volatile pid_t current; /* the serving generation's PID; 0: generation 0
+                               (this process); -1: none. Read by
+                               restart_forward in a signal handler */
     int gen;       /* its number */
     pid_t starting; /* a generation being started; 0: none */
     int starting_fd, starting_gen;
@@ -121,6 +122,12 @@ void restart_signal(int sig)
     ssize_t n = write(rs.pipe[1], &c, 1);
     (void)n; /* a full pipe already holds the same news */
     errno = saved;
+}
+
+void restart_forward(int sig)
+{
+    pid_t pid = rs.current;
+    if (pid > 0) kill(pid, sig);
 }
 
 int restart_stats_fd(void)

@@ -39,6 +39,10 @@ int restart_start(ss_server_t *hold, ss_server_t *serve, int stats_fd);
 /* In a generation: the --stats listener its master handed on, or -1. */
 int restart_stats_fd(void);
 
+/* From a signal handler: passes sig on to the serving generation, when it
+ * is a child (SIGUSR1's log line, SIGUSR2's log reopening). */
+void restart_forward(int sig);
+
 /* Whether generation 0 was shut down for a newer one (not by a signal). */
 int restart_handed_over(void);
 

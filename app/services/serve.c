@@ -4,12 +4,16 @@
  * finish, unix socket files are removed and the exit status is 0. A second
  * signal ends the process (and fork-mode children) at once. */
 #include "cli.h"
+#include "inetd.h"
 #include "opts.h"
 #include "privs.h"
+#include "restart.h"
+#include "sd.h"
 #include "services.h"
 #include "stats_http.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,8 +48,11 @@ static void print_modes(FILE *f)
 static void print_help(FILE *f)
 {
     fputs("Usage: socketserver serve SERVICE [ADDRESS ...] [OPTIONS]\n"
+          "       socketserver serve --inetd SERVICE [OPTIONS]\n"
           "Serve SERVICE on each ADDRESS (default: tcp://127.0.0.1:2345 and\n"
-          "udp://127.0.0.1:2345) until SIGINT or SIGTERM.\n\nServices:\n",
+          "udp://127.0.0.1:2345; under systemd socket activation, LISTEN_FDS) until\n"
+          "SIGINT or SIGTERM; SIGHUP restarts it from its binary without losing a client.\n"
+          "\nServices:\n",
           f);
     print_services(f);
     fputs("\nModes (--mode):", f);
@@ -116,7 +123,11 @@ static void print_help(FILE *f)
           "                           PROXY protocol header of version V (v1, v2 or any),\n"
           "                           read within 5 s; its address is the client's\n"
           "      --proxy-from CIDR,...  the proxies trusted to send it (default\n"
-          "                           127.0.0.0/8,::1); others are closed\n",
+          "                           127.0.0.0/8,::1); others are closed\n"
+          "      --inetd              serve the socket on standard input, as inetd starts\n"
+          "                           a program (nowait: the one connection; wait: until\n"
+          "                           --idle-timeout, default 10 s, without a request);\n"
+          "                           logs to syslog\n",
           f);
     fputs("      --stats ADDRESS      serve HTTP on ADDRESS (tcp://HOST:PORT or unix:PATH):\n"
           "                           /metrics (Prometheus), /healthz (503 while\n"
@@ -149,30 +160,40 @@ static pid_t serve_pid;
 static volatile sig_atomic_t signals_seen;
 
 /* The first signal asks the server to stop (it closes its listeners, and so
- * removes its socket files, at once); a second one leaves without waiting
- * for the sessions in flight. Only async-signal-safe calls. */
+ * removes its socket files, at once), and the restart master (restart.c)
+ * to stop every generation; a second one leaves without waiting for the
+ * sessions in flight. SIGHUP asks the master for a new generation. Only
+ * async-signal-safe calls. */
 static void on_signal(int sig)
 {
     if (sig == SIGUSR1) {
         stats_http_log_request(the_stats); /* an eventfd write */
+        restart_forward(sig);
+        return;
+    }
+    if (sig == SIGHUP) {
+        restart_signal(sig);
         return;
     }
     if (signals_seen++ > 0) _exit(128 + sig);
     ss_server_t *s = the_server;
     if (s) ss_server_shutdown(s);   /* a flag and an eventfd write */
     stats_http_draining(the_stats); /* a lock-free atomic store: /healthz 503 */
+    restart_signal(sig);
 }
 
 /* SIGUSR2: logrotate renamed the access log; every process of the server
  * reopens it before its next write. An atomic store, safe here. */
 static void on_reopen(int sig)
 {
-    (void)sig;
     ss_server_t *s = the_server;
     if (s) ss_server_reopen_logs(s);
+    restart_forward(sig); /* a generation started by SIGHUP has its own */
 }
 
-static int install_signals(void)
+/* In a generation, SIGHUP is ignored: the process to signal is the
+ * master, which started it. */
+static int install_signals(int generation)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -180,9 +201,12 @@ static int install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaddset(&sa.sa_mask, SIGINT);
     sigaddset(&sa.sa_mask, SIGTERM);
+    sigaddset(&sa.sa_mask, SIGHUP);
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ||
         sigaction(SIGUSR1, &sa, NULL) < 0)
         return -1;
+    if (generation) sa.sa_handler = SIG_IGN;
+    if (sigaction(SIGHUP, &sa, NULL) < 0) return -1;
     sa.sa_handler = on_reopen;
     if (sigaction(SIGUSR2, &sa, NULL) < 0) return -1;
     /* stdout may be a pipe its reader closed: a write error, not a death. */
@@ -296,6 +320,27 @@ static int listen_all(ss_server_t *s, const ss_addr_t *addrs, int n, unsigned un
     return rc;
 }
 
+/* Socket activation (sd.c): the supervisor's listeners, bound already.
+ * Adopted, they are the library's like its own, but for their files: a
+ * unix socket file is the supervisor's and stays when serve exits. */
+static int adopt_all(ss_server_t *s, const sd_fds_t *f)
+{
+    for (int i = 0; i < f->n; i++) {
+        int rc = ss_server_listen_fd(s, f->fd[i], f->transport[i]);
+        if (rc < 0) {
+            cli_error("serve", "%s", ss_errmsg());
+            return rc == SS_EUSAGE || rc == SS_EMODE ? EXIT_USAGE : EXIT_OSERR;
+        }
+        ss_addr_t a;
+        char text[SS_ADDRSTRLEN];
+        ss_server_address(s, rc, &a);
+        if (ss_addr_format(&a, text, sizeof text) < 0) snprintf(text, sizeof text, "?");
+        ss_server_log(s, SS_LOG_INFO, "adopted %s (descriptor %d, name \"%s\")", text, f->fd[i],
+                      f->name[i]);
+    }
+    return 0;
+}
+
 /* The listening lines, once the server is ready (bound, and running as
  * --user): scripts wait for them to learn the ports, so they are flushed. */
 static void announce(const ss_server_t *s)
@@ -356,12 +401,24 @@ static int run(ss_server_t *s, const svc_t *svc)
     const ss_config_t *cfg = ss_server_config(s);
     ss_server_log(s, SS_LOG_INFO, "serving %s in %s mode (pid %d)", svc->name,
                   ss_mode_name(cfg->mode), (int)getpid());
+    /* sd_notify(3): ready once the listeners are bound and the privileges
+     * dropped; clients that come before the mode's workers run wait in the
+     * listeners' backlogs. MAINPID: this process, the one to signal. */
+    sd_notify_send("READY=1\nMAINPID=%d\nSTATUS=serving %s in %s mode on %d listener(s)",
+                   (int)getpid(), svc->name, ss_mode_name(cfg->mode),
+                   ss_server_listener_count(s));
+    restart_ready(); /* a generation: its master retires the one before */
     int rc = ss_server_serve(s);
     if (rc < 0) {
         ss_server_log(s, SS_LOG_ERROR, "%s", ss_errmsg());
         return EXIT_OSERR;
     }
     int active = ss_server_active(s);
+    if (restart_handed_over()) {
+        ss_server_log(s, SS_LOG_INFO, "generation 0 retired: %d session(s) in flight", active);
+        return 0;
+    }
+    sd_notify_send("STOPPING=1\nSTATUS=draining %d session(s)", active);
     if (active > 0)
         ss_server_log(s, SS_LOG_INFO, "stopping: %d session(s) in flight, waiting up to %.3g s",
                       active, (double)cfg->drain_timeout_ms / 1000);
@@ -444,22 +501,84 @@ static void announce_stats(const stats_http_t *h)
     fflush(stdout);
 }
 
+/* --stats: bound here; in a generation, adopted from its master, whose
+ * listener it is (the same address, bound once). */
+static int open_stats(const serve_opts_t *o, stats_http_t **stats)
+{
+    int fd = restart_stats_fd();
+    if (o->stats && fd >= 0) return stats_http_adopt(fd, stats);
+    return stats_http_open(o->stats, stats);
+}
+
+/* Binds the addresses, or adopts what a supervisor passed. */
+static int take_listeners(ss_server_t *s, const serve_opts_t *o, const ss_addr_t *addrs, int n,
+                          const sd_fds_t *fds)
+{
+    if (fds->n > 0) return adopt_all(s, fds);
+    return listen_all(s, addrs, n, o->cfg.unix_mode);
+}
+
+/* The started process serves from duplicates of the listeners, which hold
+ * keeps (and their files) for the generations a SIGHUP starts. */
+static int adopt_copies(ss_server_t *s, ss_server_t *hold)
+{
+    for (int i = 0; i < ss_server_listener_count(hold); i++) {
+        ss_addr_t a;
+        ss_server_address(hold, i, &a);
+        int fd = fcntl(ss_server_listener_fd(hold, i), F_DUPFD_CLOEXEC, 3);
+        if (fd < 0 || ss_server_listen_fd(s, fd, a.transport) < 0) {
+            cli_error("serve", "listener copy: %s", fd < 0 ? strerror(errno) : ss_errmsg());
+            return EXIT_OSERR;
+        }
+    }
+    return 0;
+}
+
+/* Binding (or adoption), privileges, then the restart master: hold owns
+ * the listeners, s serves copies. A generation started by a restart has no
+ * hold: its master keeps the listeners, and it runs as the user already
+ * when --user was given (root only in a master started as root). */
+static int prepare(const serve_opts_t *o, ss_server_t *s, ss_server_t *hold, const ss_addr_t *addrs,
+                   int n, const sd_fds_t *fds, const privs_t *pv, stats_http_t **stats)
+{
+    ss_server_t *first = hold ? hold : s;
+    int rc = take_listeners(first, o, addrs, n, fds);
+    if (rc == 0) rc = open_stats(o, stats);
+    if (rc == 0) rc = give_stats_socket(*stats, pv);
+    if (rc == 0 && (hold || geteuid() == 0)) rc = drop_privileges(first, pv);
+    if (rc == 0 && hold) rc = adopt_copies(s, hold);
+    if (rc == 0 && hold && restart_start(hold, s, *stats ? stats_http_fd(*stats) : -1) < 0)
+        ss_server_log(s, SS_LOG_WARN, "SIGHUP: cannot start the restart thread: no restarts");
+    if (rc == 0 && sd_watchdog_start() < 0)
+        ss_server_log(s, SS_LOG_WARN, "WATCHDOG_USEC: cannot start the watchdog thread");
+    return rc;
+}
+
 static int serve_on(const serve_opts_t *o, const svc_t *svc, const ss_addr_t *addrs, int n,
-                    const privs_t *pv)
+                    const sd_fds_t *fds, const privs_t *pv, int generation)
 {
     service = svc->handler;
     ss_handler_t h = service;
     h.setup = serve_setup;
     serve_pid = self_pid = getpid();
     pthread_atfork(NULL, NULL, after_fork); /* the modes' children: fork(2) */
-    ss_server_t *s;
+    ss_server_t *s, *hold = NULL;
     ss_config_t cfg = o->cfg;
     cfg.service = o->service; /* the access log's "service" */
     int created = ss_server_create(&cfg, &h, &s);
+    /* hold never serves: no mode's threads or workers, nothing to plan,
+     * no access log. */
+    ss_config_t hold_cfg = cfg;
+    hold_cfg.mode = SS_MODE_SYNC;
+    hold_cfg.workers = 0;
+    hold_cfg.cpu_affinity = SS_CPU_AFFINITY_NONE;
+    hold_cfg.access_log = NULL;
+    if (created == 0 && !generation && (created = ss_server_create(&hold_cfg, &h, &hold)) < 0)
+        ss_server_close(s);
     if (created < 0) return create_failed(o, created);
     the_server = s;
     int rc = 0;
-    if (install_signals() < 0) {
+    if ((!generation && restart_init() < 0) || install_signals(generation) < 0) {
         perror("socketserver serve: sigaction");
         rc = EXIT_OSERR;
     }
@@ -468,25 +587,66 @@ static int serve_on(const serve_opts_t *o, const svc_t *svc, const ss_addr_t *ad
      * thread, event) and processes (fork, prefork) that serve: none of
      * them ever runs as root. */
     stats_http_t *stats = NULL;
-    if (rc == 0) rc = listen_all(s, addrs, n, o->cfg.unix_mode);
-    if (rc == 0) rc = stats_http_open(o->stats, &stats);
-    if (rc == 0) rc = give_stats_socket(stats, pv);
-    if (rc == 0) rc = drop_privileges(s, pv);
+    if (rc == 0) rc = prepare(o, s, hold, addrs, n, fds, pv, &stats);
     if (rc == 0) rc = start_stats(s, svc, stats);
     if (rc == 0) {
-        announce(s);
-        announce_stats(stats);
+        if (!generation) announce(hold);
+        if (!generation) announce_stats(stats);
         rc = run(s, svc);
     }
-    /* The status stays up while the sessions in flight drain, saying so
-     * (/healthz 503); it goes before the server is freed. */
+    /* Retired for a newer generation, which serves the status now: this
+     * one's goes at once (a /healthz 503 from it would flap a probe), and
+     * its unix socket file stays, the master's to remove at the very end.
+     * Otherwise the status stays up while the sessions in flight drain,
+     * saying so (/healthz 503); it goes before the server is freed. */
+    int retired = restart_handed_over();
+    char stats_file[108] = "";
+    if (retired && stats) {
+        the_stats = NULL;
+        if (stats_http_socket_file(stats))
+            snprintf(stats_file, sizeof stats_file, "%s", stats_http_socket_file(stats));
+        stats_http_forget_file(stats);
+        stats_http_stop(stats);
+        stats = NULL;
+    }
     stats_http_draining(stats);
     the_server = NULL; /* a signal from now on must not touch what close frees */
+    /* Not retired for a newer generation: the end, for every one. */
+    if (hold && !retired) restart_signal(SIGTERM);
     ss_server_drain(s);
     the_stats = NULL;
     stats_http_stop(stats);
     ss_server_close(s); /* frees; the drain removed the socket files */
+    if (hold) {
+        int status = restart_finish(hold);
+        if (rc == 0) rc = status;
+    }
+    if (stats_file[0]) unlink(stats_file);
+    sd_notify_close();
     return rc;
+}
+
+/* The supervisor's side, read before anything else: inherited listeners
+ * (an error in them is the whole command's) and the notify socket (an
+ * error there costs only the notifications). With addresses on the command
+ * line, inherited listeners are not served: closed, with a warning; but a
+ * generation's are its master's, bound from those very addresses. */
+static int supervisor(const serve_opts_t *o, sd_fds_t *fds, int generation)
+{
+    char err[200];
+    int rc = sd_listen_fds_read(fds, err, sizeof err);
+    if (rc) {
+        cli_error("serve", "%s", err);
+        return rc;
+    }
+    if (fds->n > 0 && o->naddrs > 0 && !generation) {
+        cli_error(NULL, "warning: ADDRESS given: the %d listener(s) of LISTEN_FDS are not served",
+                  fds->n);
+        for (int i = 0; i < fds->n; i++) close(fds->fd[i]);
+        fds->n = 0;
+    }
+    if (sd_notify_open(err, sizeof err) < 0) cli_error(NULL, "warning: %s", err);
+    return 0;
 }
 
 static int serve(const serve_opts_t *o, const svc_t *svc)
@@ -494,12 +654,15 @@ static int serve(const serve_opts_t *o, const svc_t *svc)
     ss_addr_t addrs[OPTS_MAX_ADDRS];
     int n = 0;
     privs_t pv = {0};
-    int rc = parse_addrs(o, addrs, &n);
-    if (rc == 0) rc = check_tls(o, addrs, n);
+    sd_fds_t fds;
+    int generation = restart_generation();
+    int rc = supervisor(o, &fds, generation);
+    if (rc == 0 && fds.n == 0) rc = parse_addrs(o, addrs, &n);
+    if (rc == 0 && fds.n == 0) rc = check_tls(o, addrs, n);
     if (rc == 0) rc = prepare_privs(o, &pv);
     if (rc == 0) {
-        warn_unused(&o->cfg, addrs, n);
-        rc = serve_on(o, svc, addrs, n, &pv);
+        if (!generation) warn_unused(&o->cfg, addrs, n);
+        rc = serve_on(o, svc, addrs, n, &fds, &pv, generation);
     }
     privs_release(&pv);
     return rc;
@@ -507,6 +670,9 @@ static int serve(const serve_opts_t *o, const svc_t *svc)
 
 int cmd_serve(int argc, char **argv)
 {
+    /* main's argv from its program name on: argv[-1] (main.c passes
+     * argv + 1), before getopt_long permutes it. */
+    restart_save_argv(argc + 1, argv - 1);
     serve_opts_t o;
     char err[256];
     int rc =
@@ -518,5 +684,5 @@ int cmd_serve(int argc, char **argv)
         service_names(names, sizeof names);
         return cli_usage("serve", "unknown service \"%.40s\" (%s)", o.service, names);
     }
-    return serve(&o, svc);
+    return o.inetd ? inetd_serve(&o, svc) : serve(&o, svc);
 }

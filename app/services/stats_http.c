@@ -166,6 +166,40 @@ int stats_http_open(const char *address, stats_http_t **out)
     return 0;
 }
 
+int stats_http_adopt(int fd, stats_http_t **out)
+{
+    int rc = stats_http_open(NULL, out);
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    stats_http_t *h = *out;
+    if (slot_buffers(h) < 0) {
+        cli_error("serve", "--stats: out of memory");
+        stats_http_stop(h);
+        *out = NULL;
+        close(fd);
+        return EXIT_OSERR;
+    }
+    h->fd = fd;
+    ss_addr_t a = {.len = sizeof a.sa};
+    if (getsockname(fd, (struct sockaddr *)&a.sa, &a.len) < 0) a.len = 0;
+    a.transport = a.sa.ss_family == AF_UNIX ? SS_UNIX : SS_TCP;
+    if (a.len == 0 || ss_addr_format(&a, h->address, sizeof h->address) < 0)
+        snprintf(h->address, sizeof h->address, "?");
+    return 0;
+}
+
+int stats_http_fd(const stats_http_t *h)
+{
+    return h ? h->fd : -1;
+}
+
+void stats_http_forget_file(stats_http_t *h)
+{
+    if (h) h->path[0] = '\0';
+}
+
 const char *stats_http_address(const stats_http_t *h)
 {
     return h->address;

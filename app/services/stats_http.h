@@ -73,6 +73,15 @@ typedef struct stats_http stats_http_t;
  * SIGUSR1 log) before privileges are dropped. Returns 0, or an exit status
  * with the message printed. *out is the service's to stats_http_stop. */
 int stats_http_open(const char *address, stats_http_t **out);
+/* The same with a listening socket already bound, fd (owned from then on):
+ * a restarted generation's, from its master (restart.c). Its socket file,
+ * if any, is the master's: never removed here. */
+int stats_http_adopt(int fd, stats_http_t **out);
+/* The listener's descriptor, still h's, for a restart to hand on; -1. */
+int stats_http_fd(const stats_http_t *h);
+/* From now on, stats_http_stop leaves the socket file (a newer generation
+ * serves on it). */
+void stats_http_forget_file(stats_http_t *h);
 /* The bound address (for the "stats ADDRESS" line), "" without one. */
 const char *stats_http_address(const stats_http_t *h);
 /* The unix socket file of the listener, or NULL. */

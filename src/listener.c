@@ -148,9 +148,12 @@ static int conn_transport(int fd, int tls, ss_transport_t *t)
     len = sizeof listening;
     if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0) return ss__errno();
     if (type != SOCK_STREAM || listening) return -EINVAL;
-    if (domain == AF_UNIX) *t = SS_UNIX;
-    else if (domain == AF_INET || domain == AF_INET6) *t = tls ? SS_TLS : SS_TCP;
-    else return -EINVAL;
+    if (domain == AF_UNIX)
+        *t = SS_UNIX;
+    else if (domain == AF_INET || domain == AF_INET6)
+        *t = tls ? SS_TLS : SS_TCP;
+    else
+        return -EINVAL;
     return 0;
 }
 

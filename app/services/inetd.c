@@ -82,7 +82,8 @@ static int take_stdin(void)
     int null = open("/dev/null", O_RDWR);
     struct stat st;
     int err_is_socket = fstat(2, &st) == 0 && S_ISSOCK(st.st_mode);
-    if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || (err_is_socket && dup2(null, 2) < 0)) {
+    if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
+        (err_is_socket && dup2(null, 2) < 0)) {
         close(fd);
         fd = -1;
     }
@@ -107,8 +108,9 @@ static int serve_one(ss_server_t *s, int tls)
     int fd = take_stdin();
     if (fd < 0) return refuse(EXIT_OSERR, "standard input: %s", strerror(errno));
     int rc = ss_server_serve_conn(s, fd, tls);
-    if (rc < 0) return refuse(rc == SS_EUSAGE || rc == SS_EMODE ? EXIT_USAGE : EXIT_OSERR, "%s",
-                              ss_errmsg());
+    if (rc < 0)
+        return refuse(rc == SS_EUSAGE || rc == SS_EMODE ? EXIT_USAGE : EXIT_OSERR, "%s",
+                      ss_errmsg());
     return 0;
 }
 
@@ -156,18 +158,22 @@ int inetd_serve(const serve_opts_t *o, const svc_t *svc)
     ss_server_t *s;
     int rc = ss_server_create(&cfg, &svc->handler, &s);
     if (rc < 0) {
-        int code = rc == SS_ETLS ? EXIT_DATAERR
+        int code = rc == SS_ETLS                                     ? EXIT_DATAERR
                    : rc == -ENOENT || rc == -EACCES || rc == -EISDIR ? EXIT_NOINPUT
                                                                      : EXIT_USAGE;
         return refuse(code, "%s", ss_errmsg());
     }
     inetd_server = s;
     int tls = cfg.tls.cert_file != NULL;
-    if (install_signals() < 0) rc = refuse(EXIT_OSERR, "sigaction: %s", strerror(errno));
-    else if (type == SOCK_STREAM && !listening) rc = serve_one(s, tls);
+    if (install_signals() < 0)
+        rc = refuse(EXIT_OSERR, "sigaction: %s", strerror(errno));
+    else if (type == SOCK_STREAM && !listening)
+        rc = serve_one(s, tls);
     else {
         ss_transport_t t = type == SOCK_DGRAM ? (inet ? SS_UDP : SS_UNIXGRAM)
-                                              : (!inet ? SS_UNIX : tls ? SS_TLS : SS_TCP);
+                                              : (!inet ? SS_UNIX
+                                                 : tls ? SS_TLS
+                                                       : SS_TCP);
         rc = serve_idle(s, t, o->cfg.idle_timeout_ms > 0 ? o->cfg.idle_timeout_ms : INETD_IDLE_MS);
     }
     inetd_server = NULL;

@@ -53,8 +53,8 @@ static struct {
     volatile pid_t current; /* the serving generation's PID; 0: generation 0
                                (this process); -1: none. Read by
                                restart_forward in a signal handler */
-    int gen;       /* its number */
-    pid_t starting; /* a generation being started; 0: none */
+    int gen;                /* its number */
+    pid_t starting;         /* a generation being started; 0: none */
     int starting_fd, starting_gen;
     int64_t starting_deadline;
     pid_t old[MAX_OLD]; /* retired, draining, to reap */
@@ -170,8 +170,8 @@ static void listener_names(child_env *ce, int n)
         ss_addr_t a;
         ss_server_address(rs.hold, i, &a);
         int k = (int)a.transport >= 0 && (int)a.transport <= 4 ? (int)a.transport : 0;
-        used += (size_t)snprintf(ce->names + used, sizeof ce->names - used, "%s%s", i ? ":" : "",
-                                 t[k]);
+        used +=
+            (size_t)snprintf(ce->names + used, sizeof ce->names - used, "%s%s", i ? ":" : "", t[k]);
     }
 }
 
@@ -213,8 +213,8 @@ static void put_pid(char *buf, size_t cap, long v)
 
 /* In the child, between fork and exec: async-signal-safe calls only (the
  * master may have threads). The listeners go to 3 .. 3 + n - 1, the ready
- * pipe next, then --stats's listener if any; everything else is closed. Its own process group: a Ctrl-C
- * at the terminal reaches the master, which passes one SIGTERM on. */
+ * pipe next, then --stats's listener if any; everything else is closed. Its own process group: a
+ * Ctrl-C at the terminal reaches the master, which passes one SIGTERM on. */
 static void child_exec(const int *fds, int n, int ready_w, child_env *ce, pid_t parent)
 {
     sigset_t none;
@@ -282,8 +282,10 @@ static void say(ss_log_level_t level, const char *fmt, ...)
 static void retire(pid_t pid)
 {
     if (pid <= 0) return;
-    if (rs.nold < MAX_OLD) rs.old[rs.nold++] = pid;
-    else waitpid(pid, NULL, 0); /* never in practice: MAX_OLD restarts in a drain */
+    if (rs.nold < MAX_OLD)
+        rs.old[rs.nold++] = pid;
+    else
+        waitpid(pid, NULL, 0); /* never in practice: MAX_OLD restarts in a drain */
 }
 
 static void on_hup(void)
@@ -359,8 +361,10 @@ static void on_term(void)
 static void reap(void)
 {
     for (int i = 0; i < rs.nold;) {
-        if (waitpid(rs.old[i], NULL, WNOHANG) != 0) rs.old[i] = rs.old[--rs.nold];
-        else i++;
+        if (waitpid(rs.old[i], NULL, WNOHANG) != 0)
+            rs.old[i] = rs.old[--rs.nold];
+        else
+            i++;
     }
     int st;
     if (rs.current > 0 && waitpid(rs.current, &st, WNOHANG) == rs.current) {
@@ -392,8 +396,10 @@ static void *master_main(void *arg)
             char buf[16];
             ssize_t n = read(rs.pipe[0], buf, sizeof buf);
             for (ssize_t i = 0; i < n; i++) {
-                if (buf[i] == 'H') on_hup();
-                else on_term();
+                if (buf[i] == 'H')
+                    on_hup();
+                else
+                    on_term();
             }
         }
         if (rs.starting && (p[1].revents || ss_now_ms() >= rs.starting_deadline))

@@ -265,7 +265,8 @@ static void *watchdog_main(void *arg)
             at.tv_nsec -= 1000000000L;
         }
         send_text("WATCHDOG=1", 10);
-        while (!notify.stop && pthread_cond_timedwait(&notify.stop_cv, &notify.mu, &at) != ETIMEDOUT)
+        while (!notify.stop &&
+               pthread_cond_timedwait(&notify.stop_cv, &notify.mu, &at) != ETIMEDOUT)
             ;
     }
     pthread_mutex_unlock(&notify.mu);

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SD_LISTEN_FDS_START 3 /* sd_listen_fds(3): the first passed descriptor */
+#define SD_LISTEN_FDS_START 3  /* sd_listen_fds(3): the first passed descriptor */
 #define SD_MAX_FDS          64 /* as many as serve takes addresses (OPTS_MAX_ADDRS) */
 
 /* The listeners a supervisor passed: descriptors 3 .. 3 + n - 1, each with

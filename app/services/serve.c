@@ -405,8 +405,7 @@ static int run(ss_server_t *s, const svc_t *svc)
      * dropped; clients that come before the mode's workers run wait in the
      * listeners' backlogs. MAINPID: this process, the one to signal. */
     sd_notify_send("READY=1\nMAINPID=%d\nSTATUS=serving %s in %s mode on %d listener(s)",
-                   (int)getpid(), svc->name, ss_mode_name(cfg->mode),
-                   ss_server_listener_count(s));
+                   (int)getpid(), svc->name, ss_mode_name(cfg->mode), ss_server_listener_count(s));
     restart_ready(); /* a generation: its master retires the one before */
     int rc = ss_server_serve(s);
     if (rc < 0) {

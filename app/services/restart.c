@@ -48,6 +48,7 @@ static struct {
     pthread_t thread;
     int running;
     ss_server_t *hold, *serve;
+    volatile sig_atomic_t spawning; /* the master thread is forking a generation */
     int stats_fd; /* the master's --stats listener, or -1; in a generation, its copy */
     /* The master thread's own state. */
     volatile pid_t current; /* the serving generation's PID; 0: generation 0
@@ -122,6 +123,16 @@ void restart_signal(int sig)
     ssize_t n = write(rs.pipe[1], &c, 1);
     (void)n; /* a full pipe already holds the same news */
     errno = saved;
+}
+
+void restart_after_fork(void)
+{
+    if (rs.spawning || !rs.hold) return;
+    for (int i = 0; i < ss_server_listener_count(rs.hold); i++) {
+        int fd = ss_server_listener_fd(rs.hold, i);
+        if (fd >= 0) close(fd);
+    }
+    if (rs.stats_fd >= 0) close(rs.stats_fd);
 }
 
 void restart_forward(int sig)
@@ -253,7 +264,9 @@ static pid_t spawn(int gen, int *ready_fd)
         return -errno;
     }
     pid_t parent = getpid();
+    rs.spawning = 1;
     pid_t pid = fork();
+    rs.spawning = 0;
     if (pid == 0) child_exec(fds, n, p[1], &ce, parent);
     int err = errno;
     close(p[1]);

@@ -39,6 +39,13 @@ int restart_start(ss_server_t *hold, ss_server_t *serve, int stats_fd);
 /* In a generation: the --stats listener its master handed on, or -1. */
 int restart_stats_fd(void);
 
+/* In a child the modes fork (a fork-mode session, a prefork worker): closes
+ * its copies of what the master keeps for the generations, so that the
+ * listening sockets close when the master closes them, however long a
+ * session runs, and a worker holds only the sockets it serves. Not in a
+ * generation being started: those copies are its listeners. */
+void restart_after_fork(void);
+
 /* From a signal handler: passes sig on to the serving generation, when it
  * is a child (SIGUSR1's log line, SIGUSR2's log reopening). */
 void restart_forward(int sig);

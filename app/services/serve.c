@@ -228,6 +228,7 @@ static pid_t self_pid; /* getpid(), kept by after_fork: not a syscall a request 
 static void after_fork(void)
 {
     self_pid = getpid();
+    restart_after_fork();
 }
 
 static int serve_setup(ss_conn_t *c, void *ctx)

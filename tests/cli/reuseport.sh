@@ -86,12 +86,15 @@ case_event() {
     expect_eq "listening sockets on the port" "$(listeners "$p")" 2
     HELD=()
     hold "$p"
-    # Each listening socket's descriptor in the server.
+    # Each listening socket's descriptor in the server that a loop watches
+    # (the process also keeps a copy of the server's for SIGHUP restarts,
+    # restart.c, which no loop watches).
     local inodes fd lfds=() ino
     inodes=" $(ss -ltneH "sport = :$p" | grep -o 'ino:[0-9]*' | cut -d: -f2 | tr '\n' ' ')"
     for fd in /proc/"$pid"/fd/*; do
         ino=$(inode_of "$pid" "${fd##*/}")
-        [ -n "$ino" ] && [[ $inodes == *" $ino "* ]] && lfds+=("${fd##*/}")
+        [ -n "$ino" ] && [[ $inodes == *" $ino "* ]] || continue
+        grep -Eqs "^tfd: +${fd##*/} " /proc/"$pid"/fdinfo/* && lfds+=("${fd##*/}")
     done
     expect_eq "listening descriptors in the server" "${#lfds[@]}" 2
     # Each loop's epoll instance: which listener it watches, how many

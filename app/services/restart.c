@@ -301,6 +301,27 @@ static void retire(pid_t pid)
         waitpid(pid, NULL, 0); /* never in practice: MAX_OLD restarts in a drain */
 }
 
+/* --reuse-port: a retiring generation's own sockets (one per prefork worker
+ * or event loop) close with the clients queued on them, which the kernel
+ * resets unless it moves them to the sockets left in the group
+ * (net.ipv4.tcp_migrate_req, Linux 5.14; ip-sysctl.rst). Said at each
+ * restart, where it matters. */
+static void warn_reuse_port(void)
+{
+    if (!ss_server_config(rs.hold)->reuse_port) return;
+    char c = '?';
+    FILE *f = fopen("/proc/sys/net/ipv4/tcp_migrate_req", "re");
+    if (f) {
+        c = (char)fgetc(f);
+        fclose(f);
+    }
+    if (c != '1')
+        say(SS_LOG_WARN,
+            "restart with --reuse-port: clients queued on the old generation's own sockets are "
+            "reset unless net.ipv4.tcp_migrate_req is 1 (it is %s)",
+            c == '0' ? "0" : "not available");
+}
+
 static void on_hup(void)
 {
     if (rs.stopping) return;
@@ -312,6 +333,7 @@ static void on_hup(void)
     clock_gettime(CLOCK_MONOTONIC, &now);
     sd_notify_send("RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=starting generation %d",
                    (long long)now.tv_sec * 1000000 + now.tv_nsec / 1000, rs.gen + 1);
+    warn_reuse_port();
     int fd = -1;
     pid_t pid = spawn(rs.gen + 1, &fd);
     if (pid < 0) {

@@ -11,11 +11,41 @@
 # SIGTERM then draining everything with exit status 0 and the file gone.
 . "$(dirname "$0")/lib.sh"
 
-MODE=${1:?usage: restart.sh MODE}
+MODE=${1:?usage: restart.sh MODE|failures}
 mkdir -p "$T/bin"
 cp "$SS" "$T/bin/socketserver"
 ORIG=$SS
 SS=$T/bin/socketserver
+send() { timeout 20 "$ORIG" send "$@"; } # the client is not what is restarted
+
+# failures: a binary at the path that does not start leaves the serving
+# generation serving (logged); a serving generation that dies makes the
+# master stop, with exit status 70.
+if [ "$MODE" == failures ]; then
+    start_server f 1 echo tcp://127.0.0.1:0 --mode thread
+    TCP=$(addr f tcp)
+    printf '#!/bin/sh\necho "broken upgrade" >&2\nexit 1\n' >"$T/bin/socketserver.new"
+    chmod +x "$T/bin/socketserver.new"
+    mv -f "$T/bin/socketserver.new" "$T/bin/socketserver"
+    kill -HUP "$PID_f"
+    retry 10 grep -q 'restart: generation 1 (pid [0-9]*) exited before serving; generation 0 goes on' \
+        "$T/f.err" || fail "no failed restart logged"
+    expect_eq "still served by generation 0" "$(send "$TCP" still </dev/null)" still
+    cp "$ORIG" "$T/bin/socketserver.new"
+    mv -f "$T/bin/socketserver.new" "$T/bin/socketserver"
+    kill -HUP "$PID_f"
+    retry 10 grep -q 'restart: generation 1 (pid [0-9]*) serving' "$T/f.err" ||
+        fail "the fixed binary did not take over"
+    g=$(grep -m1 'restart: generation 1 (pid [0-9]*) serving' "$T/f.err" | sed 's/.*pid \([0-9]*\).*/\1/')
+    expect_eq "served by generation 1" "$(send "$TCP" again </dev/null)" again
+    kill -9 "$g"
+    wait_exit "$PID_f" 10
+    expect_rc "the master once its generation died" "$EXIT_RC" 70
+    grep -q "generation 1 (pid $g) died of signal 9 while serving: stopping" "$T/f.err" ||
+        fail "the death is not logged: $(cat "$T/f.err")"
+    echo "ok: a broken binary leaves the old generation serving; a dead generation stops the master (70)"
+    exit 0
+fi
 # Pool and prefork workers enough for every client at once (7): with fewer,
 # pool mode's intake favours the first listener and the unix bench may
 # starve (a library matter of its own, not a restart's).

@@ -48,10 +48,10 @@ static struct {
     pthread_t thread;
     int running;
     ss_server_t *hold, *serve;
-    volatile sig_atomic_t spawning; /* the master thread is forking a generation */
-    int stats_fd; /* the master's --stats listener, or -1; in a generation, its copy */
+    atomic_int spawning; /* the master thread is forking a generation */
+    int stats_fd;        /* the master's --stats listener, or -1; in a generation, its copy */
     /* The master thread's own state. */
-    volatile pid_t current; /* the serving generation's PID; 0: generation 0
+    _Atomic(pid_t) current; /* the serving generation's PID; 0: generation 0
                                (this process); -1: none. Read by
                                restart_forward in a signal handler */
     int gen;                /* its number */

@@ -9,6 +9,7 @@
 # socket file and --stats's /healthz (200) there throughout, the third generation running the new
 # file, the PID that was started the one that serves the signals, and
 # SIGTERM then draining everything with exit status 0 and the file gone.
+# shellcheck disable=SC2154 # PID_*: set by start_server's (or activate's) eval
 . "$(dirname "$0")/lib.sh"
 
 MODE=${1:?usage: restart.sh MODE|failures}

@@ -9,6 +9,7 @@
 #   errors:   LISTEN_FDS garbage, a descriptor that is not a socket, a
 #             connected one, LISTEN_PID of another process
 #   notify:   NOTIFY_SOCKET as a path and as @abstract, with a watchdog
+# shellcheck disable=SC2154 # PID_*: set by start_server's (or activate's) eval
 . "$(dirname "$0")/lib.sh"
 
 PART=${1:?usage: systemd.sh activate|dgram|errors|notify}
@@ -73,12 +74,19 @@ activate)
         f=$(awk '/^flags:/ { print $2 }' "/proc/$pid/fdinfo/$fd")
         (((8#$f & 8#2000000) != 0)) || fail "descriptor $fd is not close-on-exec (flags $f)"
     done
+    # SIGHUP: the adopted sockets go on to a new generation (which knows
+    # each by its transport's name, "tls" included).
+    kill -HUP "$PID_act"
+    retry 10 grep -q 'restart: generation 1 (pid [0-9]*) serving' "$T/act.err" ||
+        fail "no generation 1 after SIGHUP: $(cat "$T/act.err")"
+    expect_eq "tcp after the restart" "$(send "tcp://127.0.0.1:$P" again </dev/null)" again
+    expect_eq "unix after the restart" "$(send "unix:$T/s.sock" again </dev/null)" again
     kill -TERM "$PID_act"
     wait_exit "$PID_act" 5
     expect_rc "serve after SIGTERM" "$EXIT_RC" 0
     # The socket file is the supervisor's: serve leaves it.
     [ -S "$T/s.sock" ] || fail "serve removed the supervisor's socket file"
-    echo "ok: tcp and unix listeners adopted, named, served, left to their owner"
+    echo "ok: tcp and unix listeners adopted, named, served, restarted, left to their owner"
     ;;
 dgram)
     for try in 1 2 3 4 5; do
@@ -101,6 +109,7 @@ dgram)
 errors)
     # by_hand ENV... : serve echo with LISTEN_PID set to its own PID.
     by_hand() {
+        # shellcheck disable=SC2016 # expanded by the inner bash: its own PID
         env "$@" bash -c 'export LISTEN_PID=$$; exec "$0" serve echo 3<&0' "$SS" </dev/null \
             >"$T/e.out" 2>"$T/e.err"
     }
@@ -116,8 +125,10 @@ errors)
     # A connected stream socket is an Accept=yes unit's: --inetd's.
     # socat runs the command on one end of a connected socketpair.
     need socat socat
+    # shellcheck disable=SC2016 # expanded by the inner sh
     printf '#!/bin/sh\nexport LISTEN_PID=$$ LISTEN_FDS=1\nexec "$SS" serve echo 3<&0 2>"$T/c.err"\n' >"$T/c.sh"
-    SS=$SS T=$T timeout 10 socat OPEN:/dev/null SYSTEM:"sh $T/c.sh; echo \$? >$T/c.rc" 2>/dev/null
+    export SS T
+    timeout 10 socat OPEN:/dev/null SYSTEM:"sh $T/c.sh; echo \$? >$T/c.rc" 2>/dev/null
     expect_eq "connected socket: exit" "$(cat "$T/c.rc")" 64
     grep -q 'connected stream socket.*--inetd' "$T/c.err" || fail "connected: $(cat "$T/c.err")"
     echo "ok: malformed LISTEN_FDS, a file, a closed descriptor, a connected socket: exit 64, one line"

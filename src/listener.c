@@ -161,6 +161,7 @@ int ss__listener_for_conn(ss_server_t *s, int fd, int tls)
 {
     ss_transport_t t = SS_TCP;
     ss_addr_t local;
+    memset(&local, 0, sizeof local);
     int rc = conn_transport(fd, tls, &t);
     if (rc == 0) rc = ss__local_addr(fd, t, &local);
     if (rc == 0) rc = tls_ready(s, &local, "serve_conn");

@@ -106,7 +106,7 @@ static int install_signals(void)
 static int serve_one(ss_server_t *s, int tls)
 {
     int fd = take_stdin();
-    if (fd < 0) return refuse(EXIT_OSERR, "standard input: %s", strerror(errno));
+    if (fd < 0) return refuse(EXIT_OSERR, "standard input: %s", ss_strerror(-errno));
     int rc = ss_server_serve_conn(s, fd, tls);
     if (rc < 0)
         return refuse(rc == SS_EUSAGE || rc == SS_EMODE ? EXIT_USAGE : EXIT_OSERR, "%s",
@@ -119,10 +119,10 @@ static int serve_idle(ss_server_t *s, ss_transport_t t, int64_t idle_ms)
 {
     int fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
     if (fd < 0 || ss_server_listen_fd(s, fd, t) < 0)
-        return refuse(EXIT_OSERR, "standard input: %s", fd < 0 ? strerror(errno) : ss_errmsg());
+        return refuse(EXIT_OSERR, "standard input: %s", fd < 0 ? ss_strerror(-errno) : ss_errmsg());
     int null = open("/dev/null", O_RDWR);
-    if (null >= 0 && null != 0) {
-        dup2(null, 0);
+    if (null > 0) {
+        (void)dup2(null, 0); /* a stray read of standard input sees nothing */
         close(null);
     }
     for (;;) {
@@ -166,7 +166,7 @@ int inetd_serve(const serve_opts_t *o, const svc_t *svc)
     inetd_server = s;
     int tls = cfg.tls.cert_file != NULL;
     if (install_signals() < 0)
-        rc = refuse(EXIT_OSERR, "sigaction: %s", strerror(errno));
+        rc = refuse(EXIT_OSERR, "sigaction: %s", ss_strerror(-errno));
     else if (type == SOCK_STREAM && !listening)
         rc = serve_one(s, tls);
     else {

@@ -32,8 +32,6 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
-
 #define READY_TIMEOUT_MS 30000 /* a new generation that is not serving by then is killed */
 #define TICK_MS          100   /* how often the master reaps retired generations */
 #define MAX_OLD          32    /* retired generations still draining */
@@ -74,15 +72,21 @@ void restart_save_argv(int argc, char **argv)
     rs.exe[n > 0 ? n : 0] = '\0';
 }
 
+/* A variable of ours, read and removed at start, before any thread:
+ * NOLINTBEGIN(concurrency-mt-unsafe) */
 static int env_int(const char *name, int min)
 {
     const char *v = getenv(name);
-    char *end;
-    long n = v && *v ? strtol(v, &end, 10) : -1;
-    if (!v || *end || n < min || n > INT_MAX) n = -1;
+    long n = -1;
+    if (v && *v) {
+        char *end;
+        long x = strtol(v, &end, 10);
+        if (!*end && x >= min && x <= INT_MAX) n = x;
+    }
     unsetenv(name);
     return (int)n;
 }
+/* NOLINTEND(concurrency-mt-unsafe) */
 
 int restart_generation(void)
 {
@@ -230,7 +234,7 @@ static void child_exec(const int *fds, int n, int ready_w, child_env *ce, pid_t 
 {
     sigset_t none;
     sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    sigprocmask(SIG_SETMASK, &none, NULL); /* NOLINT(concurrency-mt-unsafe): one thread here */
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(EXIT_SOFTWARE);

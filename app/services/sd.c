@@ -80,7 +80,7 @@ static int classify(sd_fds_t *f, int i, char *err, size_t cap)
     int fd = f->fd[i], domain = 0, type = 0, listening = 0;
     struct stat st;
     if (fstat(fd, &st) < 0) {
-        snprintf(err, cap, "LISTEN_FDS: descriptor %d: %s", fd, strerror(errno));
+        snprintf(err, cap, "LISTEN_FDS: descriptor %d: %s", fd, ss_strerror(-errno));
         return errno == EBADF ? EXIT_USAGE : EXIT_OSERR;
     }
     if (!S_ISSOCK(st.st_mode)) {
@@ -89,7 +89,7 @@ static int classify(sd_fds_t *f, int i, char *err, size_t cap)
     }
     if (sockopt(fd, SO_DOMAIN, &domain) < 0 || sockopt(fd, SO_TYPE, &type) < 0 ||
         sockopt(fd, SO_ACCEPTCONN, &listening) < 0) {
-        snprintf(err, cap, "LISTEN_FDS: descriptor %d: getsockopt: %s", fd, strerror(errno));
+        snprintf(err, cap, "LISTEN_FDS: descriptor %d: getsockopt: %s", fd, ss_strerror(-errno));
         return EXIT_OSERR;
     }
     int inet = domain == AF_INET || domain == AF_INET6;
@@ -118,9 +118,11 @@ static int classify(sd_fds_t *f, int i, char *err, size_t cap)
  * process only, so they go before any child could read them. */
 static void unset_listen_env(void)
 {
+    /* At start, before any thread. NOLINTBEGIN(concurrency-mt-unsafe) */
     unsetenv("LISTEN_PID");
     unsetenv("LISTEN_FDS");
     unsetenv("LISTEN_FDNAMES");
+    /* NOLINTEND(concurrency-mt-unsafe) */
 }
 
 int sd_listen_fds_read(sd_fds_t *f, char *err, size_t cap)
@@ -149,7 +151,8 @@ int sd_listen_fds_read(sd_fds_t *f, char *err, size_t cap)
          * not hold the listener open. */
         int fl = fcntl(f->fd[i], F_GETFD);
         if (fl < 0 || fcntl(f->fd[i], F_SETFD, fl | FD_CLOEXEC) < 0) {
-            snprintf(err, cap, "LISTEN_FDS: descriptor %d: fcntl: %s", f->fd[i], strerror(errno));
+            snprintf(err, cap, "LISTEN_FDS: descriptor %d: fcntl: %s", f->fd[i],
+                     ss_strerror(-errno));
             return EXIT_OSERR;
         }
     }
@@ -200,8 +203,8 @@ static void read_watchdog(void)
     int ours = !wpid || (env_number(wpid, 1, INT_MAX, &pid) == 0 && pid == (long)getpid());
     if (ours && env_number(getenv("WATCHDOG_USEC"), 1, LONG_MAX, &usec) == 0)
         notify.watchdog_ms = (int64_t)usec / 2000 > 0 ? (int64_t)usec / 2000 : 1;
-    unsetenv("WATCHDOG_USEC");
-    unsetenv("WATCHDOG_PID");
+    unsetenv("WATCHDOG_USEC"); /* NOLINT(concurrency-mt-unsafe): at start, no thread yet */
+    unsetenv("WATCHDOG_PID");  /* NOLINT(concurrency-mt-unsafe) */
 }
 
 int sd_notify_open(char *err, size_t cap)
@@ -209,11 +212,11 @@ int sd_notify_open(char *err, size_t cap)
     const char *text = getenv("NOTIFY_SOCKET");
     if (!text) return 0;
     int rc = notify_address(text, err, cap);
-    unsetenv("NOTIFY_SOCKET");
+    unsetenv("NOTIFY_SOCKET"); /* NOLINT(concurrency-mt-unsafe): at start, no thread yet */
     if (rc < 0) return -1;
     notify.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (notify.fd < 0) {
-        snprintf(err, cap, "NOTIFY_SOCKET: socket: %s: not notifying", strerror(errno));
+        snprintf(err, cap, "NOTIFY_SOCKET: socket: %s: not notifying", ss_strerror(-errno));
         return -1;
     }
     read_watchdog();

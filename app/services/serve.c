@@ -527,7 +527,7 @@ static int adopt_copies(ss_server_t *s, ss_server_t *hold)
         ss_server_address(hold, i, &a);
         int fd = fcntl(ss_server_listener_fd(hold, i), F_DUPFD_CLOEXEC, 3);
         if (fd < 0 || ss_server_listen_fd(s, fd, a.transport) < 0) {
-            cli_error("serve", "listener copy: %s", fd < 0 ? strerror(errno) : ss_errmsg());
+            cli_error("serve", "listener copy: %s", fd < 0 ? ss_strerror(-errno) : ss_errmsg());
             return EXIT_OSERR;
         }
     }

@@ -147,8 +147,9 @@ static void print_help(FILE *f)
           "Exit status: 0 after a signal, 64 bad usage (or tls:// in a build without\n"
           "TLS), 65 a TLS file that is not a certificate or key, or a key that does not\n"
           "match, 66 a TLS file missing or unreadable, 67 unknown user or group,\n"
-          "68 unknown host, 71 system error (such as an address in use), 73 the\n"
-          "--access-log file cannot be opened, 77 --user or --group without root.\n",
+          "68 unknown host, 70 the serving generation died after a SIGHUP restart,\n"
+          "71 system error (such as an address in use), 73 the --access-log file\n"
+          "cannot be opened, 77 --user or --group without root.\n",
           f);
 }
 

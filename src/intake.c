@@ -311,6 +311,7 @@ int ss__intake_conn(ss_server_t *s, const ss__listener *l, int fd, ss__request *
     req->transport = req->peer.transport = l->transport;
     req->listener = l;
     req->peer.len = sizeof req->peer.sa;
+    ss__stats_accepted(s);
     req->fd = fd;
     if (getpeername(fd, (struct sockaddr *)&req->peer.sa, &req->peer.len) < 0)
         req->peer.len = 0; /* gone already: the session finds out */

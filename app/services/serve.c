@@ -568,12 +568,17 @@ static int serve_on(const serve_opts_t *o, const svc_t *svc, const ss_addr_t *ad
     cfg.service = o->service; /* the access log's "service" */
     int created = ss_server_create(&cfg, &h, &s);
     /* hold never serves: no mode's threads or workers, nothing to plan,
-     * no access log. */
+     * no access log, no admission state. */
     ss_config_t hold_cfg = cfg;
     hold_cfg.mode = SS_MODE_SYNC;
     hold_cfg.workers = 0;
     hold_cfg.cpu_affinity = SS_CPU_AFFINITY_NONE;
     hold_cfg.access_log = NULL;
+    hold_cfg.allow = hold_cfg.deny = NULL; /* and no admission table */
+    hold_cfg.max_per_source = 0;
+    hold_cfg.rate = 0;
+    hold_cfg.udp_budget = 0;
+    hold_cfg.udp_amplification = 0;
     if (created == 0 && !generation && (created = ss_server_create(&hold_cfg, &h, &hold)) < 0)
         ss_server_close(s);
     if (created < 0) return create_failed(o, created);

@@ -596,8 +596,10 @@ static int serve_on(const serve_opts_t *o, const svc_t *svc, const ss_addr_t *ad
     if (rc == 0) rc = prepare(o, s, hold, addrs, n, fds, pv, &stats);
     if (rc == 0) rc = start_stats(s, svc, stats);
     if (rc == 0) {
-        if (!generation) announce(hold);
-        if (!generation) announce_stats(stats);
+        if (!generation) {
+            announce(hold);
+            announce_stats(stats);
+        }
         rc = run(s, svc);
     }
     /* Retired for a newer generation, which serves the status now: this

@@ -121,7 +121,7 @@ static int open_listener(stats_http_t *h, const char *address)
         return cli_usage("serve", "--stats \"%.60s\": tcp://HOST:PORT or unix:PATH", address);
     rc = bind_listen(h, &a);
     if (rc < 0) {
-        cli_error("serve", "--stats: bind %.80s: %s", address, strerror(-rc));
+        cli_error("serve", "--stats: bind %.80s: %s", address, ss_strerror(rc));
         return EXIT_OSERR;
     }
     bound_address(h, &a);
@@ -153,7 +153,7 @@ int stats_http_open(const char *address, stats_http_t **out)
     h->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     h->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     int rc = h->wake_fd < 0 || h->stop_fd < 0 ? EXIT_OSERR : 0;
-    if (rc) cli_error("serve", "eventfd: %s", strerror(errno));
+    if (rc) cli_error("serve", "eventfd: %s", ss_strerror(-errno));
     if (rc == 0 && address && slot_buffers(h) < 0) {
         cli_error("serve", "--stats: out of memory");
         rc = EXIT_OSERR;

@@ -5,7 +5,11 @@
 
 #include "opts.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 SS_PRINTF(2, 0)
 static void vreport(const char *cmd, const char *fmt, va_list ap)
@@ -51,4 +55,36 @@ int cli_options(const char *cmd, int parsed, const char *err, void (*help)(FILE 
     default:
         return cli_usage(cmd, "%s", err);
     }
+}
+
+/* What the new thread needs before it says it runs. */
+typedef struct thread_start {
+    void *(*fn)(void *);
+    void *arg;
+    int running; /* eventfd: written once the thread runs */
+} thread_start;
+
+static void *trampoline(void *p)
+{
+    thread_start st = *(thread_start *)p; /* the caller's copy goes once it is told */
+    eventfd_write(st.running, 1);
+    return st.fn(st.arg);
+}
+
+int cli_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    thread_start st = {.fn = fn, .arg = arg, .running = eventfd(0, EFD_CLOEXEC)};
+    if (st.running < 0) return -errno;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* inherited by the new thread */
+    int rc = pthread_create(t, NULL, trampoline, &st);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0) {
+        eventfd_t v;
+        while (eventfd_read(st.running, &v) < 0 && errno == EINTR)
+            ;
+    }
+    close(st.running);
+    return -rc;
 }

@@ -7,6 +7,7 @@
 
 #include "socketserver.h"
 
+#include <pthread.h>
 #include <stdio.h>
 
 /* Exit codes from sysexits(3). */
@@ -46,5 +47,13 @@ int cli_version(void);
  * help(stdout) and --version the version, both returning 0; a usage error
  * prints err with cli_usage and returns EXIT_USAGE; success returns CLI_RUN. */
 int cli_options(const char *cmd, int parsed, const char *err, void (*help)(FILE *));
+
+/* Starts fn(arg) on a thread of the program's own (the restart master, the
+ * watchdog, the --stats listener) with every signal blocked in it, so that
+ * the serving thread's handlers take them, and returns only once the thread
+ * runs fn: a fork (fork mode, prefork workers) while a thread is still being
+ * set up can leave the child a lock held for ever (a prefork worker was
+ * found asleep on ASan's allocator mutex). Returns 0 or a negative errno. */
+int cli_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 #endif

@@ -29,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (done) {
         int s = whole.status;
         FUZZ_CHECK(s == 0 || s == 400 || s == 405 || s == 414 || s == 431, "status %d", s);
-        FUZZ_CHECK(whole.route >= STATS_ROUTE_NONE && whole.route <= STATS_ROUTE_HEALTH,
-                   "route %d", (int)whole.route);
+        FUZZ_CHECK(whole.route >= STATS_ROUTE_NONE && whole.route <= STATS_ROUTE_HEALTH, "route %d",
+                   (int)whole.route);
     }
     if (size == STATS_HTTP_HEAD_MAX) FUZZ_CHECK(done, "a full buffer left incomplete");
     /* The first complete prefix decides: every longer one agrees. */

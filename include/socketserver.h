@@ -407,7 +407,7 @@ typedef struct ss_config {
      * overrides them. cpu_affinity pins event loops and prefork workers to
      * CPUs. Default SS_CPU_AFFINITY_NONE */
     ss_cpu_affinity_t cpu_affinity;
-    ss_poller_t poller;          /* event mode: epoll or io_uring. Default auto */
+    ss_poller_t poller; /* event mode: epoll or io_uring. Default auto */
     /* SS_CPU_AFFINITY_LIST: CPU n is bit n % 64 of cpu_list[n / 64]; at least
      * one, each one the process may use, else -EINVAL. Default: none */
     uint64_t cpu_list[SS_CPU_LIST_WORDS];

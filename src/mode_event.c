@@ -49,15 +49,15 @@ typedef struct worker {
 
 typedef struct event_state {
     pthread_mutex_t mu;
-    pthread_cond_t cv;   /* a worker started, or an acceptor ended */
-    int stop_fd;         /* eventfd: acceptors stop (serve is returning) */
-    int acceptors;       /* acceptor tasks running, all loops */
+    pthread_cond_t cv;         /* a worker started, or an acceptor ended */
+    int stop_fd;               /* eventfd: acceptors stop (serve is returning) */
+    int acceptors;             /* acceptor tasks running, all loops */
     atomic_int sibling_warned; /* a loop could not have its own listener */
-    int want, started;   /* loops this serve should run, and runs */
-    ss__drainer drainer; /* event_drain waits for the sessions to end */
-    int64_t retry_at;    /* serving thread: when to start the missing loops */
-    worker *workers;     /* every worker ever started; joined by destroy */
-    ss__loop *local;     /* handle_request's loop, in the serving thread */
+    int want, started;         /* loops this serve should run, and runs */
+    ss__drainer drainer;       /* event_drain waits for the sessions to end */
+    int64_t retry_at;          /* serving thread: when to start the missing loops */
+    worker *workers;           /* every worker ever started; joined by destroy */
+    ss__loop *local;           /* handle_request's loop, in the serving thread */
 } event_state;
 
 /* What an acceptor task and a session task are started with (copied onto
@@ -85,7 +85,8 @@ typedef struct session {
  * in each loop. The choice is logged at debug (auto's fallback included). */
 static int check_poller(ss_server_t *s)
 {
-    if ((unsigned)s->cfg.poller > SS_POLLER_IO_URING) return ss__fail(-EINVAL, "event mode: poller");
+    if ((unsigned)s->cfg.poller > SS_POLLER_IO_URING)
+        return ss__fail(-EINVAL, "event mode: poller");
     ss__poller *p;
     int rc = ss__poller_create(&p, 1, s->cfg.poller);
     if (rc == SS_EMODE) return ss__fail(rc, "event mode: built without io_uring (liburing)");
@@ -379,8 +380,8 @@ static int spawn_acceptors(worker *w)
     if (rc == 0) rc = ss__loop_watch_cancel(w->loop, w->s->cancel_fd);
     if (rc == 0) rc = own_listeners(w);
     for (int i = 0; i < w->s->nls && rc == 0; i++)
-        rc = ss__loop_watch(w->loop, w->own[i] >= 0 ? w->own[i] : w->s->ls[i].fd,
-                            SS__POLLER_SHARED);
+        rc =
+            ss__loop_watch(w->loop, w->own[i] >= 0 ? w->own[i] : w->s->ls[i].fd, SS__POLLER_SHARED);
     if (rc < 0) return ss__fail(rc, "event: epoll_ctl");
     for (int i = 0; i < w->s->nls; i++) {
         acceptor_arg a = {.w = w, .li = i};

@@ -178,8 +178,8 @@ static int crc_ok(const unsigned char *h, size_t total, size_t at)
     uint32_t crc = crc32c_update(~0u, h, at);
     crc = crc32c_update(crc, zero, 4);
     crc = ~crc32c_update(crc, h + at + 4, total - at - 4);
-    uint32_t want = (uint32_t)h[at] << 24 | (uint32_t)h[at + 1] << 16 | (uint32_t)h[at + 2] << 8 |
-                    h[at + 3];
+    uint32_t want =
+        (uint32_t)h[at] << 24 | (uint32_t)h[at + 1] << 16 | (uint32_t)h[at + 2] << 8 | h[at + 3];
     return crc == want;
 }
 

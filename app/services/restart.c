@@ -425,8 +425,7 @@ static int master_done(void)
 
 static void *master_main(void *arg)
 {
-    /* Running: restart_start may return, and the mode may fork. */
-    close(*(int *)arg);
+    (void)arg;
     while (!master_done()) {
         struct pollfd p[2] = {{.fd = rs.pipe[0], .events = POLLIN},
                               {.fd = rs.starting ? rs.starting_fd : -1, .events = POLLIN}};
@@ -460,24 +459,10 @@ int restart_start(ss_server_t *hold, ss_server_t *serve, int stats_fd)
     rs.stats_fd = stats_fd >= 0 ? fcntl(stats_fd, F_DUPFD_CLOEXEC, 3) : -1;
     rs.current = 0;
     if (rs.pipe[0] < 0) return -EBADF;
-    int started[2];
-    if (pipe2(started, O_CLOEXEC) < 0) return -errno;
-    /* The master thread takes no signal: the serving thread's handler
-     * does, as before there was a master. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&rs.thread, NULL, master_main, &started[1]);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc) {
-        close(started[0]);
-        close(started[1]);
-        return -rc;
-    }
-    char c;
-    while (read(started[0], &c, 1) < 0 && errno == EINTR)
-        ; /* end-of-file: the thread closed its end */
-    close(started[0]);
+    /* The master thread takes no signal (the serving thread's handler
+     * does, as before there was a master), and runs before the mode forks. */
+    int rc = cli_thread_start(&rs.thread, master_main, NULL);
+    if (rc < 0) return rc;
     rs.running = 1;
     return 0;
 }

@@ -256,7 +256,7 @@ int sd_notify_send(const char *fmt, ...)
  * on a condition variable so that sd_notify_close() ends it at once. */
 static void *watchdog_main(void *arg)
 {
-    close(*(int *)arg); /* running: see sd_watchdog_start */
+    (void)arg;
     pthread_mutex_lock(&notify.mu);
     while (!notify.stop) {
         struct timespec at;
@@ -285,21 +285,9 @@ int sd_watchdog_start(void)
     pthread_cond_destroy(&notify.stop_cv);
     pthread_cond_init(&notify.stop_cv, &ca);
     pthread_condattr_destroy(&ca);
-    /* Returns once the thread runs its own code: a fork (fork mode, prefork
-     * workers) while a thread is still being set up can leave the child a
-     * lock held for ever (restart.c, restart_start). */
-    int started[2];
-    if (pipe2(started, O_CLOEXEC) < 0) return -errno;
-    int rc = pthread_create(&notify.thread, NULL, watchdog_main, &started[1]);
-    if (rc) {
-        close(started[0]);
-        close(started[1]);
-        return -rc;
-    }
-    char c;
-    while (read(started[0], &c, 1) < 0 && errno == EINTR)
-        ;
-    close(started[0]);
+    /* Running before the mode forks (cli_thread_start). */
+    int rc = cli_thread_start(&notify.thread, watchdog_main, NULL);
+    if (rc < 0) return rc;
     notify.thread_running = 1;
     return 0;
 }

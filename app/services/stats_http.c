@@ -38,10 +38,9 @@ typedef struct slot {
 } slot;
 
 struct stats_http {
-    int fd;         /* the listener; -1 without */
-    int wake_fd;    /* eventfd: SIGUSR1's log request */
-    int stop_fd;    /* eventfd: stats_http_stop */
-    int running_fd; /* eventfd: the thread runs (stats_http_start) */
+    int fd;      /* the listener; -1 without */
+    int wake_fd; /* eventfd: SIGUSR1's log request */
+    int stop_fd; /* eventfd: stats_http_stop */
     atomic_int draining;
     int started;          /* the thread runs */
     int64_t paused_until; /* accept failed for want of descriptors: not polled until */
@@ -475,7 +474,6 @@ static int poll_set(stats_http_t *h, struct pollfd *pfd, int *idx)
 static void *run(void *arg)
 {
     stats_http_t *h = arg;
-    eventfd_write(h->running_fd, 1); /* set up: stats_http_start may return */
     struct pollfd pfd[STATS_HTTP_CONNS + 3];
     int idx[STATS_HTTP_CONNS + 3];
     for (;;) {
@@ -526,21 +524,9 @@ int stats_http_start(stats_http_t *h, ss_server_t *s, const char *service)
     h->info.pid = (int)getpid();
     h->info.started = now_s();
     listeners_text(s, h->info.listeners, sizeof h->info.listeners);
-    /* Returns once the thread runs: the modes fork next (prefork's workers),
-     * and a fork while a thread is being set up can leave the child an
-     * allocator lock held for ever (a prefork worker asleep on ASan's
-     * allocator mutex, in tls_close; restart.c's thread had the same). */
-    h->running_fd = eventfd(0, EFD_CLOEXEC);
-    if (h->running_fd < 0) return -errno;
-    int rc = pthread_create(&h->thread, NULL, run, h);
-    if (rc == 0) {
-        eventfd_t v;
-        while (eventfd_read(h->running_fd, &v) < 0 && errno == EINTR)
-            ;
-    }
-    close(h->running_fd);
-    h->running_fd = -1;
-    if (rc != 0) return -rc;
+    /* Running before the modes fork (prefork's workers): cli_thread_start. */
+    int rc = cli_thread_start(&h->thread, run, h);
+    if (rc < 0) return rc;
     h->started = 1;
     return 0;
 }

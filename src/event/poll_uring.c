@@ -45,7 +45,7 @@ struct ss__uring {
 
 /* A completion's user_data: the descriptor, its request's generation (31
  * bits, wrapping), and whether it is the answer to a removal. */
-#define REMOVAL (UINT64_C(1) << 63)
+#define REMOVAL  (UINT64_C(1) << 63)
 #define GEN_MASK UINT32_C(0x7fffffff)
 
 static uint64_t tag(int fd, uint32_t gen)

@@ -265,9 +265,12 @@ static void need_uring(void)
 int main(int argc, char **argv)
 {
     static const test_case cases[] = {
-        {"edges", edges},       {"closing_closes", closing_closes},
-        {"reused_number", reused_number}, {"many", many},
-        {"choice", choice},     {"server_create", server_create},
+        {"edges", edges},
+        {"closing_closes", closing_closes},
+        {"reused_number", reused_number},
+        {"many", many},
+        {"choice", choice},
+        {"server_create", server_create},
         {NULL, NULL},
     };
     if (argc > 1 && strcmp(argv[1], "available") == 0) { /* for scripts/test.sh */

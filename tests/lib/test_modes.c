@@ -754,6 +754,6 @@ int main(int argc, char **argv)
     cfg.log_level = getenv("SS_TEST_LOG") ? SS_LOG_DEBUG : SS_LOG_ERROR;
     cfg.mode = argc > 1 && strncmp(argv[1], "prefork", 7) == 0 ? SS_MODE_PREFORK
                : argc > 1 && strncmp(argv[1], "event", 5) == 0 ? SS_MODE_EVENT
-                                                                : SS_MODE_POOL;
+                                                               : SS_MODE_POOL;
     return test_main(cases, argc, argv);
 }
